@@ -30,15 +30,14 @@ YES_NO_OPTIONS = ("include_sample_app", "use_github_actions")
 # Names a project must not take. The slug names the project folder and, with
 # dashes, its pip distribution: a project called "django" or "channels-redis"
 # cannot depend on the package it replaces, and next to the project's own
-# packages a same-named folder only confuses imports. ("realtime_api" is left
-# out on purpose: it is the default slug, from project_name "Realtime API",
-# and a folder without __init__.py never shadows the package inside it.)
+# packages a same-named folder only confuses imports.
 RESERVED_NAMES = frozenset(
     {
         # the generated project's own top-level packages and modules
         "config",
         "discussion",
         "manage",
+        "realtime_api",
         "tests",
         # what it imports, by import name and by distribution name
         "asgiref",
