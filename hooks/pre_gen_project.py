@@ -38,6 +38,7 @@ RESERVED_NAMES = frozenset(
         "discussion",
         "manage",
         "realtime_api",
+        "test",  # the standard library's own tests (not in sys.stdlib_module_names)
         "tests",
         # what it imports, by import name and by distribution name
         "asgiref",
