@@ -1,0 +1,1 @@
+"""DRF views over WebSockets, with live subscriptions (see PROTOCOL.md)."""

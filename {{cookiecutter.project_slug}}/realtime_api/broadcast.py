@@ -1,0 +1,109 @@
+"""Send events to subscribers after the writing transaction commits.
+
+Each change is serialized and rendered to its event frame once, then sent
+with one `group_send` per group: never once per subscriber.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import router, transaction
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
+
+from . import conf
+from .protocol import dumps, event_frame
+
+logger = logging.getLogger(__name__)
+
+# Model -> the endpoint classes that broadcast its changes. Filled by
+# APIDemultiplexer.register(); read by the signal receivers and broadcast().
+_endpoints_by_model = defaultdict(list)
+
+
+def register_endpoint(endpoint_cls):
+    """Broadcast the changes of the endpoint's model from now on."""
+    model = endpoint_cls.get_model()
+    if endpoint_cls not in _endpoints_by_model[model]:
+        _endpoints_by_model[model].append(endpoint_cls)
+    uid = f"realtime_api:{model._meta.label}"
+    post_save.connect(_on_save, sender=model, weak=False, dispatch_uid=uid)
+    post_delete.connect(_on_delete, sender=model, weak=False, dispatch_uid=uid)
+
+
+def broadcast(objects, action="update"):
+    """Send `action` events for objects changed without signals.
+
+    `QuerySet.update()` and bulk operations send no signals, so call this
+    after them. Events go out after the current transaction commits::
+
+        Comment.objects.filter(topic=topic).update(text="[removed]")
+        broadcast(Comment.objects.filter(topic=topic))
+    """
+    if isinstance(objects, Model):
+        objects = [objects]
+    for obj in objects:
+        for endpoint_cls in _endpoints_by_model.get(type(obj), ()):
+            _schedule(endpoint_cls, obj, action, router.db_for_write(type(obj)))
+
+
+def _on_save(sender, instance, created, raw=False, using=None, **kwargs):
+    if raw:  # loaddata: the fixture's objects are not live changes.
+        return
+    for endpoint_cls in _endpoints_by_model.get(sender, ()):
+        if endpoint_cls.immediate_broadcast:
+            _schedule(endpoint_cls, instance, "create" if created else "update", using)
+
+
+def _on_delete(sender, instance, using=None, **kwargs):
+    for endpoint_cls in _endpoints_by_model.get(sender, ()):
+        if endpoint_cls.immediate_broadcast:
+            _schedule(endpoint_cls, instance, "delete", using)
+
+
+def _schedule(endpoint_cls, instance, action, using):
+    endpoint = endpoint_cls(scope={"headers": [(b"host", _host())]})
+    if action == "delete":
+        # After the delete the object has no pk: read what the event needs now.
+        data_json = dumps(endpoint.get_deleted_data(instance))
+        groups = endpoint.get_group_names(instance)
+
+        def render():
+            return data_json, groups
+    else:
+
+        def render():
+            # At commit time, so the event shows the state that was committed.
+            return endpoint.serialize(instance), endpoint.get_group_names(instance)
+
+    transaction.on_commit(lambda: _send(endpoint, action, render), using=using)
+
+
+def _host():
+    return conf.broadcast_host().encode()
+
+
+def _send(endpoint, action, render):
+    try:
+        data_json, groups = render()
+        message = {
+            "type": "realtime.event",
+            # Lets a socket that is in several of the groups send it once.
+            "id": uuid.uuid4().hex,
+            "text": event_frame(endpoint.stream, action, data_json),
+        }
+        async_to_sync(send_to_groups)(groups, message)
+    except Exception:
+        # The write has committed: a broken serializer or channel layer must
+        # not fail it. The event is lost, and the log says so.
+        logger.exception("Event not delivered: %s %s", endpoint.stream, action)
+
+
+async def send_to_groups(groups, message):
+    """Send one message to several groups of the channel layer at once."""
+    layer = get_channel_layer()
+    await asyncio.gather(*(layer.group_send(group, message) for group in groups))

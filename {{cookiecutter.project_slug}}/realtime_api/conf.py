@@ -1,0 +1,22 @@
+"""The app's settings, with their defaults."""
+
+from django.conf import settings
+
+
+def websocket_path():
+    """The path of the multiplexed socket, "ws/" by default."""
+    return getattr(settings, "REALTIME_API_PATH", "ws/")
+
+
+def max_frame_bytes():
+    """The largest request frame accepted; larger frames get a 413."""
+    return getattr(settings, "REALTIME_API_MAX_FRAME_BYTES", 64 * 1024)
+
+
+def broadcast_host():
+    """The Host of the request that serializes events (for absolute URLs)."""
+    host = getattr(settings, "REALTIME_API_BROADCAST_HOST", None)
+    if host:
+        return host
+    concrete = [h for h in settings.ALLOWED_HOSTS if "*" not in h and h[:1] != "."]
+    return concrete[0] if concrete else "localhost"

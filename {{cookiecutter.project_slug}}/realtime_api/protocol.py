@@ -1,0 +1,141 @@
+"""Parse request frames and build response frames, as PROTOCOL.md says."""
+
+import json
+from dataclasses import dataclass, field
+
+ACTIONS = (
+    "list",
+    "retrieve",
+    "create",
+    "update",
+    "delete",
+    "options",
+    "subscribe",
+    "unsubscribe",
+)
+ACTIONS_WITH_LOOKUP = frozenset({"retrieve", "update", "delete"})
+
+
+def dumps(data):
+    """Encode JSON the way DRF's JSONRenderer does (compact, UTF-8)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+class ProtocolError(Exception):
+    """A request the protocol refuses: answered with `status` and `detail`."""
+
+    def __init__(self, status, detail):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class RequestFrame:
+    """What a client asked for; fields stay None until parsed."""
+
+    stream: str | None = None
+    action: str | None = None
+    lookup: str | None = None
+    payload: dict = field(default_factory=dict)
+    request_id: str | int | None = None
+
+
+def parse_request(text, frame, bound_stream=None):
+    """Fill `frame` from a text frame, raising ProtocolError on bad input.
+
+    The frame is filled as parsing goes, so that an error response can still
+    echo the request_id, stream and action that were understood.
+    """
+    try:
+        content = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(400, f"The frame is not valid JSON: {exc}.") from None
+    if not isinstance(content, dict):
+        raise ProtocolError(400, "A request frame must be a JSON object.")
+
+    request_id = content.get("request_id")
+    if request_id is not None and (
+        isinstance(request_id, bool) or not isinstance(request_id, str | int)
+    ):
+        raise ProtocolError(400, "request_id must be a string or an integer.")
+    frame.request_id = request_id
+
+    _parse_stream(content, frame, bound_stream)
+
+    payload = content.get("payload")
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise ProtocolError(400, "payload must be a JSON object.")
+    frame.payload = payload
+    return frame
+
+
+def _parse_stream(content, frame, bound_stream):
+    stream = content.get("stream")
+    if stream is None:
+        if bound_stream is None:
+            raise ProtocolError(
+                400,
+                'The frame has no "stream": send "stream": '
+                '"<stream>/<action>/" or "<stream>/<action>/<lookup>/".',
+            )
+        stream = bound_stream
+    if not isinstance(stream, str):
+        raise ProtocolError(400, "stream must be a string.")
+
+    parts = stream.rstrip("/").split("/")
+    if "" in parts or len(parts) > 3:
+        raise ProtocolError(
+            400,
+            f"Malformed stream {stream!r}: use '<stream>/<action>/' "
+            "or '<stream>/<action>/<lookup>/'.",
+        )
+    frame.stream = parts[0]
+    if len(parts) > 1:
+        frame.action = parts[1]
+        frame.lookup = parts[2] if len(parts) == 3 else None
+    else:
+        frame.action = _structured_action(content.get("action"))
+        frame.lookup = _structured_lookup(content.get("lookup"))
+
+
+def _structured_action(action):
+    if action is None:
+        raise ProtocolError(
+            400, 'The frame has no action: add "action", or use "<stream>/<action>/".'
+        )
+    if not isinstance(action, str):
+        raise ProtocolError(400, "action must be a string.")
+    return action
+
+
+def _structured_lookup(lookup):
+    if lookup is None or lookup == "":
+        return None
+    if isinstance(lookup, bool) or not isinstance(lookup, str | int):
+        raise ProtocolError(400, "lookup must be a string or an integer.")
+    return str(lookup)
+
+
+def response_frame(frame, status, data_json, **extra):
+    """Build a response frame around `data_json`, JSON text rendered once."""
+    head = {"type": "response", "stream": frame.stream, "action": frame.action}
+    if frame.lookup is not None:
+        head["lookup"] = frame.lookup
+    head["request_id"] = frame.request_id
+    head["status"] = status
+    head.update(extra)
+    return f'{dumps(head)[:-1]},"data":{data_json}}}'
+
+
+def error_frame(frame, status, detail):
+    """Build the response frame of a refused request."""
+    return response_frame(frame, status, dumps({"detail": detail}))
+
+
+def event_frame(stream, action, data_json):
+    """Build an event frame around `data_json`, JSON text rendered once."""
+    head = dumps({"type": "event", "stream": stream, "action": action})
+    return f'{head[:-1]},"data":{data_json}}}'

@@ -1,0 +1,134 @@
+"""Close a user's sockets when their identity changes (PROTOCOL.md, 4001).
+
+A socket's user is fixed at connect time. Every socket therefore joins a
+group for its user and one for its browser session; the signals below send a
+close message to the groups a change affects, through the channel layer, so
+sockets served by any process are reached.
+"""
+
+import hashlib
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
+from django.db import router, transaction
+from django.db.models.signals import post_delete, post_init, post_save
+
+logger = logging.getLogger(__name__)
+
+CLOSE_CODE = 4001
+
+
+def user_group(user_pk):
+    return f"realtime-user-{user_pk}"
+
+
+def browser_group(kind, cookie_value):
+    """A group for one browser, named by a hash of its session/CSRF cookie."""
+    digest = hashlib.sha256(cookie_value.encode()).hexdigest()[:40]
+    return f"realtime-{kind}-{digest}"
+
+
+def browser_groups(cookies):
+    """Groups of a browser's sockets, from the cookies it sent."""
+    groups = []
+    for kind, name in (
+        ("session", settings.SESSION_COOKIE_NAME),
+        ("csrf", settings.CSRF_COOKIE_NAME),
+    ):
+        if cookies.get(name):
+            groups.append(browser_group(kind, cookies[name]))
+    return groups
+
+
+class GroupUserConsumer(AsyncWebsocketConsumer):
+    """A consumer closed with code 4001 when its user or session changes."""
+
+    async def connect(self):
+        self.identity_groups = browser_groups(self.scope.get("cookies", {}))
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            self.identity_groups.append(user_group(user.pk))
+        for group in self.identity_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        for group in getattr(self, "identity_groups", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def realtime_close(self, message):
+        await self.close(code=message.get("code", CLOSE_CODE))
+
+
+def close_sockets(groups, using=None):
+    """Close every socket in `groups`, in every process, after commit."""
+    from .broadcast import send_to_groups
+
+    def send():
+        try:
+            async_to_sync(send_to_groups)(
+                groups, {"type": "realtime.close", "code": CLOSE_CODE}
+            )
+        except Exception:
+            logger.exception("Could not close the sockets of %s", groups)
+
+    if groups:
+        transaction.on_commit(send, using=using)
+
+
+def close_user_sockets(user):
+    """Close every socket of `user`, in every session and process."""
+    close_sockets([user_group(user.pk)], router.db_for_write(type(user)))
+
+
+def _on_login(sender, request, user, **kwargs):
+    # The cookies the browser sent are those of its anonymous session: Django
+    # has already cycled the session key, and the sockets still carry the old.
+    close_sockets(browser_groups(getattr(request, "COOKIES", {})))
+
+
+def _on_logout(sender, request, user, **kwargs):
+    if user is None:  # Logging out nobody changes nobody's sockets.
+        return
+    cookies = getattr(request, "COOKIES", {})
+    session_cookie = cookies.get(settings.SESSION_COOKIE_NAME)
+    if session_cookie:
+        close_sockets([browser_group("session", session_cookie)])
+
+
+def _identity(user):
+    return (user.password, getattr(user, "is_active", True))
+
+
+def _remember_identity(sender, instance, **kwargs):
+    instance._realtime_identity = _identity(instance)
+
+
+def _on_user_save(sender, instance, created, raw=False, using=None, **kwargs):
+    before = getattr(instance, "_realtime_identity", None)
+    now = _identity(instance)
+    # Only a new password or a deactivation counts: saving last_login (on
+    # every login) or any other field closes nothing.
+    if not created and not raw and before is not None:
+        password_changed = before[0] != now[0]
+        deactivated = before[1] and not now[1]
+        if password_changed or deactivated:
+            close_sockets([user_group(instance.pk)], using)
+    instance._realtime_identity = now
+
+
+def _on_user_delete(sender, instance, using=None, **kwargs):
+    close_sockets([user_group(instance.pk)], using)
+
+
+def connect_signals():
+    user_model = get_user_model()
+    uid = "realtime_api.sessions"
+    user_logged_in.connect(_on_login, dispatch_uid=uid)
+    user_logged_out.connect(_on_logout, dispatch_uid=uid)
+    post_init.connect(_remember_identity, sender=user_model, dispatch_uid=uid)
+    post_save.connect(_on_user_save, sender=user_model, dispatch_uid=uid)
+    post_delete.connect(_on_user_delete, sender=user_model, dispatch_uid=uid)

@@ -1,0 +1,181 @@
+"""Test helpers: a communicator with a logged-in user, and `create_user`.
+
+Usage, in an async test::
+
+    async with AuthWebsocketCommunicator(application, "/ws/", user=user) as ws:
+        response = await ws.request("comments", "create", payload={...})
+        event = await ws.receive_event()
+"""
+
+import asyncio
+import itertools
+import json
+import uuid
+
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib import auth
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+
+DEFAULT_ORIGIN = "http://localhost"
+
+
+class AuthWebsocketCommunicator(WebsocketCommunicator):
+    """A WebsocketCommunicator with a browser's cookies and an allowed Origin.
+
+    Awaiting it creates a real session (logged in as `user` when given), so
+    `AuthMiddlewareStack` sees the user. `login()`, `force_login()` and
+    `logout()` change that session as a browser would, not the scope of a
+    socket that is already open (whose user is fixed at connect).
+    """
+
+    def __init__(
+        self, application, path, user=None, headers=None, origin=DEFAULT_ORIGIN, **kw
+    ):
+        headers = list(headers or [])
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
+        super().__init__(application, path, headers=headers, **kw)
+        self.user = user
+        self.cookies = {}
+        self.events = []  # Event frames received while awaiting a response.
+        self._request_ids = itertools.count(1)
+
+    def __await__(self):
+        return self._start().__await__()
+
+    async def _start(self):
+        await self._new_session()
+        if self.user is not None:
+            await self.force_login(self.user)
+        return self
+
+    async def __aenter__(self):
+        if not self.cookies:
+            await self
+        connected, code = await self.connect()
+        assert connected, f"The handshake was refused (close code {code})."
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.disconnect()
+
+    async def connect(self, timeout=1):
+        # The cookies as they are now, like a browser opening a socket.
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        headers = [(n, v) for n, v in self.scope["headers"] if n != b"cookie"]
+        self.scope["headers"] = [*headers, (b"cookie", cookie.encode())]
+        return await super().connect(timeout)
+
+    # Sessions, as a browser's login and logout views change them ------------
+
+    @database_sync_to_async
+    def _new_session(self):
+        session = import_string(settings.SESSION_ENGINE + ".SessionStore")()
+        session.create()
+        self.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+
+    def _request(self):
+        """A request carrying this browser's cookies and session."""
+        request = HttpRequest()
+        request.COOKIES = dict(self.cookies)
+        engine = import_string(settings.SESSION_ENGINE + ".SessionStore")
+        request.session = engine(self.cookies.get(settings.SESSION_COOKIE_NAME))
+        return request
+
+    def _keep_session(self, request):
+        request.session.save()
+        self.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
+
+    async def login(self, **credentials):
+        """Authenticate with `credentials` and log in; return whether it worked."""
+
+        @database_sync_to_async
+        def log_in():
+            request = self._request()
+            user = auth.authenticate(request, **credentials)
+            if user is None:
+                return False
+            auth.login(request, user)
+            self._keep_session(request)
+            return True
+
+        return await log_in()
+
+    async def force_login(self, user, backend=None):
+        """Log `user` in without credentials (like Django's test client)."""
+
+        @database_sync_to_async
+        def log_in():
+            request = self._request()
+            auth.login(
+                request, user, backend=backend or settings.AUTHENTICATION_BACKENDS[0]
+            )
+            self._keep_session(request)
+
+        await log_in()
+
+    async def logout(self):
+        """Log out (also when nobody is logged in), as Django's logout view does."""
+
+        @database_sync_to_async
+        def log_out():
+            request = self._request()
+            request.user = auth.get_user(request)
+            auth.logout(request)
+            self._keep_session(request)
+
+        await log_out()
+
+    # Frames ------------------------------------------------------------------
+
+    async def queue_empty(self, timeout=0.1):
+        """Tell whether nothing arrives within `timeout` seconds."""
+        return not self.events and await self.receive_nothing(timeout)
+
+    async def queue_count(self, wait=0.1):
+        """Return how many frames wait to be received, after `wait` seconds."""
+        await asyncio.sleep(wait)
+        return len(self.events) + self.output_queue.qsize()
+
+    async def request(
+        self, stream, action, lookup=None, payload=None, timeout=2, **extra
+    ):
+        """Send a request frame and return its response frame (as a dict).
+
+        Event frames that arrive first are kept for `receive_event()`.
+        """
+        request_id = extra.pop("request_id", f"t-{next(self._request_ids)}")
+        path = f"{stream}/{action}/" + (f"{lookup}/" if lookup is not None else "")
+        frame = {"stream": path, "payload": payload or {}, "request_id": request_id}
+        await self.send_json_to({**frame, **extra})
+        return await self.receive_response(request_id, timeout)
+
+    async def receive_response(self, request_id, timeout=2):
+        """Return the response frame with `request_id`, keeping events aside."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = json.loads(await self.receive_from(timeout))
+                if frame.get("type") == "event":
+                    self.events.append(frame)
+                elif frame.get("request_id") == request_id:
+                    return frame
+
+    async def receive_event(self, timeout=1):
+        """Return the next event frame (as a dict)."""
+        if self.events:
+            return self.events.pop(0)
+        frame = json.loads(await self.receive_from(timeout))
+        assert frame.get("type") == "event", f"Expected an event, got {frame}"
+        return frame
+
+
+async def create_user(username=None, password="pw", **kwargs):
+    """Create and return a user who can log in with `password`."""
+    user_model = auth.get_user_model()
+    username = username or f"user-{uuid.uuid4().hex[:10]}"
+    return await database_sync_to_async(user_model.objects.create_user)(
+        username=username, password=password, **kwargs
+    )
