@@ -28,6 +28,8 @@ _endpoints_by_model = defaultdict(list)
 def register_endpoint(endpoint_cls):
     """Broadcast the changes of the endpoint's model from now on."""
     model = endpoint_cls.get_model()
+    if model is None:
+        return
     if endpoint_cls not in _endpoints_by_model[model]:
         _endpoints_by_model[model].append(endpoint_cls)
     uid = f"realtime_api:{model._meta.label}"

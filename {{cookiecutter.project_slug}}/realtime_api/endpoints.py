@@ -27,7 +27,8 @@ class APIConsumer:
     view = None
     # The first part of the stream path: "comments" in "comments/update/5/".
     stream = None
-    # Only needed when the view has no `queryset` attribute.
+    # The model whose changes are broadcast; the view's queryset's model by
+    # default. An endpoint with neither serves requests but no subscriptions.
     model = None
     # A whitelist of protocol actions; None allows what the view implements.
     allowed_actions = None
@@ -70,20 +71,14 @@ class APIConsumer:
                 f"'{name}'.allowed_actions names unknown actions: "
                 f"{', '.join(sorted(unknown))}. Use some of: {', '.join(ACTIONS)}."
             )
-        cls.get_model()
 
     @classmethod
     def get_model(cls):
-        """Return the model whose changes this endpoint broadcasts."""
+        """Return the model whose changes this endpoint broadcasts, if any."""
         if cls.model is not None:
             return cls.model
         queryset = getattr(cls.view, "queryset", None)
-        if queryset is None:
-            raise ImproperlyConfigured(
-                f"'{cls.__qualname__}' should include a `model` attribute, "
-                "since its view has no `queryset`."
-            )
-        return queryset.model
+        return queryset.model if queryset is not None else None
 
     @classmethod
     def is_viewset(cls):
@@ -92,7 +87,10 @@ class APIConsumer:
     @classmethod
     def get_basename(cls):
         """Return the router's basename for the view (it names its routes)."""
-        return cls.basename or cls.get_model()._meta.object_name.lower()
+        model = cls.get_model()
+        if cls.basename or model is None:
+            return cls.basename
+        return model._meta.object_name.lower()
 
     @classmethod
     def get_view_function(cls, route):
@@ -113,7 +111,8 @@ class APIConsumer:
     def implements(cls, action):
         """Tell whether the view implements the HTTP twin of `action`."""
         if action in ("subscribe", "unsubscribe"):
-            return cls.implements("list") or cls.implements("retrieve")
+            readable = cls.implements("list") or cls.implements("retrieve")
+            return readable and cls.get_model() is not None
         route, method, viewset_action = views.ACTION_ROUTES[action]
         if cls.is_viewset():
             return cls.get_view_function(route) is not None and (
