@@ -1,0 +1,165 @@
+"""Settings shared by every environment.
+
+dev.py, test.py and production.py import this module and change what differs.
+https://docs.djangoproject.com/en/5.2/ref/settings/
+"""
+
+from .environment import BASE_DIR, channel_layers_from_env, database_from_env, env
+
+# --- Core -----------------------------------------------------------------------------
+# SECRET_KEY, DEBUG and ALLOWED_HOSTS are set per environment.
+
+DEBUG = False
+
+ROOT_URLCONF = "config.urls"
+
+# Daphne first: its `runserver` replaces Django's, serving HTTP and WebSockets.
+# https://channels.readthedocs.io/en/stable/installation.html
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "channels",
+    "realtime_api",
+{%- if cookiecutter.include_sample_app == "y" %}
+    "discussion",
+{%- endif %}
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- ASGI: HTTP and WebSockets --------------------------------------------------------
+# https://channels.readthedocs.io/en/stable/deploying.html
+
+ASGI_APPLICATION = "config.asgi.application"
+
+# In-memory without REDIS_URL; see channel_layers_from_env() in environment.py.
+CHANNEL_LAYERS = channel_layers_from_env(env)
+
+# --- Database -------------------------------------------------------------------------
+# SQLite in the project folder by default; PostgreSQL (psycopg 3) when
+# DATABASE_URL is postgres://USER:PASSWORD@HOST:PORT/NAME.
+
+DATABASES = {"default": database_from_env(env)}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication -------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#password-validation
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "rest_framework:login"
+
+# --- Internationalization -------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ---------------------------------------------------------------------
+# `manage.py collectstatic` copies them to STATIC_ROOT for the web server.
+# https://docs.djangoproject.com/en/5.2/howto/static-files/deployment/
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+# --- Django REST framework ------------------------------------------------------------
+# https://www.django-rest-framework.org/api-guide/settings/
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticatedOrReadOnly",
+    ],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    # Pagination is chosen per view (`pagination_class`), not globally.
+    "DEFAULT_PAGINATION_CLASS": None,
+}
+
+# --- Realtime API (realtime_api/) -----------------------------------------------------
+# The wire protocol is documented in realtime_api/PROTOCOL.md.
+
+# URL prefix of the WebSocket endpoint: one multiplexed socket at /ws/, and
+# sockets bound to one stream at /ws/<stream>/.
+REALTIME_API_PATH = "ws/"
+# Larger text frames are answered with status 413 and not parsed.
+REALTIME_API_MAX_FRAME_BYTES = env.int(
+    "REALTIME_API_MAX_FRAME_BYTES", default=64 * 1024
+)
+
+# --- Logging --------------------------------------------------------------------------
+# Everything to the console (stderr); the process manager collects it.
+# https://docs.djangoproject.com/en/5.2/topics/logging/
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "console": {
+            "format": "{asctime} {levelname} {name}: {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "console"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "django": {
+            "handlers": ["console"],
+            "level": env.str("DJANGO_LOG_LEVEL", default="INFO"),
+            "propagate": False,
+        },
+        "realtime_api": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
+}

@@ -1,0 +1,28 @@
+"""URL configuration: the admin, the REST API and its login views.
+
+https://docs.djangoproject.com/en/5.2/topics/http/urls/
+"""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from rest_framework.routers import DefaultRouter
+{%- if cookiecutter.include_sample_app == "y" %}
+
+from discussion.views import CommentViewSet, TopicViewSet
+{%- endif %}
+
+# Register each viewset here: it is served at /api/<prefix>/.
+router = DefaultRouter()
+{%- if cookiecutter.include_sample_app == "y" %}
+router.register("topics", TopicViewSet, basename="topic")
+router.register("comments", CommentViewSet, basename="comment")
+{%- endif %}
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="api-root"), name="home"),
+    path("admin/", admin.site.urls),
+    path("api/", include(router.urls)),
+    # Log in and out of the browsable API.
+    path("api-auth/", include("rest_framework.urls")),
+]
