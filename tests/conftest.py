@@ -34,6 +34,46 @@ def context():
     }
 
 
+# Option overrides of the valid `context`; only options that interact are paired.
+SUPPORTED_COMBINATIONS = [
+    pytest.param({}, id="defaults"),
+    pytest.param({"include_sample_app": "n"}, id="no-sample-app"),
+    pytest.param({"use_github_actions": "n"}, id="no-github-actions"),
+    pytest.param({"open_source_license": "MIT"}, id="MIT"),
+    pytest.param({"open_source_license": "BSD-3-Clause"}, id="BSD-3-Clause"),
+    pytest.param({"open_source_license": "Apache-2.0"}, id="Apache-2.0"),
+    pytest.param({"open_source_license": "Not open source"}, id="not-open-source"),
+    pytest.param(
+        {"include_sample_app": "n", "use_github_actions": "n", "open_source_license": "Not open source"},
+        id="minimal",
+    ),
+    # Hostile but valid answers. With a project_name and no project_slug, the
+    # slug is left for cookiecutter to derive, as it is for a user.
+    pytest.param({"project_name": 'Joe\'s "Quoted" API'}, id="quotes"),
+    pytest.param({"project_name": "Café Übersicht"}, id="non-ascii"),
+    pytest.param(
+        {"project_name": "my-very-long-dashed-project-name-for-a-realtime-rest-api-with-many-words"},
+        id="long-dashed",
+    ),
+    pytest.param(
+        {
+            "project_name": "L'Équipe d'Été",
+            "author_name": 'Seán O\'Brien \\ "Ó Briain"',
+            "description": 'It\'s a "realtime" API: {braces}, \\backslashes\\ and ünïcode.',
+        },
+        id="apostrophes-backslashes",
+    ),
+]
+
+
+def answers(context, overrides):
+    """Return the context with the overrides applied; a new project_name alone also gets a derived slug."""
+    combined = {**context, **overrides}
+    if "project_name" in overrides and "project_slug" not in overrides:
+        del combined["project_slug"]
+    return combined
+
+
 def run(command, cwd, env=None, timeout=600):
     """Run a command and return its output; on failure, fail the test showing the output's tail."""
     result = subprocess.run(
