@@ -1,0 +1,135 @@
+"""Install baked projects into their own venvs and run their checks and test suites.
+
+One venv per bake, module-scoped, reused by every step: the default bake and
+the one without the sample app. The pip cache makes the second install fast.
+"""
+
+import os
+import secrets
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import SUPPORTED_COMBINATIONS, answers, run
+
+pytestmark = pytest.mark.slow
+
+# Cookiecutter's own defaults, plus the one option that changes what is installed.
+BAKES = {
+    "defaults": {},
+    "no-sample-app": {"include_sample_app": "n"},
+}
+
+# Real servers for the second run of the default bake's test suite.
+POSTGRES = ("127.0.0.1", 5432)
+REDIS = ("127.0.0.1", 6379)
+
+
+@dataclass
+class InstalledProject:
+    """A baked project with its own venv."""
+
+    path: Path
+    slug: str
+    python: Path
+
+    def env(self, **overrides):
+        """Return an environment for the project's commands: its venv first, no settings leaked from outside."""
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("DJANGO_")
+            and name not in {"CI", "DATABASE_URL", "REDIS_URL", "PYTHONPATH", "VIRTUAL_ENV", "PYTEST_ADDOPTS"}
+        }
+        env["PATH"] = f"{self.python.parent}{os.pathsep}{env.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(self.python.parent.parent)
+        env.update(overrides)
+        return env
+
+    def run(self, *args, **env):
+        """Run the venv's python with args in the project folder, failing the test with its output."""
+        return run([self.python, *args], cwd=self.path, env=self.env(**env))
+
+
+@pytest.fixture(scope="module", params=list(BAKES))
+def installed_project(request, cookies_session):
+    """Bake with cookiecutter's defaults (plus the bake's overrides), then pip install -e ".[dev]" in a new venv."""
+    result = cookies_session.bake(extra_context=BAKES[request.param])
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    started = time.monotonic()
+    run([sys.executable, "-m", "venv", project / ".venv"], cwd=project)
+    python = project / ".venv" / "bin" / "python"
+    run([python, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=project)
+    print(f"\n{request.param}: venv and install took {time.monotonic() - started:.0f} s")
+    return InstalledProject(path=project, slug=result.context["project_slug"], python=python)
+
+
+def require_server(name, address):
+    """Skip unless a server answers at address; when CI is set, fail instead."""
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError:
+        message = f"no {name} server at {address[0]}:{address[1]}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}, and CI is set", pytrace=False)
+        pytest.skip(message)
+
+
+def test_own_test_suite_passes(installed_project):
+    """The baked project's own pytest passes on the embedded defaults (SQLite, in-memory layer)."""
+    installed_project.run("-m", "pytest", "--color=no", "-p", "no:cacheprovider")
+
+
+def test_django_check_passes(installed_project):
+    """`manage.py check --fail-level WARNING` finds nothing, not even a warning."""
+    installed_project.run("manage.py", "check", "--fail-level", "WARNING")
+
+
+def test_no_missing_migrations(installed_project):
+    """The models and their migrations agree: `makemigrations --check --dry-run` creates nothing."""
+    installed_project.run("manage.py", "makemigrations", "--check", "--dry-run")
+
+
+def test_deploy_check_passes(installed_project):
+    """The production settings pass `check --deploy --fail-level WARNING` given the variables they need."""
+    installed_project.run(
+        "manage.py",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+
+
+@pytest.mark.parametrize("installed_project", ["defaults"], indirect=True)
+def test_own_test_suite_passes_on_real_servers(installed_project):
+    """The default bake's pytest passes again on PostgreSQL and channels-redis, with CI=true."""
+    require_server("PostgreSQL", POSTGRES)
+    require_server("Redis", REDIS)
+    installed_project.run(
+        "-m",
+        "pytest",
+        "--color=no",
+        "-p",
+        "no:cacheprovider",
+        CI="true",
+        REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
+        DATABASE_URL=f"postgres://postgres@{POSTGRES[0]}:{POSTGRES[1]}/{installed_project.slug}",
+    )
+
+
+@pytest.mark.parametrize("installed_project", ["defaults"], indirect=True)
+@pytest.mark.parametrize("overrides", SUPPORTED_COMBINATIONS)
+def test_every_combination_imports_and_checks(installed_project, cookies, context, overrides):
+    """Each supported combination's settings import and pass `manage.py check`, with the default bake's venv."""
+    project = cookies.bake(extra_context=answers(context, overrides)).project_path
+    env = installed_project.env(PYTHONPATH=str(project))
+    run([installed_project.python, "-c", "import config.settings.dev"], cwd=project, env=env)
+    run([installed_project.python, "manage.py", "check", "--fail-level", "WARNING"], cwd=project, env=env)
