@@ -1,0 +1,49 @@
+# Two commands for everything (see README.md):
+#   make demo   bake a project with the defaults and run its development server
+#   make test   run the template's whole test suite
+# Needs Python 3.11+ with the venv module (Debian/Ubuntu: python3-venv) and make.
+
+PYTHON ?= python3
+VENV := .venv
+BUILD := build
+DEMO_DIR := $(BUILD)/demo
+HOST := 127.0.0.1
+PORT := 8000
+# Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not slow"'
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint clean
+
+# The tooling venv: cookiecutter, pytest, pytest-cookies, ruff (pyproject.toml's `test` extra).
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "error: $(PYTHON) is older than Python 3.11; run make PYTHON=python3.12 (or another 3.11+)" >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) \
+		|| { rm -rf $(VENV); echo "error: '$(PYTHON) -m venv' failed. On Debian/Ubuntu: sudo apt-get install python3-venv" >&2; exit 1; }
+	$(VENV)/bin/python -m pip install --quiet ".[test]"
+	@touch $@
+
+demo: $(VENV)/.installed
+	rm -rf $(DEMO_DIR)
+	$(VENV)/bin/cookiecutter --no-input --output-dir $(DEMO_DIR) .
+	@project=$$(dirname $(DEMO_DIR)/*/manage.py) && cd $$project \
+		&& echo "Installing $$project into $$project/.venv ..." \
+		&& $(PYTHON) -m venv .venv \
+		&& .venv/bin/python -m pip install --quiet -e ".[dev]" \
+		&& .venv/bin/python manage.py migrate --verbosity 0 \
+		&& echo "" \
+		&& echo "  $$project runs on SQLite and the in-memory channel layer." \
+		&& echo "  Open http://$(HOST):$(PORT)/ (stop with Ctrl-C)." \
+		&& echo "" \
+		&& exec .venv/bin/python manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest tests/ $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check hooks tests
+	$(VENV)/bin/ruff format --check hooks tests
+
+clean:
+	rm -rf $(VENV) $(BUILD) .pytest_cache .ruff_cache
+	find hooks tests -name __pycache__ -type d -prune -exec rm -rf {} +
