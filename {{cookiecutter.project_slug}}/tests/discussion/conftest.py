@@ -1,0 +1,57 @@
+"""Fixtures of the WebSocket protocol tests: users and a small discussion.
+
+`user` (the owner of everything in `world`) and `admin` (staff) come from
+`realtime_api.pytest_plugin`.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+from django.core.cache import cache
+
+from discussion.models import Comment, Topic
+
+
+@pytest.fixture
+def other(db, django_user_model):
+    """A second user, who owns nothing in `world`."""
+    return django_user_model.objects.create_user(username="other", password="pw")
+
+
+@pytest.fixture
+def world(user, other):
+    """Public and private topics of `user`, with comments, and one of `other`."""
+    public = Topic.objects.create(title="Apples", owner=user)
+    private = Topic.objects.create(title="Secrets", owner=user, is_private=True)
+    others = Topic.objects.create(title="Bananas", owner=other)
+    texts = ["apple pie", "banana split", "apple tart", "cherry", "plum"]
+    comments = [
+        Comment.objects.create(topic=public, author=user, text=t) for t in texts
+    ]
+    return SimpleNamespace(
+        public_topic=public,
+        private_topic=private,
+        others_topic=others,
+        public_comment=comments[0],
+        comments=comments,
+        private_comment=Comment.objects.create(
+            topic=private, author=user, text="secret apple"
+        ),
+        others_comment=Comment.objects.create(topic=others, author=other, text="hi"),
+    )
+
+
+@pytest.fixture
+def actor(request, user, other, admin):
+    """The user named by an indirect `actor` parameter (None: anonymous)."""
+    return {"anonymous": None, "other": other, "owner": user, "staff": admin}[
+        request.param
+    ]
+
+
+@pytest.fixture
+def clear_cache():
+    """An empty cache before and after the test (throttles count in it)."""
+    cache.clear()
+    yield
+    cache.clear()
