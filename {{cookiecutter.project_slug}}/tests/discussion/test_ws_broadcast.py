@@ -1,0 +1,295 @@
+"""PROTOCOL.md's event frame section: who hears of which change, and when."""
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.test import Client
+from rest_framework.test import APIClient
+
+from discussion.models import Comment, Topic
+from realtime_api.broadcast import broadcast
+
+from .helpers import communicator, http_twin
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Undo(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
+async def subscribe(ws, stream, payload):
+    response = await ws.request(stream, "subscribe", payload=payload)
+    assert response["status"] == 200, response
+    return response
+
+
+async def test_event_frame_shape(world, user):
+    """An event has type, stream, action and data: the object as GET detail shows it."""
+    comment = world.public_comment
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"id": comment.pk})
+        comment.text = "changed"
+        await comment.asave()
+        event = await ws.receive_event()
+    assert list(event) == ["type", "stream", "action", "data"]
+    assert (event["type"], event["stream"], event["action"]) == (
+        "event",
+        "comments",
+        "update",
+    )
+    assert (200, event["data"]) == await http_twin(
+        user, "comments", "retrieve", comment.pk
+    )
+
+
+async def test_event_is_sent_after_commit_only(world, user):
+    """Nothing is sent while the write is uncommitted; the event follows COMMIT."""
+    comment = world.public_comment
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"id": comment.pk})
+
+        def write():
+            with transaction.atomic():
+                Comment.objects.filter(pk=comment.pk).get().save()
+                # Still inside the transaction: the socket must hear nothing.
+                assert async_to_sync(ws.queue_empty)()
+
+        await database_sync_to_async(write)()
+        assert (await ws.receive_event())["data"]["id"] == comment.pk
+
+
+@pytest.mark.parametrize("change", ["create", "update", "delete"])
+async def test_rolled_back_write_sends_nothing(world, user, change):
+    """A create, update or delete that is rolled back sends no event."""
+    comment = world.public_comment
+
+    def write():
+        with transaction.atomic():
+            if change == "create":
+                Comment.objects.create(topic=world.public_topic, author=user, text="x")
+            elif change == "update":
+                comment.save()
+            else:
+                Comment.objects.get(pk=comment.pk).delete()
+            raise Undo
+
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
+        with pytest.raises(Undo):
+            await database_sync_to_async(write)()
+        assert await ws.queue_empty()
+    assert await Comment.objects.filter(pk=comment.pk).aexists()
+
+
+async def test_rolled_back_savepoint_sends_nothing(world, user):
+    """Only the writes that commit send events: a rolled-back savepoint sends none."""
+    kept, undone = world.comments[:2]
+
+    def write():
+        with transaction.atomic():
+            kept.save()
+            try:
+                with transaction.atomic():
+                    undone.save()
+                    raise Undo
+            except Undo:
+                pass
+
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
+        await database_sync_to_async(write)()
+        assert (await ws.receive_event())["data"]["id"] == kept.pk
+        assert await ws.queue_empty()
+
+
+async def test_orm_change_reaches_subscribers(world, user):
+    """A change made with the ORM (as in a shell) is an event."""
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
+        created = await Comment.objects.acreate(
+            topic=world.public_topic, author=user, text="from a shell"
+        )
+        event = await ws.receive_event()
+    assert (event["action"], event["data"]["text"]) == ("create", "from a shell")
+    assert event["data"]["id"] == created.pk
+
+
+@pytest.mark.parametrize(
+    ("method", "action"),
+    [("post", "create"), ("patch", "update"), ("delete", "delete")],
+)
+async def test_http_change_reaches_subscribers(world, user, method, action):
+    """A change made over HTTP (DRF's APIClient) is an event."""
+    comment = world.public_comment
+
+    def over_http():
+        client = APIClient()
+        client.force_login(user)
+        if method == "post":
+            data = {"topic": world.public_topic.pk, "text": "over http"}
+            return client.post("/api/comments/", data, format="json")
+        url = f"/api/comments/{comment.pk}/"
+        if method == "patch":
+            return client.patch(url, {"text": "over http"}, format="json")
+        return client.delete(url)
+
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
+        response = await database_sync_to_async(over_http)()
+        assert response.status_code < 300
+        event = await ws.receive_event()
+    assert event["action"] == action
+    if action == "delete":
+        assert event["data"] == {"id": comment.pk}
+    else:
+        assert event["data"] == response.json()
+
+
+async def test_admin_change_reaches_subscribers(world, user, admin):
+    """A change saved in the admin's change form is an event."""
+    comment = world.public_comment
+
+    def in_the_admin():
+        client = Client()
+        client.force_login(admin)
+        return client.post(
+            f"/admin/discussion/comment/{comment.pk}/change/",
+            {
+                "topic": comment.topic_id,
+                "author": comment.author_id,
+                "text": "edited in the admin",
+                "_save": "Save",
+            },
+        )
+
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"id": comment.pk})
+        response = await database_sync_to_async(in_the_admin)()
+        assert response.status_code == 302, response.content[:500]
+        event = await ws.receive_event()
+    assert (event["action"], event["data"]["text"]) == ("update", "edited in the admin")
+
+
+async def test_socket_change_gives_the_response_then_the_event(world, user):
+    """The client that changes an object gets its response frame, then the event."""
+    comment = world.public_comment
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"id": comment.pk})
+        frame = {
+            "stream": f"comments/update/{comment.pk}/",
+            "payload": {"text": "mine"},
+            "request_id": "u1",
+        }
+        await ws.send_json_to(frame)
+        response = json.loads(await ws.receive_from())
+        event = json.loads(await ws.receive_from())
+        assert await ws.queue_empty()
+    assert (response["type"], response["request_id"]) == ("response", "u1")
+    assert (event["type"], event["action"]) == ("event", "update")
+    assert event["data"] == response["data"]
+
+
+async def test_unsubscribed_writer_gets_no_event(world, user, other):
+    """A socket that is not subscribed gets its response only; subscribers the event."""
+    async with communicator(user) as writer, communicator(other) as reader:
+        await subscribe(reader, "comments", {"topic": world.public_topic.pk})
+        payload = {"topic": world.public_topic.pk, "text": "hello"}
+        created = await writer.request("comments", "create", payload=payload)
+        assert created["status"] == 201
+        assert await writer.queue_empty()
+        event = await reader.receive_event()
+    assert (event["action"], event["data"]) == ("create", created["data"])
+
+
+@pytest.mark.parametrize("stream", ["topics", "comments"])
+async def test_delete_event_data_is_the_pk(world, user, stream):
+    """A delete event's data is `{"id": pk}`."""
+    obj = world.others_topic if stream == "topics" else world.public_comment
+    pk = obj.pk
+    async with communicator(user) as ws:
+        await subscribe(ws, stream, {"id": pk})
+        await obj.adelete()
+        event = await ws.receive_event()
+        assert await ws.queue_empty()
+    assert (event["action"], event["data"]) == ("delete", {"id": pk})
+
+
+async def test_topic_create_and_update_events(world, user):
+    """Topics broadcast too: an update of a subscribed topic, over the socket."""
+    async with communicator(user) as ws:
+        created = await ws.request("topics", "create", payload={"title": "New"})
+        pk = created["data"]["id"]
+        await subscribe(ws, "topics", {"id": pk})
+        updated = await ws.request("topics", "update", pk, {"title": "Newer"})
+        event = await ws.receive_event()
+    assert (event["action"], event["data"]) == ("update", updated["data"])
+
+
+async def test_queryset_update_sends_nothing_but_broadcast_does(world, user):
+    """`QuerySet.update()` sends no event; `broadcast(queryset)` afterwards does."""
+    topic = world.public_topic
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"topic": topic.pk})
+        changed = Comment.objects.filter(topic=topic, text__startswith="apple")
+        count = await changed.aupdate(text="[removed]")
+        assert count == 2
+        assert await ws.queue_empty()
+
+        await database_sync_to_async(broadcast)(Comment.objects.filter(topic=topic))
+        events = [await ws.receive_event() for _ in world.comments]
+        assert await ws.queue_empty()
+    assert {e["action"] for e in events} == {"update"}
+    assert sorted(e["data"]["text"] for e in events).count("[removed]") == 2
+
+
+async def test_broadcast_in_a_rolled_back_transaction_sends_nothing(world, user):
+    """broadcast() waits for the commit too."""
+
+    def write():
+        with transaction.atomic():
+            broadcast(world.public_comment)
+            raise Undo
+
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"id": world.public_comment.pk})
+        with pytest.raises(Undo):
+            await database_sync_to_async(write)()
+        assert await ws.queue_empty()
+
+
+async def test_overlapping_subscriptions_get_each_event_once(world, user):
+    """A change that two subscriptions of one socket cover arrives once."""
+    comment = world.public_comment
+    async with communicator(user) as ws:
+        await subscribe(ws, "comments", {"id": comment.pk})
+        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
+        await subscribe(ws, "comments", {"text": comment.text})
+        comment.text = "once"
+        await comment.asave()
+        event = await ws.receive_event()
+        assert await ws.queue_empty()
+    assert event["data"]["text"] == "once"
+
+
+async def test_every_subscriber_gets_the_event(world, user, other, admin):
+    """One change reaches every subscribed socket, once each."""
+    async with (
+        communicator(user) as one,
+        communicator(other) as two,
+        communicator(admin) as three,
+        communicator(None) as bystander,
+    ):
+        for ws in (one, two, three):
+            await subscribe(ws, "topics", {"id": world.public_topic.pk})
+        await Topic.objects.filter(pk=world.public_topic.pk).aupdate(title="x")
+        await database_sync_to_async(broadcast)(
+            Topic.objects.filter(pk=world.public_topic.pk)
+        )
+        for ws in (one, two, three):
+            assert (await ws.receive_event())["data"]["title"] == "x"
+            assert await ws.queue_empty()
+        assert await bystander.queue_empty()
