@@ -18,7 +18,7 @@ from .protocol import (
     parse_request,
     response_frame,
 )
-from .sessions import GroupUserConsumer
+from .sessions import GroupUserConsumer, discard_groups
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ class APIDemultiplexer(GroupUserConsumer):
         await super().connect()
 
     async def disconnect(self, code):
-        for group in self.group_members or ():
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await discard_groups(self, list(self.group_members or ()))
         await super().disconnect(code)
 
     # Requests -----------------------------------------------------------------
@@ -159,10 +158,19 @@ class APIDemultiplexer(GroupUserConsumer):
         """Join the groups of a subscription (again: its groups are refreshed)."""
         if self.subscriptions is None:
             self.subscriptions, self.group_members = {}, Counter()
-        for group in groups:
-            if not self.group_members[group]:
+        new_groups = [group for group in groups if not self.group_members[group]]
+        try:
+            for group in new_groups:
                 await self.channel_layer.group_add(group, self.channel_name)
-            self.group_members[group] += 1
+        except Exception:
+            logger.exception("Channel layer unreachable: subscription refused")
+            await discard_groups(self, new_groups)
+            raise ProtocolError(
+                503,
+                "Subscriptions are unavailable: the server cannot reach its "
+                "channel layer. Try again later.",
+            ) from None
+        self.group_members.update(groups)
         await self.leave(key)
         self.subscriptions[key] = groups
 

@@ -51,16 +51,29 @@ class GroupUserConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             self.identity_groups.append(user_group(user.pk))
-        for group in self.identity_groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for group in self.identity_groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            # The socket still serves requests; it cannot be closed on a
+            # session change until it reconnects with the layer back.
+            logger.exception("Channel layer unreachable: identity groups not joined")
         await self.accept()
 
     async def disconnect(self, code):
-        for group in getattr(self, "identity_groups", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await discard_groups(self, getattr(self, "identity_groups", ()))
 
     async def realtime_close(self, message):
         await self.close(code=message.get("code", CLOSE_CODE))
+
+
+async def discard_groups(consumer, groups):
+    """Leave groups on disconnect; an unreachable layer forgets them anyway."""
+    try:
+        for group in groups:
+            await consumer.channel_layer.group_discard(group, consumer.channel_name)
+    except Exception:
+        logger.warning("Channel layer unreachable: groups not left", exc_info=True)
 
 
 def close_sockets(groups, using=None):

@@ -52,9 +52,8 @@ class AuthWebsocketCommunicator(WebsocketCommunicator):
         return self._start().__await__()
 
     async def _start(self):
-        await self._new_session()
-        if self.user is not None:
-            await self.force_login(self.user)
+        session_key = await database_sync_to_async(create_session)(self.user)
+        self.cookies[settings.SESSION_COOKIE_NAME] = session_key
         return self
 
     async def __aenter__(self):
@@ -76,18 +75,11 @@ class AuthWebsocketCommunicator(WebsocketCommunicator):
 
     # Sessions, as a browser's login and logout views change them ------------
 
-    @database_sync_to_async
-    def _new_session(self):
-        session = import_string(settings.SESSION_ENGINE + ".SessionStore")()
-        session.create()
-        self.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
-
     def _request(self):
         """A request carrying this browser's cookies and session."""
         request = HttpRequest()
         request.COOKIES = dict(self.cookies)
-        engine = import_string(settings.SESSION_ENGINE + ".SessionStore")
-        request.session = engine(self.cookies.get(settings.SESSION_COOKIE_NAME))
+        request.session = session_store(self.cookies.get(settings.SESSION_COOKIE_NAME))
         return request
 
     def _keep_session(self, request):
@@ -115,9 +107,7 @@ class AuthWebsocketCommunicator(WebsocketCommunicator):
         @database_sync_to_async
         def log_in():
             request = self._request()
-            auth.login(
-                request, user, backend=backend or settings.AUTHENTICATION_BACKENDS[0]
-            )
+            auth.login(request, user, backend=backend or _default_backend())
             self._keep_session(request)
 
         await log_in()
@@ -184,3 +174,27 @@ async def create_user(username=None, password="pw", **kwargs):
     return await database_sync_to_async(user_model.objects.create_user)(
         username=username, password=password, **kwargs
     )
+
+
+def session_store(session_key=None):
+    """Return a session of the configured engine."""
+    return import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
+
+
+def create_session(user=None, backend=None):
+    """Save a new session (logged in as `user`) and return its key.
+
+    Send it as the session cookie from any client, e.g. a real WebSocket
+    client against a live server: ``Cookie: sessionid=<key>``.
+    """
+    request = HttpRequest()
+    request.session = session_store()
+    request.session.create()
+    if user is not None:
+        auth.login(request, user, backend=backend or _default_backend())
+    request.session.save()
+    return request.session.session_key
+
+
+def _default_backend():
+    return settings.AUTHENTICATION_BACKENDS[0]

@@ -1,0 +1,139 @@
+"""Several server processes on real Redis: events cross processes, and an
+outage of Redis degrades the socket API without breaking it."""
+
+import asyncio
+import shutil
+import subprocess
+import sys
+
+import pytest
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from discussion.models import Topic
+from realtime_api.live_server import LiveClient, free_port, wait_for_port
+from realtime_api.testing import create_session
+from tests.conftest import running_in_ci
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+async def subscribe(client, topic_id):
+    response = await client.request(
+        "comments", "subscribe", payload={"topic": topic_id}
+    )
+    assert response["status"] == 200, response
+
+
+def run_in_shell(env, code):
+    """Run Python code in a third process: `manage.py shell -c`."""
+    manage = str(settings.BASE_DIR / "manage.py")
+    subprocess.run([sys.executable, manage, "shell", "-c", code], env=env, check=True)
+
+
+async def test_changes_reach_subscribers_of_every_process(daphne_servers, user):
+    """A change through one server reaches subscribers on both; so does a shell's."""
+    one, two = daphne_servers(), daphne_servers()
+    topic = await Topic.objects.acreate(title="Shared", owner=user)
+    key = await database_sync_to_async(create_session)(user)
+    async with (
+        await LiveClient.connect(one.url, key) as writer,
+        await LiveClient.connect(one.url) as near,
+        await LiveClient.connect(two.url) as far,
+    ):
+        await subscribe(near, topic.pk)
+        await subscribe(far, topic.pk)
+        payload = {"topic": topic.pk, "text": "hello"}
+        created = await writer.request("comments", "create", payload=payload)
+        assert created["status"] == 201, created
+        for client in (near, far):
+            event = await client.receive_event()
+            assert event["action"] == "create"
+            assert event["data"] == created["data"]
+
+        comment_id = created["data"]["id"]
+        code = (
+            "from discussion.models import Comment\n"
+            f"comment = Comment.objects.get(pk={comment_id})\n"
+            "comment.text = 'edited in a shell'\n"
+            "comment.save()\n"
+        )
+        await asyncio.to_thread(run_in_shell, one.env, code)
+        for client in (near, far):
+            event = await client.receive_event()
+            assert event["action"] == "update"
+            assert event["data"]["text"] == "edited in a shell"
+
+
+class RedisServer:
+    """A throwaway redis-server on a spare port, to stop and start at will."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        assert wait_for_port(self.port, 10, self.process), "redis-server did not start"
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def spare_redis():
+    if shutil.which("redis-server") is None:
+        reason = "needs the redis-server program to stop and restart a real Redis"
+        if running_in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    redis = RedisServer()
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+async def test_redis_outage_degrades_and_recovers(daphne_servers, spare_redis, user):
+    """Without Redis requests are answered and writes succeed; events resume after."""
+    server = daphne_servers(
+        env={
+            "REDIS_URL": f"redis://127.0.0.1:{spare_redis.port}/0",
+            "REDIS_CHANNEL_LAYER": "pubsub",
+        }
+    )
+    topic = await Topic.objects.acreate(title="Outage", owner=user)
+    key = await database_sync_to_async(create_session)(user)
+    async with (
+        await LiveClient.connect(server.url, key) as writer,
+        await LiveClient.connect(server.url) as listener,
+    ):
+        await subscribe(listener, topic.pk)
+        spare_redis.stop()
+
+        listed = await listener.request("comments", "list")
+        assert listed["status"] == 200
+        payload = {"topic": topic.pk, "text": "while Redis is down"}
+        created = await writer.request("comments", "create", payload=payload)
+        assert created["status"] == 201, created
+        assert "Event not delivered: comments create" in server.log()
+        one_comment = {"id": created["data"]["id"]}  # A group not joined yet.
+        refused = await listener.request("comments", "subscribe", payload=one_comment)
+        assert refused["status"] == 503, refused
+
+        spare_redis.start()
+        # A subscription that joins a new group succeeds once the layer has
+        # reconnected (and re-subscribed the socket's earlier groups).
+        for _attempt in range(50):
+            again = await listener.request("comments", "subscribe", payload=one_comment)
+            if again["status"] == 200:
+                break
+            await asyncio.sleep(0.2)
+        assert again["status"] == 200, again
+        payload = {"topic": topic.pk, "text": "Redis is back"}
+        created = await writer.request("comments", "create", payload=payload)
+        event = await listener.receive_event()
+        assert event["data"] == created["data"]

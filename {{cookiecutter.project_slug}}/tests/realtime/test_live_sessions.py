@@ -1,0 +1,38 @@
+"""Session-change closes reach sockets served by other processes (real Redis)."""
+
+import pytest
+from channels.db import database_sync_to_async
+
+from realtime_api.live_server import LiveClient
+from realtime_api.sessions import CLOSE_CODE
+from realtime_api.testing import create_session
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+@database_sync_to_async
+def set_password(user, password):
+    user.set_password(password)
+    user.save()
+
+
+async def test_password_change_closes_the_users_sockets_on_every_server(
+    daphne_servers, user, django_user_model
+):
+    """Two daphne processes share Redis: a password change closes both sockets."""
+    first, second = daphne_servers(), daphne_servers()
+    bystander = await database_sync_to_async(django_user_model.objects.create_user)(
+        "bystander", password="pw"
+    )
+    keys = [await database_sync_to_async(create_session)(u) for u in (user, user)]
+    other_key = await database_sync_to_async(create_session)(bystander)
+    async with (
+        await LiveClient.connect(first.url, keys[0]) as on_first,
+        await LiveClient.connect(second.url, keys[1]) as on_second,
+        await LiveClient.connect(second.url, other_key) as untouched,
+    ):
+        await set_password(user, "a new password")
+        assert await on_first.close_code() == CLOSE_CODE
+        assert await on_second.close_code() == CLOSE_CODE
+        with pytest.raises(TimeoutError):
+            await untouched.close_code(timeout=0.5)
