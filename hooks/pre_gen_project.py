@@ -104,12 +104,17 @@ def check_project_name(name):
 
 
 def check_slug(slug):
-    """Return an error message if the slug cannot name the project's folder and package, else None."""
+    """Return an error message if the slug cannot name the project's folder and distribution, else None."""
     hint = "Give a lowercase ASCII name such as project_slug='realtime_api_site'."
     if not (slug.isascii() and slug.isidentifier()):
         return (
             f"project_slug {slug!r} is not a valid Python identifier: use only ASCII "
             f"letters, digits and underscores, not starting with a digit. {hint}"
+        )
+    if slug.startswith("_") or slug.endswith("_"):
+        return (
+            f"project_slug {slug!r} starts or ends with an underscore: with dashes for underscores it "
+            f"also names the project's distribution, which must start and end with a letter or digit. {hint}"
         )
     if keyword.iskeyword(slug):
         return f"project_slug {slug!r} is a Python keyword. {hint}"

@@ -63,7 +63,7 @@ def test_rendered_hook_receives_hostile_answers_intact(name):
 # --- pre_gen_project ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("slug", ["my_realtime_api", "api2", "_private", "Shop", "a"])
+@pytest.mark.parametrize("slug", ["my_realtime_api", "api2", "api_v2_beta", "Shop", "a"])
 def test_check_slug_accepts_identifiers(slug):
     """ASCII identifiers that clash with nothing are accepted."""
     assert pre_gen.check_slug(slug) is None
@@ -77,6 +77,8 @@ def test_check_slug_accepts_identifiers(slug):
         ("my project", "not a valid Python identifier"),
         ("", "not a valid Python identifier"),
         ("café", "not a valid Python identifier"),
+        ("_private", "underscore"),
+        ("api_", "underscore"),
         ("class", "keyword"),
         ("None", "keyword"),
         ("django", "clash"),
