@@ -42,11 +42,15 @@ def world(user, other):
 
 
 @pytest.fixture
-def actor(request, user, other, admin):
-    """The user named by an indirect `actor` parameter (None: anonymous)."""
-    return {"anonymous": None, "other": other, "owner": user, "staff": admin}[
-        request.param
-    ]
+def users(user, other, admin):
+    """The users of the permission tests by role (anonymous is None)."""
+    return {"anonymous": None, "other": other, "owner": user, "staff": admin}
+
+
+@pytest.fixture
+def actor(request, users):
+    """The user whose role an indirect `actor` parameter names."""
+    return users[request.param]
 
 
 @pytest.fixture
