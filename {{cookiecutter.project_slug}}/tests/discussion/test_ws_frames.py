@@ -71,7 +71,7 @@ async def test_handshake_refused(path, headers):
     ws = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await ws.connect()
     assert not connected
-    await ws.wait()
+    await ws.disconnect()
 
 
 async def test_binary_frame_is_a_400(user):
