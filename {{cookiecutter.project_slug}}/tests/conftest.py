@@ -10,6 +10,9 @@ import os
 
 import pytest
 
+# Fixtures of the realtime app: `user` and `admin`.
+pytest_plugins = ["realtime_api.pytest_plugin"]
+
 SERVICES = {
     "redis": (
         "REDIS_URL",

@@ -2,6 +2,7 @@
 to start without its secrets, and the real Redis layer delivering messages."""
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -23,6 +24,10 @@ from config.settings.environment import (
 
 ENGINE_VARIABLES = [
     "DATABASE_URL",
+    "DATABASE_POOL",
+    "DATABASE_POOL_MIN_SIZE",
+    "DATABASE_POOL_MAX_SIZE",
+    "DATABASE_POOL_TIMEOUT",
     "CONN_MAX_AGE",
     "REDIS_URL",
     "REDIS_CHANNEL_LAYER",
@@ -55,9 +60,9 @@ def test_channel_layer_pubsub_by_default_with_redis_url(clean_env):
     clean_env.setenv("REDIS_URL", "redis://redis.example:6379/2")
     layer = channel_layers_from_env(environ.Env())["default"]
     assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
-    assert layer["CONFIG"]["hosts"] == [
-        {"address": "redis://redis.example:6379/2", "max_connections": 1000}
-    ]
+    [host] = layer["CONFIG"]["hosts"]
+    assert host["address"] == "redis://redis.example:6379/2"
+    assert host["max_connections"] == 1000
 
 
 def test_channel_layer_core_with_defaults(clean_env):
@@ -66,12 +71,11 @@ def test_channel_layer_core_with_defaults(clean_env):
     clean_env.setenv("REDIS_CHANNEL_LAYER", "core")
     layer = channel_layers_from_env(environ.Env())["default"]
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert layer["CONFIG"] == {
-        "hosts": [{"address": "redis://127.0.0.1:6379/0", "max_connections": 1000}],
-        "capacity": 1500,
-        "expiry": 60,
-        "group_expiry": 86400,
-    }
+    config = dict(layer["CONFIG"])
+    [host] = config.pop("hosts")
+    assert config == {"capacity": 1500, "expiry": 60, "group_expiry": 86400}
+    assert host["address"] == "redis://127.0.0.1:6379/0"
+    assert host["max_connections"] == 1000
 
 
 def test_channel_layer_core_limits_from_env(clean_env):
@@ -144,9 +148,8 @@ def test_database_sqlite_by_default(clean_env):
 
 
 def test_database_postgres_from_database_url(clean_env):
-    """A postgres:// DATABASE_URL selects PostgreSQL, still persistent."""
+    """A postgres:// DATABASE_URL selects PostgreSQL with a connection pool."""
     clean_env.setenv("DATABASE_URL", "postgres://app:s3cret@db.example:5433/appdb")
-    clean_env.setenv("CONN_MAX_AGE", "300")
     database = database_from_env(environ.Env())
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert (database["NAME"], database["USER"], database["PASSWORD"]) == (
@@ -155,8 +158,30 @@ def test_database_postgres_from_database_url(clean_env):
         "s3cret",
     )
     assert (database["HOST"], database["PORT"]) == ("db.example", 5433)
+    # Django refuses persistent connections together with its pool.
+    assert database["CONN_MAX_AGE"] == 0
+    assert database["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 10}
+    assert "init_command" not in database["OPTIONS"]
+
+
+def test_database_postgres_pool_size_from_env(clean_env):
+    """DATABASE_POOL_* size the pool of each server process."""
+    clean_env.setenv("DATABASE_URL", "postgres://app@db.example/appdb")
+    clean_env.setenv("DATABASE_POOL_MIN_SIZE", "0")
+    clean_env.setenv("DATABASE_POOL_MAX_SIZE", "50")
+    clean_env.setenv("DATABASE_POOL_TIMEOUT", "3")
+    pool = database_from_env(environ.Env())["OPTIONS"]["pool"]
+    assert pool == {"min_size": 0, "max_size": 50, "timeout": 3}
+
+
+def test_database_postgres_without_pool(clean_env):
+    """DATABASE_POOL=false falls back to persistent connections (CONN_MAX_AGE)."""
+    clean_env.setenv("DATABASE_URL", "postgres://app@db.example/appdb")
+    clean_env.setenv("DATABASE_POOL", "false")
+    clean_env.setenv("CONN_MAX_AGE", "300")
+    database = database_from_env(environ.Env())
     assert database["CONN_MAX_AGE"] == 300
-    assert "init_command" not in database.get("OPTIONS", {})
+    assert "pool" not in database["OPTIONS"]
 
 
 def test_test_database_is_a_file_on_sqlite():
@@ -180,11 +205,12 @@ def test_sqlite_connection_uses_wal():
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_postgres_connection_uses_psycopg3():
-    """DATABASE_URL=postgres://... connects to PostgreSQL through psycopg 3."""
+    """DATABASE_URL=postgres://... connects through psycopg 3 and its pool."""
     assert connection.vendor == "postgresql"
     connection.ensure_connection()
     assert type(connection.connection).__module__.startswith("psycopg")
-    assert connection.settings_dict["CONN_MAX_AGE"] > 0
+    if connection.settings_dict["OPTIONS"].get("pool"):
+        assert connection.pool is not None
 
 
 # --- Core settings --------------------------------------------------------------------
@@ -207,6 +233,16 @@ def test_asgi_application_routes_http_and_websocket():
     from config.asgi import application
 
     assert set(application.application_mapping) == {"http", "websocket"}
+
+
+def test_env_example_documents_every_variable():
+    """.env.example names every environment variable the settings read."""
+    settings_dir = BASE_DIR / "config" / "settings"
+    source = "\n".join(path.read_text() for path in settings_dir.glob("*.py"))
+    variables = set(re.findall(r"\benv\.\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", source))
+    assert "DJANGO_SECRET_KEY" in variables
+    documented = (BASE_DIR / ".env.example").read_text()
+    assert sorted(v for v in variables if v not in documented) == []
 
 
 # --- Production settings (in a fresh process) -----------------------------------------
