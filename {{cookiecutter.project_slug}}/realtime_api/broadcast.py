@@ -16,6 +16,7 @@ from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 
 from . import conf
+from .eventlog import get_event_log
 from .protocol import dumps, event_frame
 
 logger = logging.getLogger(__name__)
@@ -82,27 +83,56 @@ def _schedule(endpoint_cls, instance, action, using):
             # At commit time, so the event shows the state that was committed.
             return endpoint.serialize(instance), endpoint.get_group_names(instance)
 
-    transaction.on_commit(lambda: _send(endpoint, action, render), using=using)
+    pk = instance.pk  # Gone after a delete.
+    transaction.on_commit(lambda: _send(endpoint, action, render, pk), using=using)
 
 
 def _host():
     return conf.broadcast_host().encode()
 
 
-def _send(endpoint, action, render):
+def _send(endpoint, action, render, pk):
     try:
         data_json, groups = render()
-        message = {
-            "type": "realtime.event",
-            # Lets a socket that is in several of the groups send it once.
-            "id": uuid.uuid4().hex,
-            "text": event_frame(endpoint.stream, action, data_json),
-        }
-        async_to_sync(send_to_groups)(groups, message)
+        async_to_sync(publish)(endpoint.stream, action, data_json, groups, pk)
     except Exception:
         # The write has committed: a broken serializer or channel layer must
         # not fail it. The event is lost, and the log says so.
         logger.exception("Event not delivered: %s %s", endpoint.stream, action)
+
+
+async def publish(stream, action, data_json, groups, pk):
+    """Log an event under the stream's next seq and send it to its groups.
+
+    Sockets subscribed to the groups get the rendered frame; each process's
+    watch hub gets the change, to evaluate its live queries.
+    """
+    event_id = uuid.uuid4().hex
+    seq = await get_event_log().append(stream, event_id, groups, action, data_json)
+    message = {
+        "type": "realtime.event",
+        # Lets a socket that is in several of the groups send it once.
+        "id": event_id,
+        "text": event_frame(stream, action, data_json, seq),
+    }
+    change = {
+        "type": "realtime.change",
+        "id": event_id,
+        "stream": stream,
+        "action": action,
+        "seq": seq,
+        "pk": pk if isinstance(pk, int) else str(pk),
+        "data": data_json,
+    }
+    layer = get_channel_layer()
+    await asyncio.gather(
+        send_to_groups(groups, message), layer.group_send(watch_group(stream), change)
+    )
+
+
+def watch_group(stream):
+    """The group of every process's watch hub for `stream`."""
+    return f"{stream}-watchers"
 
 
 async def send_to_groups(groups, message):

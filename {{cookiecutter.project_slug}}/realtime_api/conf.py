@@ -20,3 +20,18 @@ def broadcast_host():
         return host
     concrete = [h for h in settings.ALLOWED_HOSTS if "*" not in h and h[:1] != "."]
     return concrete[0] if concrete else "localhost"
+
+
+def redis_url():
+    """Where the shared event log lives; None keeps it in each process."""
+    return getattr(settings, "REALTIME_API_REDIS_URL", None)
+
+
+def event_log_size():
+    """How many events of each stream the log keeps for `since`."""
+    return getattr(settings, "REALTIME_API_EVENT_LOG_SIZE", 10_000)
+
+
+def event_log_seconds():
+    """How long (seconds) the log keeps an event for `since`."""
+    return getattr(settings, "REALTIME_API_EVENT_LOG_SECONDS", 600)

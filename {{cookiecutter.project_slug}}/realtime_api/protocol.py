@@ -135,7 +135,7 @@ def error_frame(frame, status, detail):
     return response_frame(frame, status, dumps({"detail": detail}))
 
 
-def event_frame(stream, action, data_json):
+def event_frame(stream, action, data_json, seq, **extra):
     """Build an event frame around `data_json`, JSON text rendered once."""
-    head = dumps({"type": "event", "stream": stream, "action": action})
-    return f'{head[:-1]},"data":{data_json}}}'
+    head = {"type": "event", "stream": stream, "action": action, **extra, "seq": seq}
+    return f'{dumps(head)[:-1]},"data":{data_json}}}'

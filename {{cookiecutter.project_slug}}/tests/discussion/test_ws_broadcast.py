@@ -28,14 +28,15 @@ async def subscribe(ws, stream, payload):
 
 
 async def test_event_frame_shape(world, user):
-    """An event has type, stream, action and data: the object as GET detail shows it."""
+    """An event has type, stream, action, seq and data (the object as GET detail)."""
     comment = world.public_comment
     async with communicator(user) as ws:
         await subscribe(ws, "comments", {"id": comment.pk})
         comment.text = "changed"
         await comment.asave()
         event = await ws.receive_event()
-    assert list(event) == ["type", "stream", "action", "data"]
+    assert list(event) == ["type", "stream", "action", "seq", "data"]
+    assert isinstance(event["seq"], int)
     assert (event["type"], event["stream"], event["action"]) == (
         "event",
         "comments",

@@ -65,6 +65,7 @@ async def test_created_topic_reaches_a_subscriber_over_real_sockets(
             "type": "event",
             "stream": "comments",
             "action": "create",
+            "seq": event["seq"],
             "data": comment["data"],
         }
 

@@ -1,0 +1,164 @@
+"""The per-stream event log: a `seq` for every event, and replay after a reconnect.
+
+Every change broadcast on a stream gets the next `seq` of that stream and is
+kept in a bounded log, so that `subscribe` with `since` can send what a
+client missed. With REALTIME_API_REDIS_URL (REDIS_URL in the generated
+settings) the counter and the log live in Redis, shared by every server
+process; otherwise they live in this process.
+"""
+
+import asyncio
+import json
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+
+from . import conf
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    seq: int
+    id: str
+    time: float
+    groups: tuple
+    action: str
+    data_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Events with a seq above `since` on some groups, or `too_old`."""
+
+    events: list
+    too_old: bool
+
+
+def select(entries, since, groups, current_seq):
+    """Pick the replay out of the log entries with a seq above `since`."""
+    if since > current_seq:
+        return Replay([], too_old=True)  # A seq this server never gave.
+    horizon = time.time() - conf.event_log_seconds()
+    kept = [entry for entry in entries if entry.time >= horizon]
+    oldest = kept[0].seq if kept else current_seq + 1
+    if oldest > since + 1:
+        return Replay([], too_old=True)  # Some missed events are gone.
+    events = [e for e in kept if e.seq > since and not groups.isdisjoint(e.groups)]
+    return Replay(events, too_old=False)
+
+
+class MemoryEventLog:
+    """The log of one process: enough for `runserver` and the tests."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._seqs = {}
+        self._entries = {}
+
+    async def append(self, stream, event_id, groups, action, data_json):
+        with self._lock:
+            seq = self._seqs.get(stream, 0) + 1
+            self._seqs[stream] = seq
+            entries = self._entries.get(stream)
+            if entries is None:
+                entries = self._entries[stream] = deque(maxlen=conf.event_log_size())
+            entries.append(
+                LoggedEvent(
+                    seq, event_id, time.time(), tuple(groups), action, data_json
+                )
+            )
+            return seq
+
+    async def replay(self, stream, since, groups):
+        with self._lock:
+            entries = [e for e in self._entries.get(stream, ()) if e.seq > since]
+            current = self._seqs.get(stream, 0)
+        return select(entries, since, set(groups), current)
+
+
+# Increment the stream's seq, log the event under it, keep the newest N.
+_APPEND = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], seq, seq .. ' ' .. ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return seq
+"""
+
+
+class RedisEventLog:
+    """The log shared by every process: a counter and a sorted set per stream."""
+
+    def __init__(self, url):
+        self.url = url
+        # redis-py's asyncio clients belong to one event loop each.
+        self._clients = weakref.WeakKeyDictionary()
+
+    def _client(self):
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = redis.Redis.from_url(self.url)
+            client.append_script = client.register_script(_APPEND)
+            self._clients[loop] = client
+        return client
+
+    @staticmethod
+    def _keys(stream):
+        return f"realtime:seq:{stream}", f"realtime:log:{stream}"
+
+    async def append(self, stream, event_id, groups, action, data_json):
+        entry = json.dumps(
+            {
+                "id": event_id,
+                "time": time.time(),
+                "groups": list(groups),
+                "action": action,
+            }
+        )
+        # The data is JSON text already: append it after a newline, unparsed.
+        member = f"{entry}\n{data_json}"
+        client = self._client()
+        return await client.append_script(
+            keys=self._keys(stream),
+            args=[member, conf.event_log_size(), conf.event_log_seconds() * 2],
+        )
+
+    async def replay(self, stream, since, groups):
+        seq_key, log_key = self._keys(stream)
+        async with self._client().pipeline(transaction=True) as pipe:
+            pipe.get(seq_key)
+            pipe.zrangebyscore(log_key, f"({since}", "+inf")
+            current, members = await pipe.execute()
+        entries = [_parse(member) for member in members]
+        return select(entries, since, set(groups), int(current or 0))
+
+
+def _parse(member):
+    head, data_json = member.decode().split("\n", 1)
+    seq, entry = head.split(" ", 1)
+    entry = json.loads(entry)
+    return LoggedEvent(
+        int(seq),
+        entry["id"],
+        entry["time"],
+        tuple(entry["groups"]),
+        entry["action"],
+        data_json,
+    )
+
+
+_log = None
+
+
+def get_event_log():
+    """Return this process's event log (Redis when configured)."""
+    global _log
+    if _log is None:
+        url = conf.redis_url()
+        _log = RedisEventLog(url) if url else MemoryEventLog()
+    return _log
