@@ -12,7 +12,7 @@ import pytest
 from discussion.models import COMMENT_TEXT_MAX_LENGTH
 from discussion.permissions import IsOwnerOrReadOnly
 
-from .helpers import communicator, http_twin, raw_response, snapshot
+from .helpers import assert_still_open, communicator, http_twin, raw_response, snapshot
 from .streams import extra_application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +23,7 @@ MISSING = 999_999
 
 async def assert_refused_cleanly(ws, rows_before):
     """The socket still answers, and no row was written."""
-    assert (await ws.request("topics", "list"))["status"] == 200
+    await assert_still_open(ws)
     assert await snapshot() == rows_before
 
 
@@ -250,11 +250,7 @@ async def test_lookup_no_url_would_match_is_a_404(world, user, lookup):
     async with communicator(user) as ws:
         response = await ws.request("comments", "retrieve", lookup)
         assert (response["status"], response["data"]) == (404, {"detail": "Not found."})
-        await assert_still_answering(ws)
-
-
-async def assert_still_answering(ws):
-    assert (await ws.request("topics", "list"))["status"] == 200
+        await assert_still_open(ws)
 
 
 # 404: object not found, or not visible to this user --------------------------

@@ -21,10 +21,6 @@ async def send_frames(ws, *frames):
     return [json.loads(await ws.receive_from()) for _ in frames]
 
 
-def without_request_id(frame):
-    return {k: v for k, v in frame.items() if k != "request_id"}
-
-
 # Endpoint ----------------------------------------------------------------------
 
 
