@@ -2,19 +2,21 @@
 
 import json
 import logging
-from collections import Counter, deque
+from collections import Counter
 from functools import cached_property
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 
 from . import broadcast, conf, requests
+from .eventlog import get_event_log
 from .protocol import (
     ACTIONS,
     ProtocolError,
     RequestFrame,
     dumps,
     error_frame,
+    event_frame,
     parse_request,
     response_frame,
 )
@@ -57,6 +59,7 @@ class APIDemultiplexer(GroupUserConsumer):
         self.subscriptions = None  # (stream, filter JSON) -> groups
         self.group_members = None  # group -> how many subscriptions use it
         self.recent_events = None  # ids of the last events sent
+        self.follow_up = []  # frames to send right after the current response
 
     @cached_property
     def http_scope(self):
@@ -86,6 +89,8 @@ class APIDemultiplexer(GroupUserConsumer):
             logger.exception("Request failed: %s", frame)
             reply = error_frame(frame, 500, "Internal server error.")
         await self.send(text_data=reply)
+        while self.follow_up:
+            await self.send(text_data=self.follow_up.pop(0))
 
     async def handle(self, frame, text):
         """Answer one request frame; return the response frame."""
@@ -146,13 +151,29 @@ class APIDemultiplexer(GroupUserConsumer):
         if refused is not None:
             return response_frame(frame, *refused)
         key = (frame.stream, json.dumps(frame.payload, sort_keys=True))
-        if frame.action == "subscribe":
-            await self.join(key, groups)
-            data = {"detail": "subscribed", "matched": matched}
-        else:
+        if frame.action == "unsubscribe":
             await self.leave(key)
-            data = {"detail": "unsubscribed"}
-        return response_frame(frame, 200, dumps(data))
+            return response_frame(frame, 200, dumps({"detail": "unsubscribed"}))
+        # Join first, then read the log: an event committed in between is
+        # both replayed and delivered live, and the second copy is dropped.
+        await self.join(key, groups)
+        resumed = {}
+        if frame.since is not None:
+            resumed = await self.replay(frame.stream, frame.since, groups)
+        data = {"detail": "subscribed", "matched": matched}
+        return response_frame(frame, 200, dumps(data), **resumed)
+
+    async def replay(self, stream, since, groups):
+        """Queue the logged events after `since`; return the response's fields."""
+        replay = await get_event_log().replay(stream, since, groups)
+        if replay.too_old:
+            return {"resumed": False, "reason": "too old"}
+        for event in replay.events:
+            if self.remember_event(event.id):
+                self.follow_up.append(
+                    event_frame(stream, event.action, event.data_json, event.seq)
+                )
+        return {"resumed": True}
 
     async def join(self, key, groups):
         """Join the groups of a subscription (again: its groups are refreshed)."""
@@ -184,12 +205,31 @@ class APIDemultiplexer(GroupUserConsumer):
 
     async def realtime_event(self, message):
         """Send an event frame, once even when several subscriptions match it."""
+        if self.remember_event(message["id"]):
+            await self.send(text_data=message["text"])
+
+    def remember_event(self, event_id):
+        """Note an event as sent; False when it was sent already."""
         if self.recent_events is None:
-            self.recent_events = deque(maxlen=64)
-        if message["id"] in self.recent_events:
-            return
-        self.recent_events.append(message["id"])
-        await self.send(text_data=message["text"])
+            self.recent_events = RecentIds()
+        return self.recent_events.add(event_id)
+
+
+class RecentIds:
+    """The ids of the last `size` events a socket was sent (a bounded set)."""
+
+    def __init__(self, size=1024):
+        self.size = size
+        self.ids = {}
+
+    def add(self, event_id):
+        """Add an id; False when it is there already."""
+        if event_id in self.ids:
+            return False
+        self.ids[event_id] = None
+        if len(self.ids) > self.size:
+            del self.ids[next(iter(self.ids))]
+        return True
 
 
 def _name(cls):

@@ -64,8 +64,9 @@ class MemoryEventLog:
             seq = self._seqs.get(stream, 0) + 1
             self._seqs[stream] = seq
             entries = self._entries.get(stream)
-            if entries is None:
-                entries = self._entries[stream] = deque(maxlen=conf.event_log_size())
+            if entries is None or entries.maxlen != conf.event_log_size():
+                entries = deque(entries or (), maxlen=conf.event_log_size())
+                self._entries[stream] = entries
             entries.append(
                 LoggedEvent(
                     seq, event_id, time.time(), tuple(groups), action, data_json

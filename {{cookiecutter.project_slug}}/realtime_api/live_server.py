@@ -137,11 +137,17 @@ class LiveClient:
     async def __aexit__(self, *exc_info):
         await self.connection.close()
 
-    async def request(self, stream, action, lookup=None, payload=None, timeout=5):
-        """Send a request frame; return its response frame, keeping events aside."""
+    async def request(
+        self, stream, action, lookup=None, payload=None, timeout=5, **extra
+    ):
+        """Send a request frame; return its response frame, keeping events aside.
+
+        `extra` goes into the frame next to `payload`, e.g. `since=42`.
+        """
         request_id = f"live-{next(self._request_ids)}"
         path = f"{stream}/{action}/" + (f"{lookup}/" if lookup is not None else "")
         frame = {"stream": path, "payload": payload or {}, "request_id": request_id}
+        frame.update(extra)
         await self.connection.send(json.dumps(frame))
         async with asyncio.timeout(timeout):
             while True:

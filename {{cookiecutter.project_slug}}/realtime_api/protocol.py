@@ -39,6 +39,7 @@ class RequestFrame:
     lookup: str | None = None
     payload: dict = field(default_factory=dict)
     request_id: str | int | None = None
+    since: int | None = None  # subscribe: the seq of the last event received
 
 
 def parse_request(text, frame, bound_stream=None):
@@ -69,6 +70,15 @@ def parse_request(text, frame, bound_stream=None):
     if not isinstance(payload, dict):
         raise ProtocolError(400, "payload must be a JSON object.")
     frame.payload = payload
+
+    since = content.get("since")
+    if since is not None and (
+        isinstance(since, bool) or not isinstance(since, int) or since < 0
+    ):
+        raise ProtocolError(
+            400, "since must be the seq (an integer >= 0) of the last event received."
+        )
+    frame.since = since
     return frame
 
 

@@ -132,6 +132,12 @@ REALTIME_API_PATH = "ws/"
 REALTIME_API_MAX_FRAME_BYTES = env.int(
     "REALTIME_API_MAX_FRAME_BYTES", default=64 * 1024
 )
+# Every event gets its stream's next `seq` and stays in a per-stream log, so a
+# client that reconnects can `subscribe` with `since` and get what it missed.
+# With REDIS_URL the log is in Redis, shared by every server process.
+REALTIME_API_REDIS_URL = env.str("REDIS_URL", default="") or None
+REALTIME_API_EVENT_LOG_SIZE = env.int("REALTIME_API_EVENT_LOG_SIZE", default=10_000)
+REALTIME_API_EVENT_LOG_SECONDS = env.int("REALTIME_API_EVENT_LOG_SECONDS", default=600)
 
 # --- Logging --------------------------------------------------------------------------
 # Everything to the console (stderr); the process manager collects it.

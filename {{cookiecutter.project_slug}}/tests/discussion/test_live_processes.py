@@ -137,3 +137,39 @@ async def test_redis_outage_degrades_and_recovers(daphne_servers, spare_redis, u
         created = await writer.request("comments", "create", payload=payload)
         event = await listener.receive_event()
         assert event["data"] == created["data"]
+
+
+async def test_resume_after_a_server_dies_delivers_missed_events_once(
+    daphne_servers, user
+):
+    """A socket dropped by a dying server resumes on another with `since`."""
+    one, two = daphne_servers(), daphne_servers()
+    topic = await Topic.objects.acreate(title="Resume", owner=user)
+    key = await database_sync_to_async(create_session)(user)
+    async with await LiveClient.connect(two.url, key) as writer:
+
+        async def comment(text):
+            payload = {"topic": topic.pk, "text": text}
+            created = await writer.request("comments", "create", payload=payload)
+            assert created["status"] == 201, created
+            return created["data"]
+
+        reader = await LiveClient.connect(one.url)
+        await subscribe(reader, topic.pk)
+        await comment("seen")
+        since = (await reader.receive_event())["seq"]
+        one.stop()  # The reader's server dies: its socket is dropped.
+        assert await reader.close_code() != 1000
+        missed = [await comment(f"missed {i}") for i in range(3)]
+
+        async with await LiveClient.connect(two.url) as again:
+            response = await again.request(
+                "comments", "subscribe", payload={"topic": topic.pk}, since=since
+            )
+            assert response["resumed"] is True, response
+            replayed = [await again.receive_event() for _ in missed]
+            assert [event["data"] for event in replayed] == missed
+            live = await comment("live")
+            assert (await again.receive_event())["data"] == live
+            with pytest.raises(TimeoutError):
+                await again.receive_event(timeout=0.5)

@@ -1,0 +1,38 @@
+"""The project's ASGI application plus the reference endpoint, for benchmarks.
+
+    daphne realtime_api.bench.asgi:application
+    uvicorn realtime_api.bench.asgi:application
+
+serves everything `config.asgi` (settings.ASGI_APPLICATION) serves, and
+`bench.reference.MinimalConsumer` at `/bench/minimal/`, behind the same
+Origin check and session authentication as the API's sockets. Do not deploy
+it: the reference endpoint checks no permissions.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+# Importing the project's application sets Django up.
+project_application = import_string(settings.ASGI_APPLICATION)
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from .reference import MinimalConsumer  # noqa: E402
+
+REFERENCE_PATH = "/bench/minimal/"
+
+reference_application = AllowedHostsOriginValidator(
+    AuthMiddlewareStack(MinimalConsumer.as_asgi())
+)
+
+
+async def application(scope, receive, send):
+    """Route the reference path to the reference, everything else to the project."""
+    if scope["type"] == "websocket" and scope["path"] == REFERENCE_PATH:
+        return await reference_application(scope, receive, send)
+    return await project_application(scope, receive, send)
