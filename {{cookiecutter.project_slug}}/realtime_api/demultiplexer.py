@@ -21,6 +21,7 @@ from .protocol import (
     response_frame,
 )
 from .sessions import GroupUserConsumer, discard_groups
+from .watch import get_hub
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class APIDemultiplexer(GroupUserConsumer):
         self.group_members = None  # group -> how many subscriptions use it
         self.recent_events = None  # ids of the last events sent
         self.follow_up = []  # frames to send right after the current response
+        self.watches = None  # watch id -> Watcher
+        self.starting_watchers = []  # watches whose response is being sent
 
     @cached_property
     def http_scope(self):
@@ -74,6 +77,8 @@ class APIDemultiplexer(GroupUserConsumer):
         await super().connect()
 
     async def disconnect(self, code):
+        for watcher in (self.watches or {}).values():
+            get_hub().remove(watcher)
         await discard_groups(self, list(self.group_members or ()))
         await super().disconnect(code)
 
@@ -91,6 +96,8 @@ class APIDemultiplexer(GroupUserConsumer):
         await self.send(text_data=reply)
         while self.follow_up:
             await self.send(text_data=self.follow_up.pop(0))
+        while self.starting_watchers:
+            await self.starting_watchers.pop(0).release()
 
     async def handle(self, frame, text):
         """Answer one request frame; return the response frame."""
@@ -106,6 +113,8 @@ class APIDemultiplexer(GroupUserConsumer):
         endpoint = endpoint_cls(self.scope, self.http_scope)
         if frame.action in ("subscribe", "unsubscribe"):
             return await self.handle_subscription(endpoint, frame)
+        if frame.action in ("watch", "unwatch"):
+            return await self.handle_watch(endpoint, frame)
         status, data_json = await database_sync_to_async(endpoint.dispatch)(
             frame.action, frame.lookup, frame.payload
         )
@@ -202,6 +211,52 @@ class APIDemultiplexer(GroupUserConsumer):
             if not self.group_members[group]:
                 del self.group_members[group]
                 await self.channel_layer.group_discard(group, self.channel_name)
+
+    # Live queries -------------------------------------------------------------
+
+    async def handle_watch(self, endpoint, frame):
+        if frame.lookup is not None:
+            raise ProtocolError(400, f"Action '{frame.action}' takes no lookup.")
+        if frame.action == "unwatch":
+            return self.unwatch(frame)
+        hub = get_hub()
+        try:
+            # Hear of changes before reading the snapshot: none is missed.
+            await hub.listen(frame.stream)
+        except Exception:
+            logger.exception("Channel layer unreachable: watch refused")
+            raise ProtocolError(
+                503,
+                "Live queries are unavailable: the server cannot reach its "
+                "channel layer. Try again later.",
+            ) from None
+        watcher = hub.add(self, endpoint, endpoint.get_watch_query(frame.payload))
+        try:
+            status, data_json, members = await database_sync_to_async(
+                endpoint.watch_snapshot
+            )(frame.payload, not watcher.query.ready)
+        except BaseException:
+            hub.remove(watcher)
+            raise
+        if status != 200:
+            hub.remove(watcher)
+            return response_frame(frame, status, data_json)
+        if members is not None:
+            await hub.start(watcher, members)
+        if self.watches is None:
+            self.watches = {}
+        self.watches[watcher.watch_id] = watcher
+        self.starting_watchers.append(watcher)
+        return response_frame(frame, status, data_json, watch=watcher.watch_id)
+
+    def unwatch(self, frame):
+        watch_id = frame.payload.get("watch")
+        watcher = (self.watches or {}).get(watch_id)
+        if watcher is None or watcher.query.stream != frame.stream:
+            raise ProtocolError(404, f"No watch {watch_id!r} on this socket.")
+        del self.watches[watch_id]
+        get_hub().remove(watcher)
+        return response_frame(frame, 200, dumps({"detail": "unwatched"}))
 
     async def realtime_event(self, message):
         """Send an event frame, once even when several subscriptions match it."""

@@ -114,6 +114,8 @@ class APIConsumer:
         if action in ("subscribe", "unsubscribe"):
             readable = cls.implements("list") or cls.implements("retrieve")
             return readable and cls.get_model() is not None
+        if action in ("watch", "unwatch"):
+            return cls.implements("list") and cls.get_model() is not None
         route, method, viewset_action = views.ACTION_ROUTES[action]
         if cls.is_viewset():
             return cls.get_view_function(route) is not None and (
@@ -281,6 +283,57 @@ class APIConsumer:
             for obj in self.get_subscription_queryset(filter)
             for group in self.get_group_names(obj)
         }
+
+    # Live queries (watch) -----------------------------------------------------
+
+    def get_visibility_key(self):
+        """Return a key shared by users who see the same objects: one per user.
+
+        Sockets watching the same query with the same key share its
+        evaluation; override to share more (e.g. one key for all staff).
+        """
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return "anonymous"
+        return f"user-{user.pk}"
+
+    def get_watch_query(self, payload):
+        """Return the list payload without pagination: events cover the whole query."""
+        paginator = getattr(self.view, "pagination_class", None)
+        names = {
+            getattr(paginator, attr, None)
+            for attr in (
+                "page_query_param",
+                "page_size_query_param",
+                "limit_query_param",
+                "offset_query_param",
+                "cursor_query_param",
+            )
+        }
+        return {key: value for key, value in payload.items() if key not in names}
+
+    def watch_snapshot(self, payload, with_members):
+        """Answer the watch like `list`; return (status, data JSON, members).
+
+        The members (pks of the whole query, unpaginated) are read only for a
+        query that no other socket of this process watches yet.
+        """
+        status, data_json = self.dispatch("list", None, payload)
+        members = None
+        if status == 200 and with_members:
+            query = self.get_watch_query(payload)
+            members = set(self.get_watch_queryset(query).values_list("pk", flat=True))
+        return status, data_json, members
+
+    def get_watch_queryset(self, query):
+        """Return the objects of a watched query for this socket's user."""
+        request = self.build_request("GET", query=requests.query_string(query))
+        view, _ = views.prepare_view(self.get_view_function("list"), request, {})
+        return view.filter_queryset(view.get_queryset())
+
+    def watch_matches(self, query, pk):
+        """Tell whether the object `pk` is in the watched query now."""
+        return self.get_watch_queryset(query).filter(pk=pk).exists()
 
     # Broadcasting -------------------------------------------------------------
 

@@ -12,6 +12,8 @@ ACTIONS = (
     "options",
     "subscribe",
     "unsubscribe",
+    "watch",
+    "unwatch",
 )
 ACTIONS_WITH_LOOKUP = frozenset({"retrieve", "update", "delete"})
 

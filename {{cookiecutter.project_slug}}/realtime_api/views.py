@@ -11,6 +11,7 @@ from .protocol import dumps
 # Protocol action -> (route, HTTP method, viewset action): the router's map.
 ACTION_ROUTES = {
     "list": ("list", "get", "list"),
+    "watch": ("list", "get", "list"),
     "create": ("list", "post", "create"),
     "options": ("list", "options", "options"),
     "retrieve": ("detail", "get", "retrieve"),

@@ -1,0 +1,172 @@
+"""Live queries (`watch`): a `list` that stays live, evaluated once per query.
+
+Each server process has one `WatchHub`. It hears of every change of the
+streams its sockets watch, and evaluates each distinct query (the same
+filters for the same visibility) once per change, however many sockets
+watch it; then it sends `enter`, `update` or `leave` to those sockets.
+"""
+
+import asyncio
+import itertools
+import logging
+import weakref
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from .broadcast import watch_group
+from .protocol import dumps, event_frame
+
+logger = logging.getLogger(__name__)
+
+
+class Watcher:
+    """One socket's watch of a live query."""
+
+    def __init__(self, consumer, watch_id, query):
+        self.consumer = consumer
+        self.watch_id = watch_id
+        self.query = query
+        # Frames wait here until the watch's response has been sent.
+        self.buffer = []
+
+    async def send(self, frame):
+        if self.buffer is not None:
+            self.buffer.append(frame)
+        else:
+            await self.consumer.send(text_data=frame)
+
+    async def release(self):
+        """Send what waited for the response; from now on send at once."""
+        while self.buffer:
+            await self.consumer.send(text_data=self.buffer.pop(0))
+        self.buffer = None
+
+
+class LiveQuery:
+    """A query watched by one or more sockets that see the same objects."""
+
+    def __init__(self, endpoint, query):
+        self.endpoint = endpoint  # Bound to the scope of the first watcher.
+        self.stream = endpoint.stream
+        self.query = query
+        self.members = set()  # pks that match now
+        self.watchers = []
+        self.ready = False  # False until the members are known
+        self.pending = []  # changes heard before that
+
+    def transition(self, change):
+        """Return how a change moves an object relative to the query (sync)."""
+        pk = change["pk"]
+        matches = change["action"] != "delete" and self.endpoint.watch_matches(
+            self.query, pk
+        )
+        was = pk in self.members
+        if matches:
+            self.members.add(pk)
+            return "update" if was else "enter"
+        if was:
+            self.members.discard(pk)
+            return "leave"
+        return None
+
+    async def send(self, action, change):
+        data = change["data"] if action != "leave" else dumps({"id": change["pk"]})
+        for watcher in list(self.watchers):
+            frame = event_frame(
+                self.stream, action, data, change["seq"], watch=watcher.watch_id
+            )
+            try:
+                await watcher.send(frame)
+            except Exception:
+                logger.warning("Watch frame not sent; dropping the watcher")
+                self.watchers.remove(watcher)
+
+
+class WatchHub:
+    """The live queries of one process, and the changes that move them."""
+
+    def __init__(self):
+        self.layer = get_channel_layer()
+        self.channel = None
+        self.streams = set()
+        self.queries = {}  # key -> LiveQuery
+        self.task = None
+        self.watch_ids = itertools.count(1)
+
+    async def listen(self, stream):
+        """Hear of every change of `stream` from now on (every process's)."""
+        if self.channel is None:
+            self.channel = await self.layer.new_channel("watch-hub.")
+            self.task = asyncio.create_task(self.run())
+        if stream not in self.streams:
+            await self.layer.group_add(watch_group(stream), self.channel)
+            self.streams.add(stream)
+
+    async def run(self):
+        while True:
+            change = await self.layer.receive(self.channel)
+            try:
+                await self.on_change(change)
+            except Exception:
+                logger.exception("Live queries not evaluated for %s", change)
+
+    async def on_change(self, change):
+        queries = [q for q in self.queries.values() if q.stream == change["stream"]]
+        for query in queries:
+            if not query.ready:
+                query.pending.append(change)
+        await self.evaluate([q for q in queries if q.ready], change)
+
+    async def evaluate(self, queries, change):
+        """Evaluate a change against queries: one database hop in all."""
+        if not queries:
+            return
+
+        def transitions():
+            return [(query, query.transition(change)) for query in queries]
+
+        for query, action in await database_sync_to_async(transitions)():
+            if action is not None:
+                await query.send(action, change)
+
+    def add(self, consumer, endpoint, query):
+        """Register a socket's watch; return its Watcher (not yet ready)."""
+        key = (endpoint.stream, endpoint.get_visibility_key(), dumps(query))
+        live_query = self.queries.get(key)
+        if live_query is None:
+            live_query = self.queries[key] = LiveQuery(endpoint, query)
+        watcher = Watcher(consumer, f"w{next(self.watch_ids)}", live_query)
+        live_query.watchers.append(watcher)
+        return watcher
+
+    def remove(self, watcher):
+        query = watcher.query
+        if watcher in query.watchers:
+            query.watchers.remove(watcher)
+        if not query.watchers:
+            for key, live_query in list(self.queries.items()):
+                if live_query is query:
+                    del self.queries[key]
+
+    async def start(self, watcher, members):
+        """Make a new query ready with its members, then catch up on changes."""
+        query = watcher.query
+        if query.ready:
+            return
+        query.members, query.ready = members, True
+        pending, query.pending = query.pending, []
+        for change in pending:
+            await self.evaluate([query], change)
+
+
+_hubs = weakref.WeakKeyDictionary()
+
+
+def get_hub():
+    """Return the hub of the running event loop (one per server process)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = WatchHub()
+    return hub
