@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from .broadcast import watch_group
-from .protocol import dumps, event_frame
+from .protocol import ProtocolError, dumps, event_frame, response_frame
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,63 @@ class WatchHub:
         pending, query.pending = query.pending, []
         for change in pending:
             await self.evaluate([query], change)
+
+
+class WatchMixin:
+    """`watch` and `unwatch` for a consumer (its state is created on first use)."""
+
+    watches = None  # watch id -> Watcher
+
+    async def handle_watch(self, endpoint, frame):
+        if frame.lookup is not None:
+            raise ProtocolError(400, f"Action '{frame.action}' takes no lookup.")
+        if frame.action == "unwatch":
+            return self.unwatch(frame)
+        hub = get_hub()
+        try:
+            # Hear of changes before reading the snapshot: none is missed.
+            await hub.listen(frame.stream)
+        except Exception:
+            logger.exception("Channel layer unreachable: watch refused")
+            raise ProtocolError(
+                503,
+                "Live queries are unavailable: the server cannot reach its "
+                "channel layer. Try again later.",
+            ) from None
+        watcher = hub.add(self, endpoint, endpoint.get_watch_query(frame.payload))
+        try:
+            status, data_json, members = await database_sync_to_async(
+                endpoint.watch_snapshot
+            )(frame.payload, not watcher.query.ready)
+        except BaseException:
+            hub.remove(watcher)
+            raise
+        if status != 200:
+            hub.remove(watcher)
+            return response_frame(frame, status, data_json)
+        if members is not None:
+            await hub.start(watcher, members)
+        if self.watches is None:
+            self.watches = {}
+        self.watches[watcher.watch_id] = watcher
+        self.starting_watchers.append(watcher)
+        return response_frame(frame, status, data_json, watch=watcher.watch_id)
+
+    def unwatch(self, frame):
+        watch_id = frame.payload.get("watch")
+        if not isinstance(watch_id, str):
+            raise ProtocolError(400, 'unwatch needs {"watch": "<the id of a watch>"}.')
+        watcher = (self.watches or {}).get(watch_id)
+        if watcher is None or watcher.query.stream != frame.stream:
+            raise ProtocolError(404, f"No watch {watch_id!r} on this socket.")
+        del self.watches[watch_id]
+        get_hub().remove(watcher)
+        return response_frame(frame, 200, dumps({"detail": "unwatched"}))
+
+    def end_watches(self):
+        """End every watch of the socket on disconnect."""
+        for watcher in (self.watches or {}).values():
+            get_hub().remove(watcher)
 
 
 _hubs = weakref.WeakKeyDictionary()
