@@ -5,8 +5,6 @@ the test connection's settings into a DATABASE_URL for it.
 """
 
 import asyncio
-import itertools
-import json
 import os
 import socket
 import subprocess
@@ -18,6 +16,8 @@ from urllib.parse import quote
 import websockets
 from django.conf import settings
 from django.db import connection
+
+from .testing import FrameClient
 
 
 def free_port():
@@ -105,7 +105,7 @@ class DaphneServer:
             return log.read()
 
 
-class LiveClient:
+class LiveClient(FrameClient):
     """A real WebSocket client that speaks PROTOCOL.md, for live-server tests.
 
     Usage::
@@ -114,10 +114,11 @@ class LiveClient:
             response = await client.request("topics", "list")
     """
 
+    timeout = 5  # a real server on a loaded machine may take a while
+
     def __init__(self, connection):
         self.connection = connection
-        self.events = []  # Event frames received while awaiting a response.
-        self._request_ids = itertools.count(1)
+        self.start_frames()
 
     @classmethod
     async def connect(
@@ -137,34 +138,12 @@ class LiveClient:
     async def __aexit__(self, *exc_info):
         await self.connection.close()
 
-    async def request(
-        self, stream, action, lookup=None, payload=None, timeout=5, **extra
-    ):
-        """Send a request frame; return its response frame, keeping events aside.
+    async def send_text(self, text):
+        await self.connection.send(text)
 
-        `extra` goes into the frame next to `payload`, e.g. `since=42`.
-        """
-        request_id = f"live-{next(self._request_ids)}"
-        path = f"{stream}/{action}/" + (f"{lookup}/" if lookup is not None else "")
-        frame = {"stream": path, "payload": payload or {}, "request_id": request_id}
-        frame.update(extra)
-        await self.connection.send(json.dumps(frame))
+    async def receive_text(self, timeout):
         async with asyncio.timeout(timeout):
-            while True:
-                reply = json.loads(await self.connection.recv())
-                if reply.get("type") == "event":
-                    self.events.append(reply)
-                elif reply.get("request_id") == request_id:
-                    return reply
-
-    async def receive_event(self, timeout=5):
-        """Return the next event frame."""
-        if self.events:
-            return self.events.pop(0)
-        async with asyncio.timeout(timeout):
-            frame = json.loads(await self.connection.recv())
-        assert frame.get("type") == "event", f"Expected an event, got {frame}"
-        return frame
+            return await self.connection.recv()
 
     async def close_code(self, timeout=5):
         """Wait for the server to close the socket; return the close code."""

@@ -22,7 +22,53 @@ from django.utils.module_loading import import_string
 DEFAULT_ORIGIN = "http://localhost"
 
 
-class AuthWebsocketCommunicator(WebsocketCommunicator):
+class FrameClient:
+    """Request and event helpers over any transport (PROTOCOL.md frames).
+
+    A subclass gives `send_text(text)` and `receive_text(timeout)`.
+    """
+
+    timeout = 2  # seconds to wait for a frame
+
+    def start_frames(self):
+        """Call from __init__: no events kept yet, request ids from 1."""
+        self.events = []  # Event frames received while awaiting a response.
+        self._request_ids = itertools.count(1)
+
+    async def request(self, stream, action, lookup=None, payload=None, **extra):
+        """Send a request frame and return its response frame (as a dict).
+
+        `extra` goes into the frame next to `payload` (e.g. `since=42`);
+        event frames that arrive first are kept for `receive_event()`.
+        """
+        timeout = extra.pop("timeout", self.timeout)
+        request_id = extra.pop("request_id", f"t-{next(self._request_ids)}")
+        path = f"{stream}/{action}/" + (f"{lookup}/" if lookup is not None else "")
+        frame = {"stream": path, "payload": payload or {}, "request_id": request_id}
+        await self.send_text(json.dumps({**frame, **extra}))
+        return await self.receive_response(request_id, timeout)
+
+    async def receive_response(self, request_id, timeout=None):
+        """Return the response frame with `request_id`, keeping events aside."""
+        timeout = timeout or self.timeout
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = json.loads(await self.receive_text(timeout))
+                if frame.get("type") == "event":
+                    self.events.append(frame)
+                elif frame.get("request_id") == request_id:
+                    return frame
+
+    async def receive_event(self, timeout=None):
+        """Return the next event frame (as a dict)."""
+        if self.events:
+            return self.events.pop(0)
+        frame = json.loads(await self.receive_text(timeout or self.timeout))
+        assert frame.get("type") == "event", f"Expected an event, got {frame}"
+        return frame
+
+
+class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
     """A WebsocketCommunicator with a browser's cookies and an allowed Origin.
 
     Awaiting it creates a real session (logged in as `user` when given), so
@@ -45,8 +91,7 @@ class AuthWebsocketCommunicator(WebsocketCommunicator):
         super().__init__(application, path, headers=headers, **kw)
         self.user = user
         self.cookies = {}
-        self.events = []  # Event frames received while awaiting a response.
-        self._request_ids = itertools.count(1)
+        self.start_frames()
 
     def __await__(self):
         return self._start().__await__()
@@ -135,36 +180,11 @@ class AuthWebsocketCommunicator(WebsocketCommunicator):
         await asyncio.sleep(wait)
         return len(self.events) + self.output_queue.qsize()
 
-    async def request(
-        self, stream, action, lookup=None, payload=None, timeout=2, **extra
-    ):
-        """Send a request frame and return its response frame (as a dict).
+    async def send_text(self, text):
+        await self.send_to(text_data=text)
 
-        Event frames that arrive first are kept for `receive_event()`.
-        """
-        request_id = extra.pop("request_id", f"t-{next(self._request_ids)}")
-        path = f"{stream}/{action}/" + (f"{lookup}/" if lookup is not None else "")
-        frame = {"stream": path, "payload": payload or {}, "request_id": request_id}
-        await self.send_json_to({**frame, **extra})
-        return await self.receive_response(request_id, timeout)
-
-    async def receive_response(self, request_id, timeout=2):
-        """Return the response frame with `request_id`, keeping events aside."""
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = json.loads(await self.receive_from(timeout))
-                if frame.get("type") == "event":
-                    self.events.append(frame)
-                elif frame.get("request_id") == request_id:
-                    return frame
-
-    async def receive_event(self, timeout=1):
-        """Return the next event frame (as a dict)."""
-        if self.events:
-            return self.events.pop(0)
-        frame = json.loads(await self.receive_from(timeout))
-        assert frame.get("type") == "event", f"Expected an event, got {frame}"
-        return frame
+    async def receive_text(self, timeout):
+        return await self.receive_from(timeout)
 
 
 async def create_user(username=None, password="pw", **kwargs):
