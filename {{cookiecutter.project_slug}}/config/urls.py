@@ -5,10 +5,13 @@ https://docs.djangoproject.com/en/5.2/topics/http/urls/
 
 from django.contrib import admin
 from django.urls import include, path
+{%- if cookiecutter.include_sample_app == "n" %}
 from django.views.generic import RedirectView
+{%- endif %}
 from rest_framework.routers import DefaultRouter
 {%- if cookiecutter.include_sample_app == "y" %}
 
+from discussion.pages import demo
 from discussion.views import CommentViewSet, TopicViewSet
 {%- endif %}
 
@@ -20,7 +23,12 @@ router.register("comments", CommentViewSet, basename="comment")
 {%- endif %}
 
 urlpatterns = [
+{%- if cookiecutter.include_sample_app == "y" %}
+    # The live demo page: topics and comments, updated over the WebSocket.
+    path("", demo, name="home"),
+{%- else %}
     path("", RedirectView.as_view(pattern_name="api-root"), name="home"),
+{%- endif %}
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     # Log in and out of the browsable API.
