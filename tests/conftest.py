@@ -74,25 +74,36 @@ def answers(context, overrides):
     return combined
 
 
-def run(command, cwd, env=None, timeout=600):
-    """Run a command and return its output; on failure, fail the test showing the output's tail."""
-    result = subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-OUTPUT_TAIL_LINES:])
-        pytest.fail(
-            f"`{' '.join(str(part) for part in command)}` exited {result.returncode} in {cwd}:\n{tail}",
-            pytrace=False,
+def run(command, cwd, env=None, timeout=840):
+    """Run a command and return its output; on failure or timeout, fail the test showing the output's tail.
+
+    The default timeout stays under pytest-timeout's 900 s, so that a hung
+    command still shows what it printed.
+    """
+    shown = " ".join(str(part) for part in command)
+    try:
+        result = subprocess.run(
+            [str(part) for part in command],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
+    except subprocess.TimeoutExpired as expired:
+        output = expired.output or b""
+        output = output.decode(errors="replace") if isinstance(output, bytes) else output
+        pytest.fail(f"`{shown}` timed out after {timeout} s in {cwd}:\n{tail(output)}", pytrace=False)
+    if result.returncode != 0:
+        pytest.fail(f"`{shown}` exited {result.returncode} in {cwd}:\n{tail(result.stdout)}", pytrace=False)
     return result.stdout
+
+
+def tail(output):
+    """Return the last OUTPUT_TAIL_LINES lines of a command's output."""
+    return "\n".join(output.splitlines()[-OUTPUT_TAIL_LINES:])
 
 
 def ruff(*args):
