@@ -2,9 +2,11 @@
 //
 // It speaks the wire protocol of realtime_api/PROTOCOL.md over one
 // multiplexed WebSocket: requests answered by response frames (matched by
-// request_id), subscriptions that deliver event frames, and a reconnect
-// loop that re-sends every active subscription. Copy it into your frontend
-// as it is; it is an ES module for browsers (no build step needed).
+// request_id), subscriptions that deliver event frames, live queries
+// (`watch`) that keep an ordered copy of a list, and a reconnect loop that
+// resumes every subscription (with `since`) and re-reads every live query.
+// Copy it into your frontend as it is; it is an ES module for browsers (no
+// build step needed).
 //
 //   import { RealtimeClient } from "/static/realtime_api/realtime.js";
 //
@@ -13,6 +15,9 @@
 //   });
 //   const unsubscribe = client.subscribe("comments", { topic: 3 }, (event) => {
 //     console.log(event.action, event.data); // "create" | "update" | "delete"
+//   }, {
+//     // A reconnect could not replay what was missed: read again.
+//     onReset: ({ reason }) => reloadComments(),
 //   });
 //   const { data } = await client.request("comments", "list", { payload: { topic: 3 } });
 //   try {
@@ -21,6 +26,16 @@
 //     console.log(error.status, error.frame?.data); // 400 {text: ["This field ..."]}
 //   }
 //   unsubscribe();
+//
+//   // A live query: the list, kept up to date and in order.
+//   const live = client.watch("comments", { topic: 3, ordering: "-created" }, {
+//     onReset: (items) => render(items), // the snapshot (again after a reconnect)
+//     onEnter: (item, index, items) => render(items),
+//     onUpdate: (item, previous, index, items) => render(items),
+//     onLeave: (previous, items) => render(items),
+//   });
+//   await live.ready; live.items; // the ordered local copy
+//   live.unwatch();
 
 const OPEN = 1; // WebSocket.OPEN, also where no WebSocket global exists.
 
@@ -42,9 +57,12 @@ const DEFAULTS = {
   maxDelay: 10000,
   // Called with {state, code, reason, attempt, delay} on every change.
   onStateChange: null,
-  // Called with an Error when a subscription is refused after a reconnect
-  // (its first answer rejects the `ready` promise instead).
+  // Called with an Error when a subscription or a live query is refused
+  // after a reconnect (its first answer rejects the `ready` promise instead).
   onError: (error) => console.error("realtime:", error),
+  // Called with {stream, filter, reason} when a subscription without an
+  // `onReset` of its own could not resume after a reconnect (see subscribe).
+  onReset: null,
   // The WebSocket class (inject one outside browsers, e.g. in Node < 22).
   WebSocket: globalThis.WebSocket,
 };
@@ -78,6 +96,64 @@ function stableJson(value) {
   return JSON.stringify(value);
 }
 
+// The comparison of a watch's `ordering` param: "-created,title" orders by
+// created, newest first, then by title; ties by id (ascending, unless the
+// ordering names id or pk), as the server's ordering breaks them. Only the
+// objects' own fields count: a field missing from them ("topic__title")
+// compares equal. No ordering: null (the snapshot's order, append).
+export function orderingCompare(ordering) {
+  const text = Array.isArray(ordering) ? ordering.join(",") : ordering;
+  if (typeof text !== "string" || !text.trim()) return null;
+  const fields = text
+    .split(",")
+    .map((field) => field.trim())
+    .filter(Boolean)
+    .map((field) => {
+      const descending = field.startsWith("-");
+      let name = field.replace(/^[-+]/, "");
+      if (name === "pk") name = "id";
+      return { name, direction: descending ? -1 : 1 };
+    });
+  if (!fields.some(({ name }) => name === "id")) fields.push({ name: "id", direction: 1 });
+  return (a, b) => {
+    for (const { name, direction } of fields) {
+      const order = compareValues(a[name], b[name]);
+      if (order) return order * direction;
+    }
+    return 0;
+  };
+}
+
+// ISO 8601 date-times as DRF writes them; the fraction is optional (left
+// out when zero), so plain string comparison would misorder them.
+const ISO_DATETIME = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/;
+
+function datetimeKey(value) {
+  const match = ISO_DATETIME.exec(value);
+  if (!match) return null;
+  const seconds = Date.parse(match[1].replace(" ", "T") + (match[3] ?? ""));
+  if (Number.isNaN(seconds)) return null;
+  return [seconds, Number((match[2] ?? "").padEnd(6, "0").slice(0, 6))];
+}
+
+// Nulls first (as SQLite orders them ascending), then numbers, booleans and
+// strings by value; date-times by time.
+function compareValues(a, b) {
+  const aNull = a === null || a === undefined;
+  const bNull = b === null || b === undefined;
+  if (aNull || bNull) return aNull === bNull ? 0 : aNull ? -1 : 1;
+  if (typeof a === "string" && typeof b === "string") {
+    const aTime = datetimeKey(a);
+    const bTime = aTime && datetimeKey(b);
+    if (aTime && bTime) return aTime[0] - bTime[0] || aTime[1] - bTime[1];
+  }
+  if (typeof a === "object" || typeof b === "object") {
+    a = stableJson(a);
+    b = stableJson(b);
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export class RealtimeClient {
   constructor(url = "/ws/", options = {}) {
     this.url = socketUrl(url);
@@ -87,7 +163,10 @@ export class RealtimeClient {
     this.attempt = 0; // Failed attempts since the last open socket.
     this.pending = new Map(); // request_id -> {resolve, reject, timer, frame, sent}
     this.queue = []; // request_ids waiting for an open socket, in order
-    this.subscriptions = new Map(); // key -> {stream, filter, handlers: Set}
+    this.subscriptions = new Map(); // key -> {stream, filter, handlers: Map}
+    this.watches = new Set(); // live queries, see watch()
+    this.watchIds = new Map(); // the server's watch id -> live query, this socket
+    this.seqs = new Map(); // stream -> the highest `seq` of its events seen
     this.stateListeners = new Set();
     this.nextId = 1;
     this.retryTimer = null;
@@ -104,12 +183,13 @@ export class RealtimeClient {
   // Send a request frame; resolve with its response frame (status < 400),
   // reject with a RequestError (error status, timeout, socket lost after
   // sending). While disconnected the request waits for the connection, up to
-  // `timeout` ms in all.
-  request(stream, action, { lookup, payload = {}, timeout } = {}) {
+  // `timeout` ms in all. `since` goes next to `payload` (subscribe only).
+  request(stream, action, { lookup, payload = {}, timeout, since } = {}) {
     const requestId = `r${this.nextId++}`;
     // The structured form of a request frame: no lookup to escape in a path.
     const frame = { stream, action, payload, request_id: requestId };
     if (lookup !== undefined && lookup !== null) frame.lookup = lookup;
+    if (since !== undefined && since !== null) frame.since = since;
     return new Promise((resolve, reject) => {
       if (this.stopped) {
         reject(new RequestError("The client is closed."));
@@ -133,15 +213,24 @@ export class RealtimeClient {
   // Subscribe to changes (PROTOCOL.md "Subscriptions"); `onEvent(frame)`
   // gets each event frame of `stream` this socket receives. Returns the
   // function that unsubscribes; its `ready` promise settles with the first
-  // subscribe answer. The subscription is re-sent after every reconnect.
+  // subscribe answer.
+  //
+  // After every reconnect the subscription is re-sent with `since`, the
+  // highest `seq` seen on its stream: the server first sends the events
+  // missed meanwhile (in order, once), then the live ones. When it cannot
+  // (`"resumed": false, "reason": "too old"`, or no event of the stream was
+  // seen before the socket closed, so there is no `since` to send) events
+  // may be lost, and `onReset({stream, filter, reason})` is called (the
+  // client's `onReset` option when the subscription has none): read what
+  // you show again. The subscription itself is live again either way.
   //
   // Event frames do not say which subscription they answer, so every
   // handler of a stream sees every event of that stream on this socket.
-  subscribe(stream, filter, onEvent) {
+  subscribe(stream, filter, onEvent, { onReset } = {}) {
     const key = `${stream} ${stableJson(filter)}`;
     let subscription = this.subscriptions.get(key);
     if (!subscription) {
-      subscription = { key, stream, filter, handlers: new Set() };
+      subscription = { key, stream, filter, handlers: new Map() };
       subscription.ready = new Promise((resolve, reject) => {
         subscription.settle = { resolve, reject };
       });
@@ -151,7 +240,7 @@ export class RealtimeClient {
       if (this.isOpen()) this.sendSubscribe(subscription);
     }
     const handler = (frame) => onEvent(frame);
-    subscription.handlers.add(handler);
+    subscription.handlers.set(handler, onReset ?? null);
     let active = true;
     const unsubscribe = () => {
       if (!active) return Promise.resolve(null);
@@ -166,6 +255,49 @@ export class RealtimeClient {
     };
     unsubscribe.ready = subscription.ready;
     return unsubscribe;
+  }
+
+  // A live query (PROTOCOL.md "Live queries"): `params` is what `list` takes
+  // (filters, `search`, `ordering`, `page_size` for the first snapshot).
+  // Keeps `handle.items`, an ordered local copy of the list, and calls:
+  //   onReset(items, {reconnect})   the snapshot: first, and after every
+  //                                 reconnect (a fresh one: nothing missed)
+  //   onEnter(item, index, items)   an object entered the query
+  //   onUpdate(item, previous, index, items)  a member changed (index may move)
+  //   onLeave(previous, items)      an object left (deleted, changed out of
+  //                                 the query, or no longer visible)
+  //   onError(error)                the server refused it after a reconnect
+  // Order: the snapshot's, as the server sorted it; an object that enters
+  // or changes is placed by the `ordering` param (comma-separated fields,
+  // "-" for descending, compared on the objects' own fields; ties by id, as
+  // the server breaks them), or, without one, appended (an update stays
+  // where it was). Pass `compare(a, b)` to place them otherwise.
+  // Returns {items, ready, unwatch()}: `ready` resolves with the first items
+  // (or rejects with the RequestError of a refused query); `unwatch()` ends it.
+  watch(stream, params = {}, handlers = {}) {
+    const live = {
+      stream,
+      params,
+      handlers,
+      compare: handlers.compare ?? orderingCompare(params.ordering),
+      items: [],
+      id: null, // The server's id for it on the current socket.
+      active: true,
+      answered: false,
+    };
+    live.ready = new Promise((resolve, reject) => {
+      live.settle = { resolve, reject };
+    });
+    live.ready.catch(() => {}); // Reported through `ready` only.
+    this.watches.add(live);
+    if (this.isOpen()) this.sendWatch(live);
+    return {
+      get items() {
+        return live.items;
+      },
+      ready: live.ready,
+      unwatch: () => this.unwatch(live),
+    };
   }
 
   // Add a connection-state listener, called at once with the current state;
@@ -227,19 +359,29 @@ export class RealtimeClient {
     // frames of one socket in order, so a list sent on "open" reads after
     // the subscriptions are in place and misses no change.
     for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
+    for (const live of this.watches) this.sendWatch(live);
     const waiting = this.queue.splice(0);
     for (const requestId of waiting) this.transmit(requestId);
     this.setState("open", {});
   }
 
-  // Send a subscription's subscribe frame (again, after a reconnect). Its
-  // first answer settles `ready`; a later refusal goes to onError. A filter
-  // the server refuses (4xx) is dropped: sending it again would not help.
+  // Send a subscription's subscribe frame (again, after a reconnect, with
+  // `since`). Its first answer settles `ready`; a later refusal goes to
+  // onError. A filter the server refuses (4xx) is dropped: sending it again
+  // would not help.
   sendSubscribe(subscription) {
     const { key, stream, filter, settle } = subscription;
+    const resuming = Boolean(subscription.answered);
+    const since = resuming ? this.seqs.get(stream) : undefined;
     const answered = (frame) => {
       settle.resolve(frame); // Only the first answer settles `ready`.
       subscription.answered = true;
+      if (!resuming || frame.resumed === true) return;
+      const reason = frame.reason ?? (since === undefined ? "no seq" : "not resumed");
+      // A "too old" seq may come from before a server restart (an
+      // in-process log starts again at 1): forget it, the next event sets it.
+      if (since !== undefined && this.seqs.get(stream) === since) this.seqs.delete(stream);
+      this.resetSubscription(subscription, reason);
     };
     const refused = (error) => {
       if (!error.frame && !this.isOpen()) return; // Lost socket: re-sent on open.
@@ -250,10 +392,111 @@ export class RealtimeClient {
       settle.reject(error);
       subscription.answered = true;
     };
-    this.request(stream, "subscribe", { payload: filter }).then(answered, refused);
+    this.request(stream, "subscribe", { payload: filter, since }).then(answered, refused);
+  }
+
+  resetSubscription(subscription, reason) {
+    const info = { stream: subscription.stream, filter: subscription.filter, reason };
+    const callbacks = new Set(subscription.handlers.values());
+    callbacks.delete(null);
+    if (!callbacks.size && this.options.onReset) callbacks.add(this.options.onReset);
+    for (const callback of callbacks) {
+      try {
+        callback(info);
+      } catch (error) {
+        this.options.onError(error);
+      }
+    }
+  }
+
+  // Send a live query's watch frame (again, after a reconnect): its answer
+  // is a fresh snapshot, which replaces the items (onReset).
+  sendWatch(live) {
+    const answered = (frame) => {
+      if (!live.active) {
+        // Ended while the answer was on its way: end it on the server too.
+        if (this.isOpen()) this.unwatchOnServer(live.stream, frame.watch);
+        return;
+      }
+      live.id = frame.watch;
+      this.watchIds.set(live.id, live);
+      const reconnect = live.answered;
+      live.answered = true;
+      const data = frame.data;
+      const items = Array.isArray(data) ? data : (data?.results ?? []);
+      live.items = [...items]; // The server's order: its collation decides.
+      live.settle.resolve(live.items); // Only the first answer settles `ready`.
+      this.callWatch(live, "onReset", live.items, { reconnect });
+    };
+    const refused = (error) => {
+      if (!error.frame && !this.isOpen()) return; // Lost socket: re-sent on open.
+      if (error.status >= 400 && error.status < 500) this.watches.delete(live);
+      if (live.answered) {
+        this.options.onError(error);
+        this.callWatch(live, "onError", error);
+      }
+      live.settle.reject(error);
+      live.answered = true;
+    };
+    this.request(live.stream, "watch", { payload: live.params }).then(answered, refused);
+  }
+
+  unwatch(live) {
+    if (!live.active) return Promise.resolve(null);
+    live.active = false;
+    this.watches.delete(live);
+    if (live.id === null) return Promise.resolve(null); // Not answered yet, or gone.
+    this.watchIds.delete(live.id);
+    const id = live.id;
+    live.id = null;
+    if (!this.isOpen()) return Promise.resolve(null);
+    return this.unwatchOnServer(live.stream, id);
+  }
+
+  unwatchOnServer(stream, id) {
+    return this.request(stream, "unwatch", { payload: { watch: id } }).catch(() => null);
+  }
+
+  // Apply a watch event to the live query's items, then tell its handlers.
+  applyWatchEvent(live, { action, data }) {
+    const items = live.items;
+    const at = items.findIndex((item) => item.id === data.id);
+    if (action === "leave") {
+      if (at === -1) return;
+      const [previous] = items.splice(at, 1);
+      this.callWatch(live, "onLeave", previous, items);
+      return;
+    }
+    if (action !== "enter" && action !== "update") return;
+    const previous = at === -1 ? null : items[at];
+    if (at !== -1) items.splice(at, 1);
+    // An object of the query beyond the snapshot's page may update: insert it.
+    let index;
+    if (live.compare) {
+      index = items.findIndex((item) => live.compare(data, item) < 0);
+      if (index === -1) index = items.length;
+    } else {
+      index = at === -1 ? items.length : at;
+    }
+    items.splice(index, 0, data);
+    if (previous === null) this.callWatch(live, "onEnter", data, index, items);
+    else this.callWatch(live, "onUpdate", data, previous, index, items);
+  }
+
+  callWatch(live, name, ...args) {
+    const handler = live.handlers[name];
+    if (!handler) return;
+    try {
+      handler(...args);
+    } catch (error) {
+      this.options.onError(error);
+    }
   }
 
   closed(event) {
+    // The server ended this socket's watches: their ids mean nothing now.
+    this.watchIds.clear();
+    for (const live of this.watches) live.id = null;
     // Requests already sent may or may not have been carried out: reject
     // them (never re-send a create). Requests still queued keep waiting.
     for (const [requestId, entry] of this.pending) {
@@ -309,12 +552,22 @@ export class RealtimeClient {
     else if (frame.type === "response") this.settle(frame);
   }
 
-  // One place that routes events: a `watch` frame would be routed by its
-  // "watch" id here, next to the per-stream subscriptions.
+  // The one place events go through: note the stream's seq (for `since`),
+  // then route a live query's event by its "watch" id, any other to the
+  // stream's subscriptions.
   dispatchEvent(frame) {
+    if (Number.isInteger(frame.seq)) {
+      const seen = this.seqs.get(frame.stream);
+      if (seen === undefined || frame.seq > seen) this.seqs.set(frame.stream, frame.seq);
+    }
+    if (frame.watch !== undefined) {
+      const live = this.watchIds.get(frame.watch);
+      if (live && live.active && live.stream === frame.stream) this.applyWatchEvent(live, frame);
+      return;
+    }
     for (const subscription of [...this.subscriptions.values()]) {
       if (subscription.stream !== frame.stream) continue;
-      for (const handler of [...subscription.handlers]) {
+      for (const handler of [...subscription.handlers.keys()]) {
         try {
           handler(frame);
         } catch (error) {
