@@ -1,10 +1,12 @@
 // The live demo page: topics and their comments, kept live by WebSocket
 // events. Plain DOM code on top of realtime.js; no framework, no build step.
 //
-// How it stays correct: subscribe first, then read the list (the server
-// answers one socket's frames in order), apply every event, and read the
-// lists again after each reconnect, since events sent while the socket was
-// down are lost.
+// How it stays correct: both lists are live queries (`client.watch`). The
+// server answers a watch like `list`, then sends what enters, changes in and
+// leaves that query, evaluated for this user: a comment edited so that it no
+// longer matches the search leaves the page, a topic made private leaves
+// the other users' pages. After a reconnect the client reads each query
+// afresh (onReset), so nothing that happened meanwhile is missed.
 
 const config = JSON.parse(document.getElementById("demo-config").textContent);
 // The client's URL comes from {% static %}, so hashed file names work too.
@@ -13,11 +15,13 @@ const { RealtimeClient } = await import(config.clientUrl);
 const $ = (selector, root = document) => root.querySelector(selector);
 
 const state = {
-  topics: new Map(), // id -> topic
-  comments: new Map(), // id -> comment of the selected topic
+  topics: [], // the topics query's items, by id
+  comments: [], // the selected topic's comments query, newest first
+  commentsLoaded: false, // its snapshot has arrived
   selected: null, // the selected topic's id
+  search: "", // the comments' search (the view's `search` param)
   editing: null, // "topic:<id>" or "comment:<id>"
-  unsubscribeComments: null,
+  commentsWatch: null,
 };
 
 // --- The connection ---------------------------------------------------------
@@ -40,11 +44,8 @@ function showConnection({ state: connection, code, delay }) {
     showBanner("Your session changed: reloading…");
     window.location.reload();
   }
-  if (connection === "open") {
-    // The first load, or a reload of what may have changed while we were away.
-    loadTopics();
-    if (state.selected !== null) loadComments(state.selected);
-  }
+  // Nothing to reload on "open": the client re-sends the live queries, and
+  // their fresh snapshots arrive through onReset.
 }
 
 function showBanner(text) {
@@ -55,48 +56,49 @@ function showBanner(text) {
 
 // --- Topics -----------------------------------------------------------------
 
-// Public topics, new ones included; and all of mine (private ones too).
-client.subscribe("topics", { is_private: false }, onTopicEvent);
-if (config.user) client.subscribe("topics", { owner: config.user }, onTopicEvent);
+// Every topic this user may see (public ones, and all of their own), live.
+const topicsWatch = client.watch(
+  "topics",
+  { ordering: "id", page_size: 100 },
+  {
+    onReset(items, { reconnect }) {
+      state.topics = items;
+      if (!reconnect) selectFromHash();
+      else if (state.selected !== null && !topicById(state.selected)) selectTopic(null);
+      topicsChanged();
+    },
+    onEnter(topic, index, items) {
+      flash(`topic:${topic.id}`);
+      state.topics = items;
+      topicsChanged();
+    },
+    onUpdate(topic, previous, index, items) {
+      flash(`topic:${topic.id}`);
+      state.topics = items;
+      topicsChanged();
+    },
+    onLeave(topic, items) {
+      // Deleted, or made private by its owner.
+      state.topics = items;
+      if (state.editing === `topic:${topic.id}`) state.editing = null;
+      if (state.selected === topic.id) selectTopic(null);
+      topicsChanged();
+    },
+  },
+);
+topicsWatch.ready.catch((error) => showBanner(`Could not load the topics: ${error.data?.detail ?? error.message}`));
 
-const topicLoader = bufferedLoader(onTopicEvent);
-
-async function loadTopics() {
-  const frame = await topicLoader.load(() =>
-    client.request("topics", "list", { payload: { page_size: 100 } }),
-  );
-  if (!frame) return;
-  state.topics = new Map(frame.data.results.map((topic) => [topic.id, topic]));
-  topicLoader.replay();
-  if (state.selected === null) {
-    const fromHash = Number(new URLSearchParams(location.hash.slice(1)).get("topic"));
-    if (state.topics.has(fromHash)) selectTopic(fromHash);
-  } else if (!state.topics.has(state.selected)) {
-    selectTopic(null);
-  }
-  renderTopics();
+function topicById(id) {
+  return state.topics.find((topic) => topic.id === id);
 }
 
-function canSee(topic) {
-  return !topic.is_private || topic.owner === config.user || config.isStaff;
-}
-
-function onTopicEvent({ action, data }) {
-  if (topicLoader.buffer({ action, data })) return;
-  if (action === "delete" || !canSee(data)) {
-    state.topics.delete(data.id);
-    if (state.selected === data.id) selectTopic(null);
-  } else {
-    state.topics.set(data.id, data);
-    flash(`topic:${data.id}`);
-  }
+function topicsChanged() {
   renderTopics();
-  if (state.selected === data.id) renderCommentsHeading();
+  renderCommentsHeading();
 }
 
 function renderTopics() {
-  const topics = [...state.topics.values()].sort((a, b) => a.id - b.id);
-  renderList($("#topics"), topics, "topic", (topic) => {
+  renderList($("#topics"), state.topics, "topic", (topic) => {
     const li = document.createElement("li");
     li.classList.toggle("selected", topic.id === state.selected);
     if (state.editing === `topic:${topic.id}`) {
@@ -114,60 +116,113 @@ function renderTopics() {
     });
     return li;
   });
-  $("#topics-empty").hidden = state.topics.size > 0;
+  $("#topics-empty").hidden = state.topics.length > 0;
+}
+
+// The page's address says what it shows: #topic=3&search=pizza.
+function selectFromHash() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const id = Number(hash.get("topic"));
+  if (!topicById(id)) return;
+  const search = (hash.get("search") ?? "").trim();
+  if (id === state.selected && search === state.search) return;
+  state.search = search;
+  $("#comment-search").value = search;
+  state.selected = null; // Watch again, with this search.
+  selectTopic(id, { keepSearch: true });
+}
+window.addEventListener("hashchange", selectFromHash);
+
+function updateHash() {
+  const hash = new URLSearchParams();
+  if (state.selected !== null) hash.set("topic", state.selected);
+  if (state.selected !== null && state.search) hash.set("search", state.search);
+  const text = hash.toString();
+  history.replaceState(null, "", text ? `#${text}` : location.pathname);
 }
 
 // --- Comments of the selected topic ---------------------------------------------
 
-const commentLoader = bufferedLoader(onCommentEvent);
-
-function selectTopic(id) {
+function selectTopic(id, { keepSearch = false } = {}) {
   if (state.selected === id) return;
-  state.unsubscribeComments?.();
-  state.unsubscribeComments = null;
   state.selected = id;
-  state.comments = new Map();
-  history.replaceState(null, "", id === null ? location.pathname : `#topic=${id}`);
-  if (id !== null) {
-    // A topic subscription also hears of comments created later in it.
-    state.unsubscribeComments = client.subscribe("comments", { topic: id }, onCommentEvent);
-    loadComments(id);
+  if (!keepSearch) {
+    state.search = "";
+    $("#comment-search").value = "";
   }
+  watchComments();
   const form = $("#comment-form");
   if (form) form.hidden = id === null;
+  $("#comment-search-form").hidden = id === null;
   renderTopics();
   renderCommentsHeading();
-  renderComments();
 }
 
-async function loadComments(topicId) {
-  // The latest 100, oldest first.
-  const frame = await commentLoader.load(() =>
-    client.request("comments", "list", {
-      payload: { topic: topicId, ordering: "-id", page_size: 100 },
-    }),
-  );
-  if (!frame || state.selected !== topicId) return;
-  state.comments = new Map(frame.data.results.reverse().map((c) => [c.id, c]));
-  commentLoader.replay();
+// Watch the selected topic's comments that match the search (the latest
+// 100 first; later ones enter as they come), instead of any watched before.
+function watchComments() {
+  state.commentsWatch?.unwatch();
+  state.commentsWatch = null;
+  state.comments = [];
+  state.commentsLoaded = false;
+  updateHash();
   renderComments();
+  if (state.selected === null) return;
+  const params = { topic: state.selected, ordering: "-id", page_size: 100 };
+  if (state.search) params.search = state.search;
+  const show = (items) => {
+    state.comments = items;
+    state.commentsLoaded = true;
+    renderComments();
+  };
+  const handle = client.watch("comments", params, {
+    onReset: (items) => current() && show(items),
+    onEnter(comment, index, items) {
+      if (!current()) return;
+      flash(`comment:${comment.id}`);
+      show(items);
+    },
+    onUpdate(comment, previous, index, items) {
+      if (!current()) return;
+      flash(`comment:${comment.id}`);
+      show(items);
+    },
+    onLeave(comment, items) {
+      if (!current()) return;
+      // Deleted, or edited out of the search.
+      if (state.editing === `comment:${comment.id}`) state.editing = null;
+      show(items);
+    },
+  });
+  // Events of a query we left (its unwatch is on its way) are not shown.
+  const current = () => state.commentsWatch === handle;
+  state.commentsWatch = handle;
+  handle.ready.catch((error) => {
+    if (current()) showBanner(`Could not load the comments: ${error.data?.detail ?? error.message}`);
+  });
 }
 
-function onCommentEvent({ action, data }) {
-  if (commentLoader.buffer({ action, data })) return;
-  if (action === "delete") {
-    state.comments.delete(data.id);
-  } else if (data.topic === state.selected) {
-    state.comments.set(data.id, data);
-    flash(`comment:${data.id}`);
-  } else {
-    return; // An event of the topic we just left.
-  }
-  renderComments();
+// Search as you type; a pause of 250 ms sends the new query.
+let searchTimer = null;
+$("#comment-search").addEventListener("input", (event) => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => setSearch(event.target.value), 250);
+});
+$("#comment-search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  clearTimeout(searchTimer);
+  setSearch($("#comment-search").value);
+});
+
+function setSearch(text) {
+  const search = text.trim();
+  if (search === state.search) return;
+  state.search = search;
+  watchComments();
 }
 
 function renderCommentsHeading() {
-  const topic = state.topics.get(state.selected);
+  const topic = topicById(state.selected);
   $("#comments-heading").textContent = topic ? topic.title : "Pick a topic";
   $("#comments-meta").textContent = topic
     ? `${topic.is_private ? "Private topic" : "Topic"} by ${topic.owner}`
@@ -175,7 +230,7 @@ function renderCommentsHeading() {
 }
 
 function renderComments() {
-  const comments = [...state.comments.values()].sort((a, b) => a.id - b.id);
+  const comments = [...state.comments].reverse(); // Oldest first.
   renderList($("#comments"), comments, "comment", (comment) => {
     const li = document.createElement("li");
     if (state.editing === `comment:${comment.id}`) {
@@ -193,7 +248,9 @@ function renderComments() {
     li.append(head, text);
     return li;
   });
-  $("#comments-empty").hidden = state.selected === null || state.comments.size > 0;
+  const empty = $("#comments-empty");
+  empty.hidden = !state.commentsLoaded || state.comments.length > 0;
+  empty.textContent = state.search ? `No comments match “${state.search}”.` : "No comments yet.";
 }
 
 // --- Forms --------------------------------------------------------------------
@@ -206,8 +263,7 @@ $("#topic-form")?.addEventListener("submit", async (event) => {
   const frame = await submit(form, client.request("topics", "create", { payload }));
   if (!frame) return;
   form.reset();
-  state.topics.set(frame.data.id, frame.data); // The event may come later.
-  renderTopics();
+  // The topic enters the topics query: its event shows it.
   selectTopic(frame.data.id);
 });
 
@@ -217,9 +273,8 @@ $("#comment-form")?.addEventListener("submit", async (event) => {
   const payload = { topic: state.selected, text: form.elements.namedItem("text").value };
   const frame = await submit(form, client.request("comments", "create", { payload }));
   if (!frame) return;
+  // It enters the comments query (if it matches the search): its event shows it.
   form.reset();
-  if (frame.data.topic === state.selected) state.comments.set(frame.data.id, frame.data);
-  renderComments();
 });
 
 // Await a request made for `form`; show its validation errors next to the
@@ -321,7 +376,8 @@ function editForm(item, stream, fields) {
     }
     const frame = await submit(form, client.request(stream, "update", { lookup: item.id, payload }));
     if (!frame) return;
-    (stream === "topics" ? state.topics : state.comments).set(item.id, frame.data);
+    // The watch's event shows the change, or takes the item away when it no
+    // longer matches (a comment edited out of the search).
     stopEditing(stream);
   });
   return form;
@@ -349,7 +405,11 @@ function renderList(list, items, kind, render) {
     li.dataset.key = key;
     li.dataset.id = item.id;
     li.dataset.signature = signature;
-    if (flashing.delete(key)) li.classList.add("flash");
+    if (flashing.delete(key)) {
+      li.classList.add("flash");
+      // Re-inserting an element restarts its animation: flash it once only.
+      li.addEventListener("animationend", () => li.classList.remove("flash"), { once: true });
+    }
     return li;
   });
   list.replaceChildren(...wanted);
@@ -358,36 +418,6 @@ function renderList(list, items, kind, render) {
 const flashing = new Set();
 function flash(key) {
   flashing.add(key);
-}
-
-// Events that arrive while a list is being read are kept and applied after
-// the list, so the list (an older snapshot) cannot overwrite them.
-function bufferedLoader(apply) {
-  let loading = 0;
-  let buffered = [];
-  return {
-    async load(read) {
-      loading += 1;
-      try {
-        return await read();
-      } catch (error) {
-        showBanner(`Could not load: ${error.data?.detail ?? error.message}`);
-        return null;
-      } finally {
-        loading -= 1;
-      }
-    },
-    buffer(event) {
-      if (!loading) return false;
-      buffered.push(event);
-      return true;
-    },
-    replay() {
-      const events = buffered;
-      buffered = [];
-      events.forEach(apply);
-    },
-  };
 }
 
 function span(className, text) {
