@@ -1,5 +1,6 @@
 """Fixtures and helpers shared by the template's tests."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +10,11 @@ import pytest
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 
-# Lines of a failed command's output shown in the assertion message.
+# Lines of a failed command's output shown in the assertion message: its
+# end, and the start of pytest's first ERRORS or FAILURES section.
 OUTPUT_TAIL_LINES = 200
+FIRST_PROBLEM_LINES = 80
+FIRST_PROBLEM = re.compile(r"=+ (ERRORS|FAILURES) =+$")
 
 
 def pytest_configure(config):
@@ -102,8 +106,19 @@ def run(command, cwd, env=None, timeout=840):
 
 
 def tail(output):
-    """Return the last OUTPUT_TAIL_LINES lines of a command's output."""
-    return "\n".join(output.splitlines()[-OUTPUT_TAIL_LINES:])
+    """Return the end of a command's output, after the start of pytest's first ERRORS or FAILURES section.
+
+    With hundreds of failures the end holds only the summary; the first
+    traceback usually says what went wrong.
+    """
+    lines = output.splitlines()
+    if len(lines) <= OUTPUT_TAIL_LINES:
+        return output
+    shown = lines[-OUTPUT_TAIL_LINES:]
+    first = next((i for i, line in enumerate(lines) if FIRST_PROBLEM.match(line)), None)
+    if first is not None and first < len(lines) - OUTPUT_TAIL_LINES:
+        shown = [*lines[first : first + FIRST_PROBLEM_LINES], "[...]", *shown]
+    return "\n".join(shown)
 
 
 def ruff(*args):
