@@ -168,13 +168,20 @@ class APIConsumer:
         view's HTTP URL for the body to be the HTTP body (tests found
         "/comments/?page=2" where HTTP says "/api/comments/?page=2").
         """
-        route, kwargs = "list", {}
-        if lookup is not None:
-            route, kwargs = "detail", {self.get_lookup_url_kwarg(): lookup}
+        if lookup is None:
+            # The same for every request: reversed once per class.
+            path = type(self).__dict__.get("_list_path")
+            if path is None:
+                path = type(self)._list_path = self._reverse("list", {})
+            return path
+        return self._reverse("detail", {self.get_lookup_url_kwarg(): lookup})
+
+    def _reverse(self, route, kwargs):
         try:
             return reverse(f"{self.get_basename()}-{route}", kwargs=kwargs)
         except NoReverseMatch:
-            return f"/{self.stream}/" + (f"{lookup}/" if lookup is not None else "")
+            lookup = kwargs and f"{next(iter(kwargs.values()))}/"
+            return f"/{self.stream}/{lookup or ''}"
 
     def check_lookup(self, action, lookup):
         """Refuse a lookup where the action takes none, or none where it needs one."""
@@ -351,15 +358,30 @@ class APIConsumer:
 
     def serialize(self, obj):
         """Return `obj` as JSON text, as the view's GET detail renders it."""
-        route = "detail" if self.get_view_function("detail") else "list"
-        view, request = views.prepare_view(
-            self.get_view_function(route), self.build_request("GET"), {}
-        )
-        self.view_instance, self.request = view, request
-        serializer = self.get_serializer_class()(
-            obj, context=view.get_serializer_context()
-        )
-        return _renderer.render(serializer.data).decode()
+        data = self.get_event_serializer().to_representation(obj)
+        return _renderer.render(data).decode()
+
+    def get_event_serializer(self):
+        """Return the serializer of events: built once per endpoint class.
+
+        Building a serializer's fields costs more than using them, and events
+        are rendered for no user in particular: every change reuses one
+        serializer, its context an anonymous GET of the view. Override
+        `serialize()` if your representation depends on the request.
+        """
+        cls = type(self)
+        serializer = cls.__dict__.get("_event_serializer")
+        if serializer is None:
+            route = "detail" if self.get_view_function("detail") else "list"
+            view, request = views.prepare_view(
+                self.get_view_function(route), self.build_request("GET"), {}
+            )
+            self.view_instance, self.request = view, request
+            serializer = self.get_serializer_class()(
+                context=view.get_serializer_context()
+            )
+            cls._event_serializer = serializer
+        return serializer
 
 
 def _message(exc):
