@@ -67,16 +67,29 @@ def chromium():
     return executable
 
 
-@pytest.fixture
-def demo_server(transactional_db):
-    """A daphne process serving the demo page, its static files and /ws/.
+def start_demo_server(env=None):
+    """Start a daphne process serving the demo page, its static files and /ws/.
 
-    `stop()` then `start()` restarts it on the same port.
+    `env` adds to the process's environment (e.g. a tiny event log). With
+    REDIS_URL set, every such process shares the channel layer and the log.
     """
-    server = DaphneServer(application="tests.discussion.static_asgi:application")
+    server = DaphneServer(
+        application="tests.discussion.static_asgi:application", env=env
+    )
     server.env.pop(ASYNC_UNSAFE, None)  # The server keeps Django's check.
     server.start()
     server.http_url = server.url.replace("ws://", "http://")
+    return server
+
+
+@pytest.fixture
+def demo_server(transactional_db, request):
+    """A daphne process serving the demo page, its static files and /ws/.
+
+    `stop()` then `start()` restarts it on the same port. Parametrize it
+    indirectly with a dict to add to the server's environment.
+    """
+    server = start_demo_server(getattr(request, "param", None))
     yield server
     server.stop()
 
