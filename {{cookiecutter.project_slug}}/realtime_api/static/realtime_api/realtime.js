@@ -271,7 +271,9 @@ export class RealtimeClient {
   // or changes is placed by the `ordering` param (comma-separated fields,
   // "-" for descending, compared on the objects' own fields; ties by id, as
   // the server breaks them), or, without one, appended (an update stays
-  // where it was). Pass `compare(a, b)` to place them otherwise.
+  // where it was). Pass `compare(a, b)` to place them otherwise. Order by
+  // fields the view allows (its `ordering_fields`): the server ignores the
+  // others, and the two orders would differ.
   // Returns {items, ready, unwatch()}: `ready` resolves with the first items
   // (or rejects with the RequestError of a refused query); `unwatch()` ends it.
   watch(stream, params = {}, handlers = {}) {
