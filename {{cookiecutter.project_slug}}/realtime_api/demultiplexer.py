@@ -50,10 +50,9 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
             cls.endpoints[endpoint_cls.stream] = endpoint_cls
             broadcast.register_endpoint(endpoint_cls)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.follow_up = []  # frames to send right after the current response
-        self.starting_watchers = []  # watches whose response is being sent
+    # What to do right after sending the current response (replayed events,
+    # a new watch's first events): a list once something needs it.
+    after_response = ()
 
     @cached_property
     def http_scope(self):
@@ -84,10 +83,15 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
             logger.exception("Request failed: %s", frame)
             reply = error_frame(frame, 500, "Internal server error.")
         await self.send(text_data=reply)
-        while self.follow_up:
-            await self.send(text_data=self.follow_up.pop(0))
-        while self.starting_watchers:
-            await self.starting_watchers.pop(0).release()
+        pending, self.after_response = self.after_response, ()
+        for action in pending:
+            await action()
+
+    def then(self, action):
+        """Run the coroutine function `action` once the response is sent."""
+        if not self.after_response:
+            self.after_response = []
+        self.after_response.append(action)
 
     async def handle(self, frame, text):
         """Answer one request frame; return the response frame."""

@@ -51,11 +51,17 @@ class SubscriptionMixin:
         replay = await get_event_log().replay(stream, since, groups)
         if replay.too_old:
             return {"resumed": False, "reason": "too old"}
-        for event in replay.events:
-            if self.remember_event(event.id):
-                self.follow_up.append(
-                    event_frame(stream, event.action, event.data_json, event.seq)
-                )
+        frames = [
+            event_frame(stream, event.action, event.data_json, event.seq)
+            for event in replay.events
+            if self.remember_event(event.id)
+        ]
+
+        async def send_replay():
+            for frame in frames:
+                await self.send(text_data=frame)
+
+        self.then(send_replay)
         return {"resumed": True}
 
     async def join(self, key, groups):

@@ -197,7 +197,7 @@ class WatchMixin:
         if self.watches is None:
             self.watches = {}
         self.watches[watcher.watch_id] = watcher
-        self.starting_watchers.append(watcher)
+        self.then(watcher.release)
         return response_frame(frame, status, data_json, watch=watcher.watch_id)
 
     def unwatch(self, frame):
