@@ -156,8 +156,10 @@ async def publish(stream, action, data_json, groups, pk):
     seq = await get_event_log().append(stream, event_id, groups, action, data_json)
     message = {
         "type": "realtime.event",
-        # Lets a socket that is in several of the groups send it once.
+        # Each process gets it once per group it joined: the id tells copies
+        # apart, the groups say which of its sockets want it.
         "id": event_id,
+        "groups": list(groups),
         "text": event_frame(stream, action, data_json, seq),
     }
     change = {

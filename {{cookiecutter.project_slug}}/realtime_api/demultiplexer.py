@@ -50,9 +50,10 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
             cls.endpoints[endpoint_cls.stream] = endpoint_cls
             broadcast.register_endpoint(endpoint_cls)
 
-    # What to do right after sending the current response (replayed events,
-    # a new watch's first events): a list once something needs it.
+    # What to do right after sending the current response (replayed events):
+    # a list once something needs it.
     after_response = ()
+    held = None  # frames that arrive while a request is answered
 
     @cached_property
     def http_scope(self):
@@ -74,6 +75,9 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
     # Requests -----------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
+        # Events for this socket wait while it answers: the response comes
+        # first, then replayed events, then what arrived meanwhile.
+        self.held = []
         frame = RequestFrame()
         try:
             reply = await self.handle(frame, text_data)
@@ -86,6 +90,19 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
         pending, self.after_response = self.after_response, ()
         for action in pending:
             await action()
+        # Then what arrived meanwhile, in order, before anything newer.
+        while self.held:
+            event_id, text = self.held.pop(0)
+            if event_id is None or self.remember(event_id):
+                await self.send(text_data=text)
+        self.held = None
+
+    async def deliver(self, text):
+        """Send a frame the server initiates (after the response being made)."""
+        if self.held is not None:
+            self.held.append((None, text))
+        else:
+            await self.send(text_data=text)
 
     def then(self, action):
         """Run the coroutine function `action` once the response is sent."""

@@ -7,8 +7,8 @@ from collections import Counter
 from channels.db import database_sync_to_async
 
 from .eventlog import get_event_log
+from .fanout import RecentIds, get_fanout
 from .protocol import ProtocolError, dumps, event_frame, response_frame
-from .sessions import discard_groups
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class SubscriptionMixin:
 
     subscriptions = None  # (stream, filter JSON) -> groups
     group_members = None  # group -> how many subscriptions use it
-    recent_events = None  # ids of the last events sent
+    recent_events = None  # ids of the events sent since a replay
 
     async def handle_subscription(self, endpoint, frame):
         if frame.lookup is not None:
@@ -51,10 +51,12 @@ class SubscriptionMixin:
         replay = await get_event_log().replay(stream, since, groups)
         if replay.too_old:
             return {"resumed": False, "reason": "too old"}
+        if self.recent_events is None:
+            self.recent_events = RecentIds()
         frames = [
             event_frame(stream, event.action, event.data_json, event.seq)
             for event in replay.events
-            if self.remember_event(event.id)
+            if self.recent_events.add(event.id)
         ]
 
         async def send_replay():
@@ -68,13 +70,16 @@ class SubscriptionMixin:
         """Join the groups of a subscription (again: its groups are refreshed)."""
         if self.subscriptions is None:
             self.subscriptions, self.group_members = {}, Counter()
-        new_groups = [group for group in groups if not self.group_members[group]]
+        fanout = get_fanout()
+        joined = []
         try:
-            for group in new_groups:
-                await self.channel_layer.group_add(group, self.channel_name)
+            for group in groups:
+                if not self.group_members[group]:
+                    await fanout.add(group, self)
+                    joined.append(group)
         except Exception:
             logger.exception("Channel layer unreachable: subscription refused")
-            await discard_groups(self, new_groups)
+            await self.leave_groups(joined)
             raise ProtocolError(
                 503,
                 "Subscriptions are unavailable: the server cannot reach its "
@@ -86,40 +91,33 @@ class SubscriptionMixin:
 
     async def leave(self, key):
         """Leave the groups of a subscription that no other subscription uses."""
+        unused = []
         for group in (self.subscriptions or {}).pop(key, ()):
             self.group_members[group] -= 1
             if not self.group_members[group]:
                 del self.group_members[group]
-                await self.channel_layer.group_discard(group, self.channel_name)
+                unused.append(group)
+        await self.leave_groups(unused)
+
+    async def leave_groups(self, groups):
+        fanout = get_fanout()
+        try:
+            for group in groups:
+                await fanout.discard(group, self)
+        except Exception:
+            logger.warning("Channel layer unreachable: groups not left", exc_info=True)
 
     async def end_subscriptions(self):
         """Leave every group on disconnect."""
-        await discard_groups(self, list(self.group_members or ()))
+        await self.leave_groups(list(self.group_members or ()))
 
-    async def realtime_event(self, message):
-        """Send an event frame, once even when several subscriptions match it."""
-        if self.remember_event(message["id"]):
-            await self.send(text_data=message["text"])
+    async def deliver_event(self, event_id, text):
+        """Send an event frame, unless a replay sent it already."""
+        if self.held is not None:
+            self.held.append((event_id, text))
+        elif self.remember(event_id):
+            await self.send(text_data=text)
 
-    def remember_event(self, event_id):
-        """Note an event as sent; False when it was sent already."""
-        if self.recent_events is None:
-            self.recent_events = RecentIds()
-        return self.recent_events.add(event_id)
-
-
-class RecentIds:
-    """The ids of the last `size` events a socket was sent (a bounded set)."""
-
-    def __init__(self, size=1024):
-        self.size = size
-        self.ids = {}
-
-    def add(self, event_id):
-        """Add an id; False when it is there already."""
-        if event_id in self.ids:
-            return False
-        self.ids[event_id] = None
-        if len(self.ids) > self.size:
-            del self.ids[next(iter(self.ids))]
-        return True
+    def remember(self, event_id):
+        """False for an event sent already (only tracked once a replay ran)."""
+        return self.recent_events is None or self.recent_events.add(event_id)

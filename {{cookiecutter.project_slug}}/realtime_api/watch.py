@@ -27,20 +27,10 @@ class Watcher:
         self.consumer = consumer
         self.watch_id = watch_id
         self.query = query
-        # Frames wait here until the watch's response has been sent.
-        self.buffer = []
 
     async def send(self, frame):
-        if self.buffer is not None:
-            self.buffer.append(frame)
-        else:
-            await self.consumer.send(text_data=frame)
-
-    async def release(self):
-        """Send what waited for the response; from now on send at once."""
-        while self.buffer:
-            await self.consumer.send(text_data=self.buffer.pop(0))
-        self.buffer = None
+        # Held by the socket until the watch's response has been sent.
+        await self.consumer.deliver(frame)
 
 
 class LiveQuery:
@@ -197,7 +187,6 @@ class WatchMixin:
         if self.watches is None:
             self.watches = {}
         self.watches[watcher.watch_id] = watcher
-        self.then(watcher.release)
         return response_frame(frame, status, data_json, watch=watcher.watch_id)
 
     def unwatch(self, frame):

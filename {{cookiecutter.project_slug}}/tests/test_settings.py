@@ -52,7 +52,7 @@ def clean_env(monkeypatch):
 def test_channel_layer_in_memory_without_redis_url(clean_env):
     """Without REDIS_URL the project runs on the in-memory channel layer."""
     layers = channel_layers_from_env(environ.Env())
-    assert layers == {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    assert layers["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
 
 
 def test_channel_layer_pubsub_by_default_with_redis_url(clean_env):
@@ -73,7 +73,7 @@ def test_channel_layer_core_with_defaults(clean_env):
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     config = dict(layer["CONFIG"])
     [host] = config.pop("hosts")
-    assert config == {"capacity": 1500, "expiry": 60, "group_expiry": 86400}
+    assert config == {"capacity": 10_000, "expiry": 60, "group_expiry": 86400}
     assert host["address"] == "redis://127.0.0.1:6379/0"
     assert host["max_connections"] == 1000
 

@@ -87,7 +87,14 @@ def channel_layers_from_env(env: environ.Env) -> dict:
     """
     redis_url = env.str("REDIS_URL", default="")
     if not redis_url:
-        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+        return {
+            "default": {
+                "BACKEND": "channels.layers.InMemoryChannelLayer",
+                # Each process receives every event of its sockets' groups on
+                # one channel (realtime_api/fanout.py): let it queue bursts.
+                "CONFIG": {"capacity": 10_000},
+            }
+        }
 
     kind = env.str("REDIS_CHANNEL_LAYER", default="pubsub").strip().lower()
     if kind not in CHANNEL_LAYER_KINDS:
@@ -120,7 +127,8 @@ def channel_layers_from_env(env: environ.Env) -> dict:
             "CONFIG": {
                 "hosts": [host],
                 # Messages a channel may queue before sends to it fail.
-                "capacity": env.int("REDIS_CHANNEL_CAPACITY", default=1500),
+                # One channel per process receives all its sockets' events.
+                "capacity": env.int("REDIS_CHANNEL_CAPACITY", default=10_000),
                 # Seconds an undelivered message lives.
                 "expiry": env.int("REDIS_CHANNEL_EXPIRY", default=60),
                 # Seconds a channel stays in a group without re-joining it.

@@ -8,7 +8,10 @@ a count and every workload by `Options.timeout` seconds.
 - HTTP: the same create over one keep-alive HTTP connection;
 - W2: `subscribers` sockets subscribed to one parent while one writer makes
   `events` creates; every subscriber must receive every event;
-- W3: `idle` sockets held open; server RSS per socket (needs the server PID).
+- W3: `idle` sockets held open; server RSS per socket (needs the server PID);
+- W4: `subscribers` sockets `watch` the parent's list (a live query) while
+  one writer makes `events` creates; each must enter every watch. Compared
+  with W2 on the app: the price of evaluating a query instead of a group.
 
 Each workload runs on the app's socket and, when the server has it, on the
 reference endpoint (bench/reference.py), so figures compare as ratios.
@@ -76,7 +79,7 @@ class Options:
     idle: int = 1000  # W3
     rounds: int = 1  # Each measurement is repeated; the median round counts.
     timeout: float = 120.0  # Seconds, per workload
-    workloads: tuple = ("w1", "http", "w2", "w3")
+    workloads: tuple = ("w1", "http", "w2", "w3", "w4")
 
 
 @dataclass
@@ -301,8 +304,11 @@ def http_creates(target, scenario, parent, count, advance):
     return count / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99)
 
 
-async def fanout(url, target, scenario, parent, subscribers, events, progress):
-    """W2: `subscribers` sockets on one parent hear `events` creates."""
+async def fanout(
+    url, target, scenario, parent, subscribers, events, progress, action="subscribe"
+):
+    """W2 (W4): `subscribers` sockets subscribe to (watch) one parent's objects
+    and hear `events` creates."""
     task = progress.add_task("  subscribing", total=subscribers)
     subs = await connect_many(
         url, target, subscribers, lambda n: progress.advance(task, n)
@@ -313,7 +319,7 @@ async def fanout(url, target, scenario, parent, subscribers, events, progress):
         subscribe = fill(scenario.subscribe, parent)
         await asyncio.gather(
             *(
-                expect(ws, f"{scenario.stream}/subscribe/", subscribe, 200, url)
+                expect(ws, f"{scenario.stream}/{action}/", subscribe, 200, url)
                 for ws in subs
             )
         )
@@ -325,7 +331,7 @@ async def fanout(url, target, scenario, parent, subscribers, events, progress):
             got = 0
             while got < events:
                 frame = json.loads(await ws.recv())
-                if frame.get("type") == "event":
+                if frame.get("type") == "event" and frame["action"] != "leave":
                     arrivals.append((frame["data"].get("id"), time.perf_counter()))
                     got += 1
                     progress.advance(task, 1)
@@ -478,6 +484,29 @@ async def run(target, options, scenario=None, progress=None):
                 workload, name, options.subscribers * options.events, results[name]
             )
 
+    if "w4" in options.workloads:
+        # Live queries are the app's own: there is no reference to compare.
+        workload = f"W4 watch, {options.subscribers} watchers"
+        results = []
+        for _ in range(options.rounds):
+            progress.add_task(f"{workload} ({APP})", total=0)
+            results.append(
+                await bounded(
+                    fanout(
+                        target.url,
+                        target,
+                        scenario,
+                        parent,
+                        options.subscribers,
+                        options.events,
+                        progress,
+                        action="watch",
+                    ),
+                    workload,
+                )
+            )
+        measured(workload, APP, options.subscribers * options.events, results)
+
     if "w3" in options.workloads:
         await idle_memory(target, options, endpoints, progress, report, bounded)
     return report
@@ -566,7 +595,16 @@ def ratios(report, options):
     w1 = [f"W1 create, {n} socket{'s' * (n > 1)}" for n in (1, options.sockets)]
     w2 = f"W2 fan-out, {options.subscribers} subscribers"
     w3 = f"W3 idle, {options.idle} sockets"
+    w4 = f"W4 watch, {options.subscribers} watchers"
     wanted = [
+        (
+            f"{w4}: watch / subscribe fan-out (events/s)",
+            (w4, APP),
+            (w2, APP),
+            "rate",
+            0.5,
+            True,
+        ),
         (
             f"{w1[0]}: app / reference (req/s)",
             (w1[0], APP),
@@ -618,7 +656,7 @@ def ratios(report, options):
             continue
         value = a / b
         met = value >= goal if higher else value <= goal
-        if top[0] == w2:
+        if top[0] in (w2, w4):
             met = met and not top_row.missing
         result.append((name, value, ("≥ " if higher else "≤ ") + f"{goal:g}x", met))
     return result

@@ -87,9 +87,12 @@ class Command(BaseCommand):
             "--sockets", type=int, default=20, help="W1 concurrent sockets"
         )
         sizes.add_argument(
-            "--subscribers", type=int, default=200, help="W2 subscribed sockets"
+            "--subscribers",
+            type=int,
+            default=200,
+            help="W2 subscribed sockets, W4 watching sockets",
         )
-        sizes.add_argument("--events", type=int, default=50, help="W2 creates")
+        sizes.add_argument("--events", type=int, default=50, help="W2 and W4 creates")
         sizes.add_argument("--idle", type=int, default=1000, help="W3 idle sockets")
         sizes.add_argument(
             "--rounds",
@@ -105,7 +108,7 @@ class Command(BaseCommand):
         )
         sizes.add_argument(
             "--workloads",
-            default="w1,http,w2,w3",
+            default="w1,http,w2,w3,w4",
             help="Which to run, comma-separated (default: %(default)s).",
         )
         what = parser.add_argument_group("what is created (defaults: sample app)")
@@ -211,11 +214,11 @@ class Command(BaseCommand):
         if not 1 <= options["rounds"] <= 20:
             raise CommandError("--rounds must be between 1 and 20.")
         workloads = tuple(w.strip().lower() for w in options["workloads"].split(","))
-        unknown = set(workloads) - {"w1", "http", "w2", "w3"}
+        unknown = set(workloads) - {"w1", "http", "w2", "w3", "w4"}
         if unknown:
             raise CommandError(
                 f"Unknown workloads: {', '.join(sorted(unknown))}. "
-                "Use some of: w1, http, w2, w3."
+                "Use some of: w1, http, w2, w3, w4."
             )
         return load.Options(
             requests=options["requests"],
