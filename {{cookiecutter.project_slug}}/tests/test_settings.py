@@ -239,7 +239,8 @@ def test_env_example_documents_every_variable():
     """.env.example names every environment variable the settings read."""
     settings_dir = BASE_DIR / "config" / "settings"
     source = "\n".join(path.read_text() for path in settings_dir.glob("*.py"))
-    variables = set(re.findall(r"\benv\.\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", source))
+    reads = r"\b(?:env\.\w+\(|secret_from_env\(\s*env,)\s*\"([A-Z][A-Z0-9_]+)\""
+    variables = set(re.findall(reads, source))
     assert "DJANGO_SECRET_KEY" in variables
     documented = (BASE_DIR / ".env.example").read_text()
     assert sorted(v for v in variables if v not in documented) == []
@@ -275,6 +276,20 @@ def test_production_refuses_to_start_without_secret_key():
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_a_secret_key_starting_with_a_dollar_is_read_as_is():
+    """A "$" first (Django's keys can have one) is not a reference to a variable."""
+    key = "$" + get_random_secret_key()[1:]
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+        DJANGO_SECRET_KEY=key,
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == key
 
 
 def test_production_refuses_to_start_without_allowed_hosts():

@@ -25,6 +25,21 @@ if ENV_FILE and Path(ENV_FILE).is_file():
     environ.Env.read_env(ENV_FILE)
 
 
+def secret_from_env(env: environ.Env, name: str, default: str | None = None) -> str:
+    """Return a secret exactly as set.
+
+    django-environ reads a value that starts with "$" as the name of another
+    variable, and keys made by Django's get_random_secret_key() can start
+    with "$"; a secret is never such a reference.
+    """
+    value = env.ENVIRON.get(name, "")
+    if value:
+        return value
+    if default is None:
+        raise ImproperlyConfigured(f"Set the {name} environment variable")
+    return default
+
+
 def database_from_env(env: environ.Env) -> dict:
     """Return ``DATABASES["default"]`` for ``DATABASE_URL`` (SQLite without it).
 

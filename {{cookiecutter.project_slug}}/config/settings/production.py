@@ -10,12 +10,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import env
+from .environment import secret_from_env
 
 DEBUG = False
 
 # --- Required -------------------------------------------------------------------------
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+SECRET_KEY = secret_from_env(env, "DJANGO_SECRET_KEY")
 
 # Comma-separated host names, e.g. "api.example.com,www.example.com". WebSocket
 # handshakes are accepted only from an Origin in this list.

@@ -8,7 +8,8 @@ validation but the database's) and serves only `create` and `subscribe`,
 with PROTOCOL.md's frame shapes so that the same client drives both.
 
 The model it writes is `REALTIME_BENCH_MODEL` (a setting or an environment
-variable, an "app_label.ModelName"), "discussion.Comment" by default.
+variable, an "app_label.ModelName"; the sample app's settings name its
+Comment model).
 """
 
 import json
@@ -21,14 +22,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 
-DEFAULT_MODEL = "discussion.Comment"
-
 
 def reference_model():
     """Return the model the reference writes (LookupError when not installed)."""
     label = getattr(settings, "REALTIME_BENCH_MODEL", None) or os.environ.get(
-        "REALTIME_BENCH_MODEL", DEFAULT_MODEL
+        "REALTIME_BENCH_MODEL"
     )
+    if not label:
+        raise LookupError(
+            "Set REALTIME_BENCH_MODEL to the model the reference endpoint writes "
+            '("app_label.ModelName").'
+        )
     return apps.get_model(label)
 
 
