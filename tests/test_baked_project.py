@@ -110,7 +110,10 @@ def test_deploy_check_passes(installed_project):
 
 @pytest.mark.parametrize("installed_project", ["defaults"], indirect=True)
 def test_own_test_suite_passes_on_real_servers(installed_project):
-    """The default bake's pytest passes again on PostgreSQL and channels-redis, with CI=true."""
+    """The default bake's pytest passes again on PostgreSQL and channels-redis, with CI=true.
+
+    The browser tests ran in the first pass; only those that need Redis run again.
+    """
     require_server("PostgreSQL", POSTGRES)
     require_server("Redis", REDIS)
     installed_project.run(
@@ -119,6 +122,8 @@ def test_own_test_suite_passes_on_real_servers(installed_project):
         "--color=no",
         "-p",
         "no:cacheprovider",
+        "-m",
+        "not browser or redis",
         CI="true",
         REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
         DATABASE_URL=f"postgres://postgres@{POSTGRES[0]}:{POSTGRES[1]}/{installed_project.slug}",

@@ -46,3 +46,10 @@ def pytest_runtest_setup(item):
                 pytrace=False,
             )
         pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests of test_browser*.py modules `browser` (select with -m)."""
+    for item in items:
+        if item.path.name.startswith("test_browser"):
+            item.add_marker(pytest.mark.browser)
