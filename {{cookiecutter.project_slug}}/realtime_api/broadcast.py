@@ -5,6 +5,8 @@ with one `group_send` per group: never once per subscriber.
 """
 
 import asyncio
+import concurrent.futures
+import contextvars
 import logging
 import uuid
 from collections import defaultdict
@@ -100,7 +102,11 @@ def _send(endpoint, action, render, pk):
             # Hand the event to the loop and return: waiting for it here held
             # the database thread, and so the next request, for about 30% of a
             # WebSocket create (py-spy, realtime_bench W1).
-            loop.call_soon_threadsafe(_publish_soon, args)
+            done = concurrent.futures.Future()
+            loop.call_soon_threadsafe(_publish_soon, args, done)
+            waiting = published.get()
+            if waiting is not None:
+                waiting.append(done)
             return
         async_to_sync(publish)(*args)
     except Exception:
@@ -121,13 +127,18 @@ def _serving_loop():
     return loop
 
 
+# A socket's request collects here the events it caused, and waits for them
+# before it reads its next frame: a socket's changes reach subscribers (itself
+# included) in the order it made them (realtime_api/demultiplexer.py).
+published = contextvars.ContextVar("realtime_api_published", default=None)
+
 # One queue of events per process, published in commit order (so in `seq`
 # order per stream) while the database thread goes on.
 _in_order = None
 _pending = set()
 
 
-def _publish_soon(args):
+def _publish_soon(args, done):
     """On the loop: publish after the events handed over before this one."""
     global _in_order
     loop = asyncio.get_running_loop()
@@ -136,6 +147,7 @@ def _publish_soon(args):
     task = loop.create_task(_publish_in_order(_in_order[1], args))
     _pending.add(task)  # The loop keeps weak references to tasks only.
     task.add_done_callback(_pending.discard)
+    task.add_done_callback(lambda _: done.set_result(None))
 
 
 async def _publish_in_order(lock, args):

@@ -1,5 +1,6 @@
 """APIDemultiplexer: the consumer that serves every registered stream."""
 
+import asyncio
 import logging
 from functools import cached_property
 
@@ -79,6 +80,8 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
         # first, then replayed events, then what arrived meanwhile.
         self.held = []
         frame = RequestFrame()
+        caused = []  # the events this request's writes publish
+        token = broadcast.published.set(caused)
         try:
             reply = await self.handle(frame, text_data)
         except ProtocolError as exc:
@@ -86,7 +89,11 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
         except Exception:
             logger.exception("Request failed: %s", frame)
             reply = error_frame(frame, 500, "Internal server error.")
+        finally:
+            broadcast.published.reset(token)
         await self.send(text_data=reply)
+        for done in caused:  # Published before this socket's next frame.
+            await asyncio.wrap_future(done)
         pending, self.after_response = self.after_response, ()
         for action in pending:
             await action()
