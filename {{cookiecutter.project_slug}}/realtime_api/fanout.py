@@ -46,7 +46,9 @@ class FanOut:
     async def add(self, group, consumer):
         """Put a socket in a group (the process joins it on first use)."""
         if self.channel is None:
-            self.channel = await self.layer.new_channel("realtime-fanout.")
+            # The default prefix: channels-redis's core layer reads every channel of
+            # a process through one prefix.
+            self.channel = await self.layer.new_channel()
             self.task = asyncio.create_task(self.run())
         sockets = self.sockets.get(group)
         if sockets is None:

@@ -87,7 +87,7 @@ class WatchHub:
     async def listen(self, stream):
         """Hear of every change of `stream` from now on (every process's)."""
         if self.channel is None:
-            self.channel = await self.layer.new_channel("watch-hub.")
+            self.channel = await self.layer.new_channel()  # See fanout.py.
             self.task = asyncio.create_task(self.run())
         if stream not in self.streams:
             await self.layer.group_add(watch_group(stream), self.channel)
