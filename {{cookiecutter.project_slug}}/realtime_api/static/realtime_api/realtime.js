@@ -263,7 +263,9 @@ export class RealtimeClient {
   //   onReset(items, {reconnect})   the snapshot: first, and after every
   //                                 reconnect (a fresh one: nothing missed)
   //   onEnter(item, index, items)   an object entered the query
-  //   onUpdate(item, previous, index, items)  a member changed (index may move)
+  //   onUpdate(item, previous, index, items)  a member changed (index may
+  //                                 move); an update that changes nothing is
+  //                                 not reported
   //   onLeave(previous, items)      an object left (deleted, changed out of
   //                                 the query, or no longer visible)
   //   onError(error)                the server refused it after a reconnect
@@ -471,6 +473,9 @@ export class RealtimeClient {
     }
     if (action !== "enter" && action !== "update") return;
     const previous = at === -1 ? null : items[at];
+    // A change committed just before the snapshot was read may still come
+    // as an update of what the snapshot holds already: nothing to tell.
+    if (previous !== null && stableJson(previous) === stableJson(data)) return;
     if (at !== -1) items.splice(at, 1);
     // An object of the query beyond the snapshot's page may update: insert it.
     let index;
