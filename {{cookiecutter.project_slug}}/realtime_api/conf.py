@@ -35,3 +35,8 @@ def event_log_size():
 def event_log_seconds():
     """How long (seconds) the log keeps an event for `since`."""
     return getattr(settings, "REALTIME_API_EVENT_LOG_SECONDS", 600)
+
+
+def redis_prefix():
+    """The prefix of the event log's keys in Redis (one per project)."""
+    return getattr(settings, "REALTIME_API_REDIS_PREFIX", "realtime")

@@ -110,7 +110,8 @@ class RedisEventLog:
 
     @staticmethod
     def _keys(stream):
-        return f"realtime:seq:{stream}", f"realtime:log:{stream}"
+        prefix = conf.redis_prefix()
+        return f"{prefix}:seq:{stream}", f"{prefix}:log:{stream}"
 
     async def append(self, stream, event_id, groups, action, data_json):
         entry = json.dumps(

@@ -35,6 +35,7 @@ ENGINE_VARIABLES = [
     "REDIS_CHANNEL_CAPACITY",
     "REDIS_CHANNEL_EXPIRY",
     "REDIS_GROUP_EXPIRY",
+    "REDIS_PREFIX",
 ]
 
 
@@ -65,6 +66,17 @@ def test_channel_layer_pubsub_by_default_with_redis_url(clean_env):
     assert host["max_connections"] == 1000
 
 
+def test_redis_prefix_keeps_projects_apart(clean_env):
+    """Channels and event-log keys are prefixed: REDIS_PREFIX, the slug by default."""
+    clean_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    layer = channel_layers_from_env(environ.Env())["default"]
+    assert layer["CONFIG"]["prefix"] == "{{ cookiecutter.project_slug }}"
+    clean_env.setenv("REDIS_PREFIX", "other")
+    layer = channel_layers_from_env(environ.Env())["default"]
+    assert layer["CONFIG"]["prefix"] == "other"
+    assert settings.REALTIME_API_REDIS_PREFIX.startswith("test-")  # one per run
+
+
 def test_channel_layer_core_with_defaults(clean_env):
     """REDIS_CHANNEL_LAYER=core selects RedisChannelLayer with sane limits."""
     clean_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -73,7 +85,12 @@ def test_channel_layer_core_with_defaults(clean_env):
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     config = dict(layer["CONFIG"])
     [host] = config.pop("hosts")
-    assert config == {"capacity": 10_000, "expiry": 60, "group_expiry": 86400}
+    assert config == {
+        "prefix": "{{ cookiecutter.project_slug }}",
+        "capacity": 10_000,
+        "expiry": 60,
+        "group_expiry": 86400,
+    }
     assert host["address"] == "redis://127.0.0.1:6379/0"
     assert host["max_connections"] == 1000
 
@@ -117,11 +134,10 @@ def test_redis_host_config_raises_the_redis_py_pool(clean_env):
 async def test_redis_layer_delivers_a_group_message(monkeypatch, kind):
     """A group message sent through the real Redis layer reaches its member."""
     monkeypatch.setenv("REDIS_CHANNEL_LAYER", kind)
-    config = channel_layers_from_env(environ.Env())["default"]
     # A private prefix: the test never touches another process's keys.
-    layer = import_string(config["BACKEND"])(
-        **config["CONFIG"], prefix=f"test-{uuid.uuid4().hex}"
-    )
+    monkeypatch.setenv("REDIS_PREFIX", f"test-{uuid.uuid4().hex}")
+    config = channel_layers_from_env(environ.Env())["default"]
+    layer = import_string(config["BACKEND"])(**config["CONFIG"])
     try:
         channel = await layer.new_channel()
         await layer.group_add("settings-test", channel)

@@ -4,7 +4,13 @@ dev.py, test.py and production.py import this module and change what differs.
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
-from .environment import BASE_DIR, channel_layers_from_env, database_from_env, env
+from .environment import (
+    BASE_DIR,
+    channel_layers_from_env,
+    database_from_env,
+    env,
+    redis_prefix,
+)
 
 # --- Core -----------------------------------------------------------------------------
 # SECRET_KEY, DEBUG and ALLOWED_HOSTS are set per environment.
@@ -136,6 +142,7 @@ REALTIME_API_MAX_FRAME_BYTES = env.int(
 # client that reconnects can `subscribe` with `since` and get what it missed.
 # With REDIS_URL the log is in Redis, shared by every server process.
 REALTIME_API_REDIS_URL = env.str("REDIS_URL", default="") or None
+REALTIME_API_REDIS_PREFIX = redis_prefix(env)
 REALTIME_API_EVENT_LOG_SIZE = env.int("REALTIME_API_EVENT_LOG_SIZE", default=10_000)
 REALTIME_API_EVENT_LOG_SECONDS = env.int("REALTIME_API_EVENT_LOG_SECONDS", default=600)
 {%- if cookiecutter.include_sample_app == "y" %}

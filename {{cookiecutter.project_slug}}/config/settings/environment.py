@@ -91,6 +91,15 @@ def database_from_env(env: environ.Env) -> dict:
 CHANNEL_LAYER_KINDS = ("pubsub", "core")
 
 
+def redis_prefix(env: environ.Env) -> str:
+    """Return the prefix of this project's keys and channels in Redis.
+
+    Two projects (or two test runs) that share a Redis server must not hear
+    each other's events: each uses its own prefix.
+    """
+    return env.str("REDIS_PREFIX", default="{{ cookiecutter.project_slug }}")
+
+
 def channel_layers_from_env(env: environ.Env) -> dict:
     """Return ``CHANNEL_LAYERS``: in-memory, or Redis when ``REDIS_URL`` is set.
 
@@ -133,7 +142,7 @@ def channel_layers_from_env(env: environ.Env) -> dict:
         return {
             "default": {
                 "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [host]},
+                "CONFIG": {"hosts": [host], "prefix": redis_prefix(env)},
             }
         }
     return {
@@ -141,6 +150,7 @@ def channel_layers_from_env(env: environ.Env) -> dict:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [host],
+                "prefix": redis_prefix(env),
                 # Messages a channel may queue before sends to it fail.
                 # One channel per process receives all its sockets' events.
                 "capacity": env.int("REDIS_CHANNEL_CAPACITY", default=10_000),

@@ -4,8 +4,20 @@ The environment still chooses the engines: set DATABASE_URL and REDIS_URL to
 run the same tests against PostgreSQL and Redis.
 """
 
+import os
+import secrets
+
 from .dev import *  # noqa: F403
 from .dev import BASE_DIR, DATABASES
+from .environment import channel_layers_from_env, env, redis_prefix
+
+# Test runs that share a Redis server (two checkouts, CI jobs on one host)
+# must not hear each other's events: one prefix per run, which the servers
+# and shells the tests start inherit from the environment.
+if not env.str("REDIS_PREFIX", default=""):
+    os.environ["REDIS_PREFIX"] = f"test-{secrets.token_hex(4)}"
+    CHANNEL_LAYERS = channel_layers_from_env(env)
+    REALTIME_API_REDIS_PREFIX = redis_prefix(env)
 
 # Hashing passwords the slow, safe way makes every login in a test cost
 # hundreds of milliseconds.
