@@ -70,7 +70,7 @@ def test_redis_prefix_keeps_projects_apart(clean_env):
     """Channels and event-log keys are prefixed: REDIS_PREFIX, the slug by default."""
     clean_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     layer = channel_layers_from_env(environ.Env())["default"]
-    assert layer["CONFIG"]["prefix"] == "{{ cookiecutter.project_slug }}"
+    assert layer["CONFIG"]["prefix"] == "{{ cookiecutter.project_slug[:20] }}"
     clean_env.setenv("REDIS_PREFIX", "other")
     layer = channel_layers_from_env(environ.Env())["default"]
     assert layer["CONFIG"]["prefix"] == "other"
@@ -86,7 +86,7 @@ def test_channel_layer_core_with_defaults(clean_env):
     config = dict(layer["CONFIG"])
     [host] = config.pop("hosts")
     assert config == {
-        "prefix": "{{ cookiecutter.project_slug }}",
+        "prefix": "{{ cookiecutter.project_slug[:20] }}",
         "capacity": 10_000,
         "expiry": 60,
         "group_expiry": 86400,

@@ -95,9 +95,10 @@ def redis_prefix(env: environ.Env) -> str:
     """Return the prefix of this project's keys and channels in Redis.
 
     Two projects (or two test runs) that share a Redis server must not hear
-    each other's events: each uses its own prefix.
+    each other's events: each uses its own prefix (by default the start of
+    the project's name).
     """
-    return env.str("REDIS_PREFIX", default="{{ cookiecutter.project_slug }}")
+    return env.str("REDIS_PREFIX", default="{{ cookiecutter.project_slug[:20] }}")
 
 
 def channel_layers_from_env(env: environ.Env) -> dict:

@@ -119,6 +119,11 @@ async def test_redis_outage_degrades_and_recovers(daphne_servers, spare_redis, u
         payload = {"topic": topic.pk, "text": "while Redis is down"}
         created = await writer.request("comments", "create", payload=payload)
         assert created["status"] == 201, created
+        # The event is published after the response: give it a moment to fail.
+        for _attempt in range(50):
+            if "Event not delivered: comments create" in server.log():
+                break
+            await asyncio.sleep(0.1)
         assert "Event not delivered: comments create" in server.log()
         one_comment = {"id": created["data"]["id"]}  # A group not joined yet.
         refused = await listener.request("comments", "subscribe", payload=one_comment)
