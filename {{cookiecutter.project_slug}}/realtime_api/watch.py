@@ -9,12 +9,12 @@ watch it; then it sends `enter`, `update` or `leave` to those sockets.
 import asyncio
 import itertools
 import logging
-import weakref
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from .broadcast import watch_group
+from .fanout import one_per_loop
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
 logger = logging.getLogger(__name__)
@@ -83,15 +83,17 @@ class WatchHub:
         self.queries = {}  # key -> LiveQuery
         self.task = None
         self.watch_ids = itertools.count(1)
+        self.opening = asyncio.Lock()
 
     async def listen(self, stream):
         """Hear of every change of `stream` from now on (every process's)."""
-        if self.channel is None:
-            self.channel = await self.layer.new_channel()  # See fanout.py.
-            self.task = asyncio.create_task(self.run())
-        if stream not in self.streams:
-            await self.layer.group_add(watch_group(stream), self.channel)
-            self.streams.add(stream)
+        async with self.opening:  # Concurrent first watches: one channel, one add.
+            if self.channel is None:
+                self.channel = await self.layer.new_channel()  # See fanout.py.
+                self.task = asyncio.create_task(self.run())
+            if stream not in self.streams:
+                await self.layer.group_add(watch_group(stream), self.channel)
+                self.streams.add(stream)
 
     async def run(self):
         while True:
@@ -206,13 +208,5 @@ class WatchMixin:
             get_hub().remove(watcher)
 
 
-_hubs = weakref.WeakKeyDictionary()
-
-
-def get_hub():
-    """Return the hub of the running event loop (one per server process)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = WatchHub()
-    return hub
+# The hub of the running event loop (one per server process).
+get_hub = one_per_loop(WatchHub)

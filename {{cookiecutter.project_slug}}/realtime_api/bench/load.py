@@ -415,6 +415,11 @@ async def run(target, options, scenario=None, progress=None):
             row.missing = max(result[3] for result in results)
         report.rows.append(row)
 
+    if "w3" in options.workloads:
+        # First: later workloads leave freed memory behind, which the first
+        # endpoint measured would reuse and the second would not.
+        await idle_memory(target, options, endpoints, progress, report, bounded)
+
     if "w1" in options.workloads:
         for sockets in (1, options.sockets):
             workload = f"W1 create, {sockets} socket{'s' * (sockets > 1)}"
@@ -506,9 +511,6 @@ async def run(target, options, scenario=None, progress=None):
                 )
             )
         measured(workload, APP, options.subscribers * options.events, results)
-
-    if "w3" in options.workloads:
-        await idle_memory(target, options, endpoints, progress, report, bounded)
     return report
 
 

@@ -158,3 +158,20 @@ def save_screenshots(opened, request):
         page.screenshot(path=folder / f"{label}.png", full_page=True)
         errors += [f"{label}: {error}" for error in page.errors]
     return errors
+
+
+# Shared by the browser tests -------------------------------------------------
+
+LIVE = 2000  # ms: how soon a change must show in the other page
+
+
+def expect(locator):
+    """Playwright's expect, imported when used (playwright may be missing)."""
+    from playwright.sync_api import expect
+
+    return expect(locator)
+
+
+def comments(page, text=None):
+    """The page's comment items (those containing `text`)."""
+    return page.locator("#comments > li", has_text=text)

@@ -14,6 +14,7 @@ import pytest
 from discussion.models import Comment, Topic
 
 from . import browser as fixtures
+from .browser import LIVE, comments, expect
 
 chromium, demo_server, open_page = (
     fixtures.chromium,
@@ -22,19 +23,6 @@ chromium, demo_server, open_page = (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-LIVE = 2000  # ms: how soon a change must show in the other page
-
-
-def expect(locator):
-    from playwright.sync_api import expect
-
-    return expect(locator)
-
-
-def comments(page, text=None):
-    """The page's comment items (those containing `text`)."""
-    return page.locator("#comments > li", has_text=text)
 
 
 def comment_item(page, comment_id):
