@@ -59,3 +59,15 @@ def clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def alice(django_user_model):
+    """A user of the browser tests (password "pw")."""
+    return django_user_model.objects.create_user(username="alice", password="pw")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    """Another user of the browser tests (password "pw")."""
+    return django_user_model.objects.create_user(username="bob", password="pw")

@@ -36,16 +36,6 @@ def pinned(page, items):
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password="pw")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob", password="pw")
-
-
-@pytest.fixture
 def topic(alice):
     """A public topic of alice's, with one comment."""
     topic = Topic.objects.create(title="Lunch", owner=alice)

@@ -55,16 +55,6 @@ def wait_live(page):
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password="pw")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob", password="pw")
-
-
-@pytest.fixture
 def topic(alice):
     """A public topic of alice's, with two comments."""
     topic = Topic.objects.create(title="Lunch", owner=alice)
