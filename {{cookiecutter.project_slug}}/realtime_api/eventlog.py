@@ -103,7 +103,8 @@ class RedisEventLog:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = redis.Redis.from_url(self.url)
+            # Fail fast on an unreachable host: publishing waits for the log.
+            client = redis.Redis.from_url(self.url, socket_connect_timeout=2)
             client.append_script = client.register_script(_APPEND)
             self._clients[loop] = client
         return client

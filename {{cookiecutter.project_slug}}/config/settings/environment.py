@@ -138,6 +138,9 @@ def channel_layers_from_env(env: environ.Env) -> dict:
         # the first event after an outage is not lost.
         "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        # An unreachable host (not a refused port) must fail in seconds, not
+        # after the system's minutes: the writes' events wait for it.
+        "socket_connect_timeout": 2,
     }
     if kind == "pubsub":
         return {
