@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.utils.module_loading import autodiscover_modules
+from django.core import checks
 
 
 class RealtimeApiConfig(AppConfig):
@@ -7,11 +7,29 @@ class RealtimeApiConfig(AppConfig):
     verbose_name = "Realtime API"
 
     def ready(self):
-        # Endpoints register themselves (and their broadcast signals) in each
-        # app's consumers.py. Importing them here, not in routing.py, means
-        # that a shell or a management command broadcasts too.
-        autodiscover_modules("consumers")
+        from . import broadcast, sessions
 
-        from . import sessions
-
+        # Every save and delete asks the registry whether it matters, so a
+        # shell, the admin and a management command broadcast too.
+        broadcast.connect()
         sessions.connect_signals()
+        checks.register(check_registry)
+
+
+def check_registry(app_configs, **kwargs):
+    """`manage.py check` imports the registry: a broken stream fails at once."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .registry import get_registry
+
+    try:
+        get_registry()
+    except (ImportError, ImproperlyConfigured) as exc:
+        return [
+            checks.Error(
+                f"The realtime registry cannot be loaded: {exc}",
+                hint="Check REALTIME_API_REGISTRY and the streams it registers.",
+                id="realtime_api.E001",
+            )
+        ]
+    return []

@@ -1,43 +1,26 @@
-"""Send events to subscribers after the writing transaction commits.
+"""From model signals to changes, published after the writing transaction commits.
 
-Each change is serialized and rendered to its event frame once, then sent
-with one `group_send` per group: never once per subscriber.
+Every model the registry serves (or whose fields decide another stream's
+visibility) keeps the state it was loaded with, so that a save can tell the
+groups the object leaves (a comment moved to another topic) and whether a
+field that decides visibility changed (a topic made private).
 """
 
-import asyncio
-import concurrent.futures
-import contextvars
 import logging
-import uuid
-from collections import defaultdict
 
-from asgiref.sync import SyncToAsync, async_to_sync
-from channels.layers import get_channel_layer
 from django.db import router, transaction
 from django.db.models import Model
-from django.db.models.signals import post_delete, post_save
+from django.db.models.base import ModelState
+from django.db.models.signals import post_delete, post_init, post_save
 
-from . import conf
-from .eventlog import get_event_log
-from .protocol import dumps, event_frame
+from .changes import Change, pk_value
+from .publisher import publish_after_commit
+from .registry import get_registry
 
 logger = logging.getLogger(__name__)
 
-# Model -> the endpoint classes that broadcast its changes. Filled by
-# APIDemultiplexer.register(); read by the signal receivers and broadcast().
-_endpoints_by_model = defaultdict(list)
-
-
-def register_endpoint(endpoint_cls):
-    """Broadcast the changes of the endpoint's model from now on."""
-    model = endpoint_cls.get_model()
-    if model is None:
-        return
-    if endpoint_cls not in _endpoints_by_model[model]:
-        _endpoints_by_model[model].append(endpoint_cls)
-    uid = f"realtime_api:{model._meta.label}"
-    post_save.connect(_on_save, sender=model, weak=False, dispatch_uid=uid)
-    post_delete.connect(_on_delete, sender=model, weak=False, dispatch_uid=uid)
+# Where an instance keeps the field values it was loaded (or last saved) with.
+LOADED = "_realtime_loaded"
 
 
 def broadcast(objects, action="update"):
@@ -51,150 +34,109 @@ def broadcast(objects, action="update"):
     """
     if isinstance(objects, Model):
         objects = [objects]
+    registry = get_registry()
     for obj in objects:
-        for endpoint_cls in _endpoints_by_model.get(type(obj), ()):
-            _schedule(endpoint_cls, obj, action, router.db_for_write(type(obj)))
+        model = type(obj)
+        using = router.db_for_write(model)
+        for adapter in registry.for_model(model):
+            _schedule(object_change(adapter, obj, action), using)
+
+
+def object_change(adapter, instance, action):
+    """Return the Change that `action` on `instance` is for `adapter`'s stream."""
+    endpoint = adapter.endpoint_class(adapter)
+    groups = tuple(endpoint.get_group_names(instance))
+    old_groups = ()
+    if action != "create":
+        loaded = loaded_copy(instance)
+        old_groups = groups if loaded is None else endpoint.get_group_names(loaded)
+    return Change(
+        stream=adapter.stream,
+        action=action,
+        pk=pk_value(instance.pk),
+        groups=groups,
+        old_groups=tuple(old_groups),
+        deleted_json=endpoint.render_deleted(instance) if action == "delete" else None,
+    )
+
+
+def recheck_changes(registry, instance):
+    """Yield a `recheck` per stream whose visibility this change may decide."""
+    loaded = getattr(instance, LOADED, None)
+    for adapter, field_name in registry.dependents(type(instance)):
+        fields = adapter.endpoint_class.visibility_depends_on[field_name]
+        attnames = [instance._meta.get_field(name).attname for name in fields]
+        if loaded is None or any(
+            loaded.get(name) != getattr(instance, name) for name in attnames
+        ):
+            yield Change(
+                stream=adapter.stream,
+                action="recheck",
+                filter={field_name: pk_value(instance.pk)},
+            )
+
+
+def loaded_copy(instance):
+    """Return a copy of `instance` as it was loaded, or None if unknown."""
+    loaded = getattr(instance, LOADED, None)
+    if loaded is None:
+        return None
+    old = type(instance).__new__(type(instance))
+    old.__dict__.update(instance.__dict__, **loaded)
+    # Related objects cached on the instance are the new ones: read them anew.
+    old._state = ModelState()
+    old._state.db, old._state.adding = instance._state.db, False
+    return old
+
+
+def remember_loaded(instance):
+    opts = instance._meta
+    state = instance.__dict__
+    setattr(
+        instance,
+        LOADED,
+        {
+            f.attname: state[f.attname]
+            for f in opts.concrete_fields
+            if f.attname in state
+        },
+    )
+
+
+def _schedule(change, using):
+    transaction.on_commit(lambda: publish_after_commit(change), using=using)
+
+
+def _on_init(sender, instance, **kwargs):
+    if get_registry().watches(sender):
+        remember_loaded(instance)
 
 
 def _on_save(sender, instance, created, raw=False, using=None, **kwargs):
     if raw:  # loaddata: the fixture's objects are not live changes.
         return
-    for endpoint_cls in _endpoints_by_model.get(sender, ()):
-        if endpoint_cls.immediate_broadcast:
-            _schedule(endpoint_cls, instance, "create" if created else "update", using)
+    registry = get_registry()
+    if not registry.watches(sender):
+        return
+    action = "create" if created else "update"
+    for adapter in registry.for_model(sender):
+        if adapter.endpoint_class.immediate_broadcast:
+            _schedule(object_change(adapter, instance, action), using)
+    if not created:
+        for change in recheck_changes(registry, instance):
+            _schedule(change, using)
+    remember_loaded(instance)
 
 
 def _on_delete(sender, instance, using=None, **kwargs):
-    for endpoint_cls in _endpoints_by_model.get(sender, ()):
-        if endpoint_cls.immediate_broadcast:
-            _schedule(endpoint_cls, instance, "delete", using)
+    for adapter in get_registry().for_model(sender):
+        if adapter.endpoint_class.immediate_broadcast:
+            _schedule(object_change(adapter, instance, "delete"), using)
 
 
-def _schedule(endpoint_cls, instance, action, using):
-    endpoint = endpoint_cls(scope={"headers": [(b"host", _host())]})
-    if action == "delete":
-        # After the delete the object has no pk: read what the event needs now.
-        data_json = dumps(endpoint.get_deleted_data(instance))
-        groups = endpoint.get_group_names(instance)
-
-        def render():
-            return data_json, groups
-    else:
-
-        def render():
-            # At commit time, so the event shows the state that was committed.
-            return endpoint.serialize(instance), endpoint.get_group_names(instance)
-
-    pk = instance.pk  # Gone after a delete.
-    transaction.on_commit(lambda: _send(endpoint, action, render, pk), using=using)
-
-
-def _host():
-    return conf.broadcast_host().encode()
-
-
-def _send(endpoint, action, render, pk):
-    try:
-        data_json, groups = render()
-        args = (endpoint.stream, action, data_json, groups, pk)
-        loop = _serving_loop()
-        if loop is not None:
-            # Hand the event to the loop and return: waiting for it here held
-            # the database thread, and so the next request, for about 30% of a
-            # WebSocket create (py-spy, realtime_bench W1).
-            done = concurrent.futures.Future()
-            loop.call_soon_threadsafe(_publish_soon, args, done)
-            waiting = published.get()
-            if waiting is not None:
-                waiting.append(done)
-            return
-        async_to_sync(publish)(*args)
-    except Exception:
-        # The write has committed: a broken serializer or channel layer must
-        # not fail it. The event is lost, and the log says so.
-        logger.exception("Event not delivered: %s %s", endpoint.stream, action)
-
-
-def _serving_loop():
-    """The running event loop whose sync_to_async worker this thread is, if any.
-
-    A shell, a management command or a WSGI view has none: they wait for the
-    events to be sent, as before.
-    """
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if loop is None or loop.is_closed() or not loop.is_running():
-        return None
-    return loop
-
-
-# A socket's request collects here the events it caused, and waits for them
-# before it reads its next frame: a socket's changes reach subscribers (itself
-# included) in the order it made them (realtime_api/demultiplexer.py).
-published = contextvars.ContextVar("realtime_api_published", default=None)
-
-# One queue of events per process, published in commit order (so in `seq`
-# order per stream) while the database thread goes on.
-_in_order = None
-_pending = set()
-
-
-def _publish_soon(args, done):
-    """On the loop: publish after the events handed over before this one."""
-    global _in_order
-    loop = asyncio.get_running_loop()
-    if _in_order is None or _in_order[0] is not loop:
-        _in_order = (loop, asyncio.Lock())
-    task = loop.create_task(_publish_in_order(_in_order[1], args))
-    _pending.add(task)  # The loop keeps weak references to tasks only.
-    task.add_done_callback(_pending.discard)
-    task.add_done_callback(lambda _: done.set_result(None))
-
-
-async def _publish_in_order(lock, args):
-    async with lock:  # asyncio.Lock wakes its waiters first come, first served.
-        try:
-            await publish(*args)
-        except Exception:
-            logger.exception("Event not delivered: %s %s", args[0], args[1])
-
-
-async def publish(stream, action, data_json, groups, pk):
-    """Log an event under the stream's next seq and send it to its groups.
-
-    Sockets subscribed to the groups get the rendered frame; each process's
-    watch hub gets the change, to evaluate its live queries.
-    """
-    event_id = uuid.uuid4().hex
-    seq = await get_event_log().append(stream, event_id, groups, action, data_json)
-    message = {
-        "type": "realtime.event",
-        # Each process gets it once per group it joined: the id tells copies
-        # apart, the groups say which of its sockets want it.
-        "id": event_id,
-        "groups": list(groups),
-        "text": event_frame(stream, action, data_json, seq),
-    }
-    change = {
-        "type": "realtime.change",
-        "id": event_id,
-        "stream": stream,
-        "action": action,
-        "seq": seq,
-        "pk": pk if isinstance(pk, int) else str(pk),
-        "data": data_json,
-    }
-    layer = get_channel_layer()
-    await asyncio.gather(
-        send_to_groups(groups, message), layer.group_send(watch_group(stream), change)
-    )
-
-
-def watch_group(stream):
-    """The group of every process's watch hub for `stream`."""
-    return f"{stream}-watchers"
-
-
-async def send_to_groups(groups, message):
-    """Send one message to several groups of the channel layer at once."""
-    layer = get_channel_layer()
-    await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+def connect():
+    """Connect the receivers for every model; each asks the registry if it matters."""
+    uid = "realtime_api.broadcast"
+    post_init.connect(_on_init, dispatch_uid=uid)
+    post_save.connect(_on_save, dispatch_uid=uid)
+    post_delete.connect(_on_delete, dispatch_uid=uid)

@@ -3,6 +3,11 @@
 from django.conf import settings
 
 
+def registry_path():
+    """The dotted path of the project's Registry (config/realtime.py)."""
+    return getattr(settings, "REALTIME_API_REGISTRY", "config.realtime.registry")
+
+
 def websocket_path():
     """The path of the multiplexed socket, "ws/" by default."""
     return getattr(settings, "REALTIME_API_PATH", "ws/")

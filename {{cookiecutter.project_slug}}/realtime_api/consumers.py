@@ -1,7 +1,14 @@
-"""The names users import: `from realtime_api.consumers import APIConsumer`."""
+"""The names users import: `from realtime_api.consumers import Endpoint`."""
 
 from .demultiplexer import APIDemultiplexer
-from .endpoints import APIConsumer
+from .endpoints import APIConsumer, Endpoint
+from .registry import Registry
 from .sessions import GroupUserConsumer
 
-__all__ = ["APIConsumer", "APIDemultiplexer", "GroupUserConsumer"]
+__all__ = [
+    "APIConsumer",
+    "APIDemultiplexer",
+    "Endpoint",
+    "GroupUserConsumer",
+    "Registry",
+]

@@ -1,13 +1,18 @@
-"""APIDemultiplexer: the consumer that serves every registered stream."""
+"""APIDemultiplexer: the Channels consumer of one socket, serving every stream.
+
+It reads request frames, hands each to its stream's endpoint, and writes the
+response; the hub hands it the events of its subscriptions and live queries,
+which wait while a request is being answered so that a response always
+comes before the events it caused.
+"""
 
 import asyncio
 import logging
 from functools import cached_property
 
 from channels.db import database_sync_to_async
-from django.core.exceptions import ImproperlyConfigured
 
-from . import broadcast, conf, requests
+from . import conf, request_factory
 from .protocol import (
     ACTIONS,
     ProtocolError,
@@ -16,6 +21,7 @@ from .protocol import (
     parse_request,
     response_frame,
 )
+from .registry import get_registry
 from .sessions import GroupUserConsumer
 from .subscriptions import SubscriptionMixin
 from .watch import WatchMixin
@@ -26,30 +32,15 @@ logger = logging.getLogger(__name__)
 class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
     """One socket, many streams: routes each request frame to its endpoint.
 
-    Register endpoints with `APIDemultiplexer.register(TopicConsumer, ...)`.
-    Each subclass has a registry of its own, so several sockets can serve
-    different sets of streams.
+    Serves the streams of `registry` (the project's, REALTIME_API_REGISTRY,
+    unless `as_asgi(registry=...)` gives another).
     """
 
-    endpoints = {}
+    registry = None
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls.endpoints = {}
-
-    @classmethod
-    def register(cls, *endpoint_classes):
-        """Serve these APIConsumer classes, and broadcast their changes."""
-        for endpoint_cls in endpoint_classes:
-            endpoint_cls.check()
-            taken = cls.endpoints.get(endpoint_cls.stream)
-            if taken is not None and taken is not endpoint_cls:
-                raise ImproperlyConfigured(
-                    f"Stream '{endpoint_cls.stream}' is registered twice on "
-                    f"{cls.__qualname__}: by {_name(taken)} and {_name(endpoint_cls)}."
-                )
-            cls.endpoints[endpoint_cls.stream] = endpoint_cls
-            broadcast.register_endpoint(endpoint_cls)
+    def __init__(self, *args, registry=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.registry = registry or get_registry()
 
     # What to do right after sending the current response (replayed events):
     # a list once something needs it.
@@ -58,64 +49,50 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
 
     @cached_property
     def http_scope(self):
-        return requests.http_scope(self.scope)
+        return request_factory.http_scope(self.scope)
 
     async def connect(self):
+        self.runtime = self.registry.runtime()
         route_kwargs = self.scope.get("url_route", {}).get("kwargs", {})
         self.bound_stream = route_kwargs.get("stream")
-        if self.bound_stream is not None and self.bound_stream not in self.endpoints:
+        if self.bound_stream is not None and self.bound_stream not in self.registry:
             await self.close()  # Refuses the handshake: HTTP 403.
             return
         await super().connect()
 
     async def disconnect(self, code):
-        self.end_watches()
-        await self.end_subscriptions()
+        if hasattr(self, "runtime"):
+            self.end_watches()
+            self.end_subscriptions()
         await super().disconnect(code)
 
-    # Requests -----------------------------------------------------------------
+    # --- Requests ------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
         # Events for this socket wait while it answers: the response comes
         # first, then replayed events, then what arrived meanwhile.
         self.held = []
         frame = RequestFrame()
-        caused = []  # the events this request's writes publish
-        token = broadcast.published.set(caused)
-        try:
-            reply = await self.handle(frame, text_data)
-        except ProtocolError as exc:
-            reply = error_frame(frame, exc.status, exc.detail)
-        except Exception:
-            logger.exception("Request failed: %s", frame)
-            reply = error_frame(frame, 500, "Internal server error.")
-        finally:
-            broadcast.published.reset(token)
+        with self.runtime.publisher.collecting() as published:
+            try:
+                reply = await self.handle(frame, text_data)
+            except ProtocolError as exc:
+                reply = error_frame(frame, exc.status, exc.detail)
+            except Exception:
+                logger.exception("Request failed: %s", frame)
+                reply = error_frame(frame, 500, "Internal server error.")
         await self.send(text_data=reply)
-        for done in caused:  # Published before this socket's next frame.
+        for done in published:  # Published before this socket's next frame.
             await asyncio.wrap_future(done)
         pending, self.after_response = self.after_response, ()
         for action in pending:
             await action()
         # Then what arrived meanwhile, in order, before anything newer.
         while self.held:
-            event_id, text = self.held.pop(0)
-            if event_id is None or self.remember(event_id):
+            text, key = self.held.pop(0)
+            if self.remember(key):
                 await self.send(text_data=text)
         self.held = None
-
-    async def deliver(self, text):
-        """Send a frame the server initiates (after the response being made)."""
-        if self.held is not None:
-            self.held.append((None, text))
-        else:
-            await self.send(text_data=text)
-
-    def then(self, action):
-        """Run the coroutine function `action` once the response is sent."""
-        if not self.after_response:
-            self.after_response = []
-        self.after_response.append(action)
 
     async def handle(self, frame, text):
         """Answer one request frame; return the response frame."""
@@ -128,8 +105,8 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
         if len(text) > limit or (len(text) > limit // 4 and len(text.encode()) > limit):
             raise ProtocolError(413, f"The frame is larger than {limit} bytes.")
         parse_request(text, frame, self.bound_stream)
-        endpoint_cls = self.get_endpoint_class(frame)
-        endpoint = endpoint_cls(self.scope, self.http_scope)
+        adapter = self.get_adapter(frame)
+        endpoint = adapter.endpoint_class(adapter, self.scope, self.http_scope)
         if frame.action in ("subscribe", "unsubscribe"):
             return await self.handle_subscription(endpoint, frame)
         if frame.action in ("watch", "unwatch"):
@@ -139,33 +116,48 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
         )
         return response_frame(frame, status, data_json)
 
-    def get_endpoint_class(self, frame):
-        """Return the endpoint for the frame's stream, if it may do the action."""
+    def get_adapter(self, frame):
+        """Return the frame's stream's adapter, if its endpoint may do the action."""
         if self.bound_stream is not None and frame.stream != self.bound_stream:
             raise ProtocolError(
                 404,
                 f"Unknown stream '{frame.stream}': this socket serves "
                 f"'{self.bound_stream}' only.",
             )
-        endpoint_cls = self.endpoints.get(frame.stream)
-        if endpoint_cls is None:
+        adapter = self.registry.get(frame.stream)
+        if adapter is None:
             raise ProtocolError(
                 404,
                 f"Unknown stream '{frame.stream}'. "
-                f"Streams: {', '.join(sorted(self.endpoints)) or 'none'}.",
+                f"Streams: {', '.join(self.registry.names()) or 'none'}.",
             )
         if frame.action not in ACTIONS:
             raise ProtocolError(
                 405,
                 f"Unknown action '{frame.action}'. Use one of: {', '.join(ACTIONS)}.",
             )
-        if frame.action not in endpoint_cls.get_allowed_actions():
+        if frame.action not in adapter.allowed_actions:
             raise ProtocolError(
                 405,
                 f"Action '{frame.action}' is not allowed on stream '{frame.stream}'.",
             )
-        return endpoint_cls
+        return adapter
 
+    # --- Frames the server initiates -----------------------------------------
 
-def _name(cls):
-    return f"{cls.__module__}.{cls.__qualname__}"
+    async def deliver(self, text, key=None):
+        """Send an event frame (after the response being made, if any).
+
+        `key` names the event for duplicate checks: a replay and the live
+        feed may both carry it.
+        """
+        if self.held is not None:
+            self.held.append((text, key))
+        elif self.remember(key):
+            await self.send(text_data=text)
+
+    def then(self, action):
+        """Run the coroutine function `action` once the response is sent."""
+        if not self.after_response:
+            self.after_response = []
+        self.after_response.append(action)

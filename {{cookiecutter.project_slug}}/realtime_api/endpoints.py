@@ -1,352 +1,181 @@
-"""APIConsumer: one DRF view served as a stream of the WebSocket API."""
+"""Endpoint: one DRF view served as a stream of the WebSocket API.
+
+Read it like DRF's `GenericAPIView`: attributes first, then short hooks to
+override, then the actions the socket calls. The view stays the source of
+truth: requests run through its view function, and subscriptions, events and
+live queries use its `get_queryset()` and serializer for the socket's user.
+"""
 
 import json
-import re
+from contextlib import contextmanager
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ImproperlyConfigured
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.urls import NoReverseMatch, reverse
 from rest_framework.renderers import JSONRenderer
-from rest_framework.viewsets import ViewSetMixin
 
-from . import requests, views
-from .protocol import ACTIONS, ProtocolError
+from . import request_factory
+from .protocol import ProtocolError, dumps
+from .subscription_filters import Subscription
+from .view_adapter import ACTION_ROUTES, build_view, render_response
 
-STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 _renderer = JSONRenderer()
 
 
-class APIConsumer:
-    """Serve `view` (a DRF APIView or viewset) as `stream` on the socket.
+class Refused(Exception):
+    """The view refused the request: answer with its response (status, body)."""
 
-    Not a Channels consumer: one instance handles one request, as a DRF view
-    does, and `APIDemultiplexer` is the consumer that owns the socket.
+    def __init__(self, status, data_json):
+        super().__init__(status)
+        self.status = status
+        self.data_json = data_json
+
+
+class Endpoint:
+    """Serve `view` (a DRF viewset or APIView) as `stream` on the socket.
+
+    Register the class in the project's registry (config/realtime.py). The
+    socket makes one instance per request frame, as Django makes one view
+    instance per request; `initial()` sets `self.request` and
+    `self.view_instance` before any hook that needs them runs.
     """
 
-    # A DRF viewset (or APIView) class: the source of truth for everything.
+    # --- What to serve ------------------------------------------------------
+    # A DRF viewset or APIView class: the source of truth for everything.
     view = None
     # The first part of the stream path: "comments" in "comments/update/5/".
     stream = None
-    # The model whose changes are broadcast; the view's queryset's model by
-    # default. An endpoint with neither serves requests but no subscriptions.
+    # The model whose changes are broadcast; the view's queryset's by default.
+    # An endpoint with neither serves requests but no subscriptions.
     model = None
+    # The router's basename (it names the view's routes); the model's name.
+    basename = None
     # A whitelist of protocol actions; None allows what the view implements.
     allowed_actions = None
-    # The field a deleted object's event names besides the pk; the view's
-    # `lookup_field` by default.
+    # The field a delete event names besides the pk; the view's lookup_field.
     lookup_field = None
-    # Serializes events and checks subscription fields; the view's by default.
+    # The serializer of events and subscription fields; the view's by default.
     serializer_class = None
+
+    # --- Subscriptions and events -------------------------------------------
     # Subscription keys mapped to ORM lookups, e.g. {"ids": "pk__in"}.
     subscription_field_mapping = {}
     # True: every save and delete broadcasts after commit. False: only the
     # code's own calls to `realtime_api.broadcast.broadcast()` do.
     immediate_broadcast = True
-    # The router's basename; the model's name by default.
-    basename = None
+    # ForeignKeys whose target decides who may see this model's objects,
+    # each with the target's fields that matter, e.g.
+    # {"topic": ["is_private", "owner"]}: when a topic's privacy or owner
+    # changes, its comments leave (or enter) what each subscriber sees.
+    visibility_depends_on = {}
 
-    def __init__(self, scope=None, http_scope=None):
+    def __init__(self, adapter, scope=None, http_scope=None):
+        self.adapter = adapter
         self.scope = scope if scope is not None else {}
-        self.http_scope = http_scope or requests.http_scope(self.scope)
-        self.request = None  # The DRF request while a subscription is handled.
+        self.http_scope = http_scope or request_factory.http_scope(self.scope)
+        self.request = None  # The DRF request, set by initial().
+        self.view_instance = None  # The view, set by initial().
+        self._serializer = None  # The serializer of render(), built once.
 
-    # Configuration, checked and cached once per class ------------------------
+    # --- The request --------------------------------------------------------
 
-    @classmethod
-    def check(cls):
-        """Raise ImproperlyConfigured when the endpoint cannot work."""
-        name = cls.__qualname__
-        if cls.view is None:
-            raise ImproperlyConfigured(
-                f"'{name}' should include a `view` attribute: a DRF view or viewset."
-            )
-        if not isinstance(cls.stream, str) or not STREAM_NAME.match(cls.stream):
-            raise ImproperlyConfigured(
-                f"'{name}' should include a `stream` attribute of 1 to 60 "
-                f"letters, digits, '-', '_' or '.', not {cls.stream!r}."
-            )
-        unknown = set(cls.allowed_actions or ()) - set(ACTIONS)
-        if unknown:
-            raise ImproperlyConfigured(
-                f"'{name}'.allowed_actions names unknown actions: "
-                f"{', '.join(sorted(unknown))}. Use some of: {', '.join(ACTIONS)}."
-            )
+    def initial(self, route="list", lookup=None, query="", check=True):
+        """Build this request's view and DRF request, then run the view's checks.
 
-    @classmethod
-    def get_model(cls):
-        """Return the model whose changes this endpoint broadcasts, if any."""
-        if cls.model is not None:
-            return cls.model
-        queryset = getattr(cls.view, "queryset", None)
-        return queryset.model if queryset is not None else None
+        The request is a GET of `route` ("list", or "detail" as `retrieve`
+        sees it). The checks are the view's own `initial()`: authentication,
+        permissions and throttles. `check=False` skips them, for evaluating
+        events (a delivered event must not count against a throttle).
+        """
+        django_request = self.build_request("GET", lookup, query)
+        kwargs = self.lookup_kwargs(lookup)
+        function = self.adapter.read_function(route)
+        self.view_instance, self.request = build_view(function, django_request, kwargs)
+        if check:
+            self.view_instance.initial(self.request, **kwargs)
 
-    @classmethod
-    def is_viewset(cls):
-        return issubclass(cls.view, ViewSetMixin)
+    @contextmanager
+    def refusals(self):
+        """Turn the view's exceptions into `Refused`, answered as DRF would."""
+        try:
+            yield
+        except Exception as exc:
+            view = self.view_instance
+            if view is None:
+                raise
+            response = view.finalize_response(self.request, view.handle_exception(exc))
+            raise Refused(*render_response(response)) from None
 
-    @classmethod
-    def get_basename(cls):
-        """Return the router's basename for the view (it names its routes)."""
-        model = cls.get_model()
-        if cls.basename or model is None:
-            return cls.basename
-        return model._meta.object_name.lower()
-
-    @classmethod
-    def get_view_function(cls, route):
-        """Return the view function for "list" or "detail", built once."""
-        cache = cls.__dict__.get("_view_functions")
-        if cache is None:
-            cache = {}
-            cls._view_functions = cache
-        if route not in cache:
-            if cls.is_viewset():
-                func = views.viewset_function(cls.view, route, cls.get_basename())
-            else:
-                func = cls.view.as_view()
-            cache[route] = func and views.atomic_if_configured(func)
-        return cache[route]
-
-    @classmethod
-    def implements(cls, action):
-        """Tell whether the view implements the HTTP twin of `action`."""
-        if action in ("subscribe", "unsubscribe"):
-            readable = cls.implements("list") or cls.implements("retrieve")
-            return readable and cls.get_model() is not None
-        if action in ("watch", "unwatch"):
-            return cls.implements("list") and cls.get_model() is not None
-        route, method, viewset_action = views.ACTION_ROUTES[action]
-        if cls.is_viewset():
-            return cls.get_view_function(route) is not None and (
-                action == "options" or hasattr(cls.view, viewset_action)
-            )
-        return method in cls.view.http_method_names and hasattr(cls.view, method)
-
-    @classmethod
-    def get_allowed_actions(cls):
-        """Return the actions this endpoint serves (computed once)."""
-        cached = cls.__dict__.get("_allowed_actions")
-        if cached is None:
-            wanted = cls.allowed_actions or ACTIONS
-            cached = frozenset(a for a in wanted if cls.implements(a))
-            cls._allowed_actions = cached
-        return cached
-
-    @classmethod
-    def get_lookup_url_kwarg(cls):
-        return getattr(cls.view, "lookup_url_kwarg", None) or getattr(
-            cls.view, "lookup_field", "pk"
+    def build_request(self, method, lookup=None, query="", body=b""):
+        """Return the Django request for `method` on this stream's HTTP twin."""
+        request = request_factory.build_request(
+            self.http_scope,
+            method.upper(),
+            self.adapter.path(lookup),
+            query=query,
+            body=body,
         )
+        self.perform_authentication(request)
+        return request
 
-    # Requests -----------------------------------------------------------------
+    def lookup_kwargs(self, lookup):
+        return {self.adapter.lookup_url_kwarg: lookup} if lookup is not None else {}
+
+    # --- Hooks: override these ----------------------------------------------
 
     def perform_authentication(self, request):
-        """Give the Django request its user and session; override for tokens.
+        """Give the Django request its user and session from the socket's scope.
 
-        The default takes them from the scope (AuthMiddlewareStack), so that the
-        view's own authentication classes see what they would see over HTTP.
+        The view's own authentication classes then see what they would see
+        over HTTP. Override to authenticate some other way.
         """
         request.user = self.scope.get("user") or AnonymousUser()
         session = self.scope.get("session")
         if session is not None:
             request.session = session
 
-    def build_request(self, method, lookup=None, query="", body=b""):
-        """Return the Django request for `method` on this stream."""
-        path = self.get_path(lookup)
-        request = requests.build_request(
-            self.http_scope, method.upper(), path, query=query, body=body
-        )
-        self.perform_authentication(request)
-        return request
-
-    def get_path(self, lookup=None):
-        """Return the path of the HTTP twin: the router's URL when it has one.
-
-        The view builds links from it (pagination's `next`), so it must be the
-        view's HTTP URL for the body to be the HTTP body (tests found
-        "/comments/?page=2" where HTTP says "/api/comments/?page=2").
-        """
-        if lookup is None:
-            # The same for every request: reversed once per class.
-            path = type(self).__dict__.get("_list_path")
-            if path is None:
-                path = type(self)._list_path = self._reverse("list", {})
-            return path
-        return self._reverse("detail", {self.get_lookup_url_kwarg(): lookup})
-
-    def _reverse(self, route, kwargs):
-        try:
-            return reverse(f"{self.get_basename()}-{route}", kwargs=kwargs)
-        except NoReverseMatch:
-            lookup = kwargs and f"{next(iter(kwargs.values()))}/"
-            return f"/{self.stream}/{lookup or ''}"
-
-    def check_lookup(self, action, lookup):
-        """Refuse a lookup where the action takes none, or none where it needs one."""
-        route = views.ACTION_ROUTES[action][0]
-        if route == "detail" and lookup is None:
-            raise ProtocolError(
-                400,
-                f"Action '{action}' needs a lookup: "
-                f"'{self.stream}/{action}/<lookup>/'.",
-            )
-        if route == "list" and lookup is not None:
-            raise ProtocolError(400, f"Action '{action}' takes no lookup.")
-        regex = getattr(self.view, "lookup_value_regex", "[^/.]+")
-        if lookup is not None and not re.fullmatch(regex, lookup):
-            # Over HTTP no URL would match: the router's answer is a 404.
-            raise ProtocolError(404, "Not found.")
-
-    def dispatch(self, action, lookup, payload):
-        """Run the view for a REST action; return (status, data JSON text)."""
-        self.check_lookup(action, lookup)
-        route, method, _ = views.ACTION_ROUTES[action]
-        query, body = "", b""
-        if action == "list":
-            query = requests.query_string(payload)
-        elif action in ("create", "update"):
-            body = json.dumps(payload).encode()
-        request = self.build_request(method, lookup, query=query, body=body)
-        kwargs = {self.get_lookup_url_kwarg(): lookup} if lookup is not None else {}
-        response = self.get_view_function(route)(request, **kwargs)
-        return views.render_response(response)
-
-    # Subscriptions ------------------------------------------------------------
-
-    def subscription(self, payload):
-        """Check and evaluate a subscription filter for this socket's user.
-
-        Returns (groups, matched count, None), or (None, None, (status, data
-        JSON text)) when the view or the filter refuses. The view's
-        authentication, permissions and throttles run as for a GET.
-        """
-        route = "list" if self.get_view_function("list") else "detail"
-        view, request = views.prepare_view(
-            self.get_view_function(route), self.build_request("GET"), {}
-        )
-        self.view_instance, self.request = view, request
-
-        def evaluate():
-            filter = self.validate_filter(payload)
-            try:
-                groups = set(self.get_subscription_groups(filter))
-                matched = self.get_subscription_queryset(filter).count()
-            except (DjangoValidationError, ValueError, TypeError) as exc:
-                raise views.SubscriptionError(
-                    f"Invalid subscription filter {payload}: {_message(exc)}"
-                ) from exc
-            return groups, matched
-
-        response, result = views.run_prepared(view, request, evaluate)
-        if response is not None:
-            return None, None, views.render_response(response)
-        return (*result, None)
-
     def get_queryset(self):
         """Return the objects this socket's user may see: the view's queryset."""
         return self.view_instance.get_queryset()
 
     def get_serializer_class(self):
-        """Return the serializer for events and subscription fields."""
+        """Return the serializer of events and subscription fields."""
         if self.serializer_class is not None:
             return self.serializer_class
         return self.view_instance.get_serializer_class()
 
-    def validate_filter(self, payload):
-        """Return the filter as ORM lookups, or raise a 400 naming the problem."""
-        if not payload:
-            raise views.SubscriptionError(
-                'A subscription needs a filter, e.g. {"id": 5}; '
-                "an empty payload would match nothing."
-            )
-        fields = self.get_serializer_class()(context={"request": self.request}).fields
-        lookups = {}
-        for key, value in payload.items():
-            if key in self.subscription_field_mapping:
-                lookups[self.subscription_field_mapping[key]] = value
-            elif key in fields and fields[key].source != "*":
-                lookup = fields[key].source.replace(".", "__")
-                if isinstance(value, list):
-                    lookup += "__in"
-                lookups[lookup] = value
-            else:
-                known = sorted({*fields, *self.subscription_field_mapping})
-                raise views.SubscriptionError(
-                    f"Unknown subscription field '{key}'. "
-                    f"Use one of: {', '.join(known)}."
-                )
-        return lookups
+    def get_serializer(self, *args, **kwargs):
+        """Return a serializer with the view's context (its request and user)."""
+        kwargs.setdefault("context", self.view_instance.get_serializer_context())
+        return self.get_serializer_class()(*args, **kwargs)
 
-    def get_subscription_queryset(self, filter):
-        """Return the objects a subscription matches now, for this user."""
-        return self.get_queryset().filter(**filter)
+    def get_group_names(self, obj):
+        """Return the groups a change to `obj` is published to.
 
-    def get_subscription_groups(self, filter):
-        """Return the groups a subscription joins; override for wider groups."""
-        return {
-            group
-            for obj in self.get_subscription_queryset(filter)
-            for group in self.get_group_names(obj)
-        }
+        Called when `obj` is saved or deleted, with no request. Override to
+        add wider groups (e.g. its topic's), and `get_subscription_groups()`
+        to let subscriptions join them.
+        """
+        return [self.object_group(obj.pk)]
 
-    # Live queries (watch) -----------------------------------------------------
+    def get_subscription_groups(self, subscription):
+        """Return the groups a subscription joins: the matched objects' own.
+
+        Override to join wider groups for some filters, e.g. a topic's group
+        for `{"topic": 3}`, so that objects created later are heard of too.
+        `subscription.data` holds the validated filter by payload key.
+        """
+        return {self.object_group(pk) for pk in subscription.matched}
 
     def get_visibility_key(self):
-        """Return a key shared by users who see the same objects: one per user.
+        """Return a key shared by sockets that see the same objects, the same way.
 
-        Sockets watching the same query with the same key share its
-        evaluation; override to share more (e.g. one key for all staff).
+        Events are evaluated and rendered once per key and change. The
+        default is one key per user; override to share more (e.g. one key
+        for all anonymous users) only where representations do not differ.
         """
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return "anonymous"
         return f"user-{user.pk}"
-
-    def get_watch_query(self, payload):
-        """Return the list payload without pagination: events cover the whole query."""
-        paginator = getattr(self.view, "pagination_class", None)
-        names = {
-            getattr(paginator, attr, None)
-            for attr in (
-                "page_query_param",
-                "page_size_query_param",
-                "limit_query_param",
-                "offset_query_param",
-                "cursor_query_param",
-            )
-        }
-        return {key: value for key, value in payload.items() if key not in names}
-
-    def watch_snapshot(self, payload, with_members):
-        """Answer the watch like `list`; return (status, data JSON, members).
-
-        The members (pks of the whole query, unpaginated) are read only for a
-        query that no other socket of this process watches yet.
-        """
-        status, data_json = self.dispatch("list", None, payload)
-        members = None
-        if status == 200 and with_members:
-            query = self.get_watch_query(payload)
-            members = set(self.get_watch_queryset(query).values_list("pk", flat=True))
-        return status, data_json, members
-
-    def get_watch_queryset(self, query):
-        """Return the objects of a watched query for this socket's user."""
-        request = self.build_request("GET", query=requests.query_string(query))
-        view, _ = views.prepare_view(self.get_view_function("list"), request, {})
-        return view.filter_queryset(view.get_queryset())
-
-    def watch_matches(self, query, pk):
-        """Tell whether the object `pk` is in the watched query now."""
-        return self.get_watch_queryset(query).filter(pk=pk).exists()
-
-    # Broadcasting -------------------------------------------------------------
-
-    def get_group_names(self, obj):
-        """Return the groups whose subscribers hear of changes to `obj`."""
-        return [f"{self.stream}-{obj.pk}"]
 
     def get_deleted_data(self, obj):
         """Return the `data` of a delete event: the pk, and the lookup field."""
@@ -356,35 +185,67 @@ class APIConsumer:
             data[lookup_field] = getattr(obj, lookup_field)
         return json.loads(json.dumps(data, default=str))
 
-    def serialize(self, obj):
-        """Return `obj` as JSON text, as the view's GET detail renders it."""
-        data = self.get_event_serializer().to_representation(obj)
-        return _renderer.render(data).decode()
+    def object_group(self, pk):
+        """The group of one object: `<stream>-<pk>`."""
+        return f"{self.stream}-{pk}"
 
-    def get_event_serializer(self):
-        """Return the serializer of events: built once per endpoint class.
+    # --- Actions: what the socket calls -------------------------------------
 
-        Building a serializer's fields costs more than using them, and events
-        are rendered for no user in particular: every change reuses one
-        serializer, its context an anonymous GET of the view. Override
-        `serialize()` if your representation depends on the request.
+    def dispatch(self, action, lookup, payload):
+        """Run the view for a REST action; return (status, data JSON text)."""
+        self.check_lookup(action, lookup)
+        route, method, _ = ACTION_ROUTES[action]
+        query, body = "", b""
+        if action == "list":
+            query = request_factory.query_string(payload)
+        elif action in ("create", "update"):
+            body = json.dumps(payload).encode()
+        request = self.build_request(method, lookup, query=query, body=body)
+        response = self.adapter.functions[route](request, **self.lookup_kwargs(lookup))
+        return render_response(response)
+
+    def check_lookup(self, action, lookup):
+        """Refuse a lookup where the action takes none, or none where it needs one."""
+        route = ACTION_ROUTES[action][0]
+        if route == "detail" and lookup is None:
+            raise ProtocolError(
+                400,
+                f"Action '{action}' needs a lookup: "
+                f"'{self.stream}/{action}/<lookup>/'.",
+            )
+        if route == "list" and lookup is not None:
+            raise ProtocolError(400, f"Action '{action}' takes no lookup.")
+        if lookup is not None and not self.adapter.lookup_matches(lookup):
+            # Over HTTP no URL would match: the router's answer is a 404.
+            raise ProtocolError(404, "Not found.")
+
+    def subscribe(self, payload):
+        """Check a subscription for this socket's user; return its Subscription.
+
+        The view's authentication, permissions and throttles run as for a
+        GET; a refusal or a bad filter raises `Refused`.
         """
-        cls = type(self)
-        serializer = cls.__dict__.get("_event_serializer")
-        if serializer is None:
-            route = "detail" if self.get_view_function("detail") else "list"
-            view, request = views.prepare_view(
-                self.get_view_function(route), self.build_request("GET"), {}
-            )
-            self.view_instance, self.request = view, request
-            serializer = self.get_serializer_class()(
-                context=view.get_serializer_context()
-            )
-            cls._event_serializer = serializer
-        return serializer
+        with self.refusals():
+            self.initial()
+            subscription = Subscription.parse(self, payload)
+            subscription.groups = frozenset(self.get_subscription_groups(subscription))
+        return subscription
+
+    def render(self, obj):
+        """Return `obj` as JSON text, as `retrieve` renders it for this user."""
+        if self._serializer is None:
+            self._serializer = self.get_serializer()
+        return _renderer.render(self._serializer.to_representation(obj)).decode()
+
+    def render_deleted(self, obj):
+        return dumps(self.get_deleted_data(obj))
+
+    def get_watch_queryset(self, query):
+        """Return the objects of a watched `list` query, for this socket's user."""
+        request = self.build_request("GET", query=request_factory.query_string(query))
+        view, _ = build_view(self.adapter.functions["list"], request, {})
+        return view.filter_queryset(view.get_queryset())
 
 
-def _message(exc):
-    if isinstance(exc, DjangoValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
+# The name of the 2018 package this app descends from.
+APIConsumer = Endpoint

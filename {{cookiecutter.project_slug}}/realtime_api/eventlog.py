@@ -18,23 +18,24 @@ from dataclasses import dataclass
 import redis.asyncio as redis
 
 from . import conf
+from .changes import Change
 
 
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
-    seq: int
-    id: str
     time: float
-    groups: tuple
-    action: str
-    data_json: str
+    change: Change
+
+    @property
+    def seq(self):
+        return self.change.seq
 
 
 @dataclass(frozen=True, slots=True)
 class Replay:
     """Events with a seq above `since` on some groups, or `too_old`."""
 
-    events: list
+    changes: list  # Change objects, in seq order
     too_old: bool
 
 
@@ -47,8 +48,17 @@ def select(entries, since, groups, current_seq):
     oldest = kept[0].seq if kept else current_seq + 1
     if oldest > since + 1:
         return Replay([], too_old=True)  # Some missed events are gone.
-    events = [e for e in kept if e.seq > since and not groups.isdisjoint(e.groups)]
-    return Replay(events, too_old=False)
+    changes = [
+        entry.change
+        for entry in kept
+        if entry.seq > since and _concerns(entry.change, groups)
+    ]
+    return Replay(changes, too_old=False)
+
+
+def _concerns(change, groups):
+    """A recheck may concern any subscriber; a change, those of its groups."""
+    return change.action == "recheck" or not groups.isdisjoint(change.all_groups())
 
 
 class MemoryEventLog:
@@ -59,7 +69,9 @@ class MemoryEventLog:
         self._seqs = {}
         self._entries = {}
 
-    async def append(self, stream, event_id, groups, action, data_json):
+    async def append(self, change):
+        """Log `change` under its stream's next seq; return the seq."""
+        stream = change.stream
         with self._lock:
             seq = self._seqs.get(stream, 0) + 1
             self._seqs[stream] = seq
@@ -67,11 +79,7 @@ class MemoryEventLog:
             if entries is None or entries.maxlen != conf.event_log_size():
                 entries = deque(entries or (), maxlen=conf.event_log_size())
                 self._entries[stream] = entries
-            entries.append(
-                LoggedEvent(
-                    seq, event_id, time.time(), tuple(groups), action, data_json
-                )
-            )
+            entries.append(LoggedEvent(time.time(), change.with_seq(seq)))
             return seq
 
     async def replay(self, stream, since, groups):
@@ -114,20 +122,14 @@ class RedisEventLog:
         prefix = conf.redis_prefix()
         return f"{prefix}:seq:{stream}", f"{prefix}:log:{stream}"
 
-    async def append(self, stream, event_id, groups, action, data_json):
-        entry = json.dumps(
-            {
-                "id": event_id,
-                "time": time.time(),
-                "groups": list(groups),
-                "action": action,
-            }
-        )
-        # The data is JSON text already: append it after a newline, unparsed.
-        member = f"{entry}\n{data_json}"
+    async def append(self, change):
+        """Log `change` under its stream's next seq; return the seq."""
+        message = change.to_message()
+        del message["type"], message["seq"]
+        member = json.dumps({"time": time.time(), "change": message})
         client = self._client()
         return await client.append_script(
-            keys=self._keys(stream),
+            keys=self._keys(change.stream),
             args=[member, conf.event_log_size(), conf.event_log_seconds() * 2],
         )
 
@@ -142,26 +144,13 @@ class RedisEventLog:
 
 
 def _parse(member):
-    head, data_json = member.decode().split("\n", 1)
-    seq, entry = head.split(" ", 1)
+    seq, entry = member.decode().split(" ", 1)
     entry = json.loads(entry)
-    return LoggedEvent(
-        int(seq),
-        entry["id"],
-        entry["time"],
-        tuple(entry["groups"]),
-        entry["action"],
-        data_json,
-    )
+    change = Change.from_message({**entry["change"], "seq": int(seq)})
+    return LoggedEvent(entry["time"], change)
 
 
-_log = None
-
-
-def get_event_log():
-    """Return this process's event log (Redis when configured)."""
-    global _log
-    if _log is None:
-        url = conf.redis_url()
-        _log = RedisEventLog(url) if url else MemoryEventLog()
-    return _log
+def event_log_from_settings():
+    """Return a new event log: in Redis when configured, else in this process."""
+    url = conf.redis_url()
+    return RedisEventLog(url) if url else MemoryEventLog()

@@ -6,11 +6,13 @@ close message to the groups a change affects, through the channel layer, so
 sockets served by any process are reached.
 """
 
+import asyncio
 import hashlib
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.db import router, transaction
@@ -78,18 +80,21 @@ async def discard_groups(consumer, groups):
 
 def close_sockets(groups, using=None):
     """Close every socket in `groups`, in every process, after commit."""
-    from .broadcast import send_to_groups
 
     def send():
         try:
-            async_to_sync(send_to_groups)(
-                groups, {"type": "realtime.close", "code": CLOSE_CODE}
-            )
+            async_to_sync(_send_close)(groups)
         except Exception:
             logger.exception("Could not close the sockets of %s", groups)
 
     if groups:
         transaction.on_commit(send, using=using)
+
+
+async def _send_close(groups):
+    layer = get_channel_layer()
+    message = {"type": "realtime.close", "code": CLOSE_CODE}
+    await asyncio.gather(*(layer.group_send(group, message) for group in groups))
 
 
 def close_user_sockets(user):

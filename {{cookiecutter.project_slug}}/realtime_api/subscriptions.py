@@ -1,4 +1,10 @@
-"""Subscriptions of a socket: the groups it joins, and replay with `since`."""
+"""A socket's subscriptions: the groups they join, what they deliver, `since`.
+
+A socket has one `Subscriber` per stream it subscribes to. It remembers the
+objects it has told the client of (matched when subscribing, or delivered
+since), so that it can send `leave` once when one of them may no longer be
+seen or leaves the subscription's groups, and nothing about it after that.
+"""
 
 import json
 import logging
@@ -6,118 +12,237 @@ from collections import Counter
 
 from channels.db import database_sync_to_async
 
-from .eventlog import get_event_log
-from .fanout import RecentIds, get_fanout
+from .endpoints import Refused
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
 logger = logging.getLogger(__name__)
 
 
+class RecentIds:
+    """The keys of the last `size` events sent (a bounded set)."""
+
+    def __init__(self, size=1024):
+        self.size = size
+        self.ids = {}
+
+    def add(self, key):
+        """Add a key; False when it is there already."""
+        if key in self.ids:
+            return False
+        self.ids[key] = None
+        if len(self.ids) > self.size:
+            del self.ids[next(iter(self.ids))]
+        return True
+
+
+class Subscriber:
+    """One socket's subscriptions to one stream."""
+
+    def __init__(self, socket, stream, audience):
+        self.socket = socket
+        self.stream = stream
+        self.audience = audience
+        self.filters = {}  # filter JSON -> the groups of that subscription
+        self.groups = Counter()  # group -> how many of the filters joined it
+        self.known = set()  # pks the client was told of and not told to drop
+
+    def add(self, key, groups, matched):
+        """Add (or refresh) a subscription; return the groups newly joined."""
+        before = set(self.groups)
+        self.remove(key)
+        self.filters[key] = groups
+        self.groups.update(groups)
+        self.known.update(matched)
+        return set(self.groups) - before
+
+    def remove(self, key):
+        """Remove a subscription; return the groups no filter uses any more."""
+        unused = []
+        for group in self.filters.pop(key, ()):
+            self.groups[group] -= 1
+            if not self.groups[group]:
+                del self.groups[group]
+                unused.append(group)
+        return unused
+
+    def react(self, change, verdict):
+        """Return the (dedupe key, frame) pairs a change means for this socket."""
+        pk = change.pk
+        if change.action == "recheck":
+            leaving = self.known & verdict.hidden
+            self.known -= leaving
+            return [
+                (f"{change.id}/{pk}", self.leave(pk, change)) for pk in sorted(leaving)
+            ]
+        if change.action == "delete":
+            if pk not in self.known:
+                return []
+            self.known.discard(pk)
+            return [(change.id, self.frame(change, "delete", change.deleted_json))]
+        if verdict.visible and not self.groups.keys().isdisjoint(change.groups):
+            self.known.add(pk)
+            frame = verdict.frames.get(change.action)
+            if frame is None:  # Built once per audience and change.
+                frame = self.frame(change, change.action, verdict.data_json)
+                verdict.frames[change.action] = frame
+            return [(change.id, frame)]
+        if pk in self.known:
+            self.known.discard(pk)
+            return [(change.id, self.leave(pk, change))]
+        return []
+
+    def frame(self, change, action, data_json):
+        return event_frame(self.stream, action, data_json, change.seq)
+
+    def leave(self, pk, change):
+        return self.frame(change, "leave", dumps({"id": pk}))
+
+    async def deliver(self, key, frame):
+        await self.socket.deliver(frame, key)
+
+
 class SubscriptionMixin:
-    """`subscribe` and `unsubscribe`, and the events they bring (a consumer mixin).
+    """`subscribe` and `unsubscribe` for the socket's consumer.
 
     State is created on first use: a socket that never subscribes holds none.
     """
 
-    subscriptions = None  # (stream, filter JSON) -> groups
-    group_members = None  # group -> how many subscriptions use it
-    recent_events = None  # ids of the events sent since a replay
+    subscribers = None  # stream -> Subscriber
+    recent_events = None  # keys of the events sent since a replay
 
     async def handle_subscription(self, endpoint, frame):
         if frame.lookup is not None:
             raise ProtocolError(
                 400, f"Action '{frame.action}' takes no lookup: put it in the payload."
             )
-        groups, matched, refused = await database_sync_to_async(endpoint.subscription)(
-            frame.payload
-        )
-        if refused is not None:
-            return response_frame(frame, *refused)
-        key = (frame.stream, json.dumps(frame.payload, sort_keys=True))
+        hub = self.runtime.hub
+        if frame.action == "subscribe":
+            try:
+                # Hear of changes before evaluating the filter: none is missed.
+                await hub.listen(frame.stream)
+            except Exception:
+                logger.exception("Channel layer unreachable: subscription refused")
+                raise ProtocolError(
+                    503,
+                    "Subscriptions are unavailable: the server cannot reach its "
+                    "channel layer. Try again later.",
+                ) from None
+        try:
+            subscription = await database_sync_to_async(endpoint.subscribe)(
+                frame.payload
+            )
+        except Refused as refused:
+            return response_frame(frame, refused.status, refused.data_json)
+        key = json.dumps(frame.payload, sort_keys=True)
         if frame.action == "unsubscribe":
-            await self.leave(key)
+            self.unsubscribe(frame.stream, key)
             return response_frame(frame, 200, dumps({"detail": "unsubscribed"}))
-        # Join first, then read the log: an event committed in between is
-        # both replayed and delivered live, and the second copy is dropped.
-        await self.join(key, groups)
+        subscriber = self.subscriber(endpoint)
+        joined = subscriber.add(key, subscription.groups, subscription.matched)
+        hub.index(subscriber, joined=joined)
         resumed = {}
         if frame.since is not None:
-            resumed = await self.replay(frame.stream, frame.since, groups)
-        data = {"detail": "subscribed", "matched": matched}
+            resumed = await self.replay(subscriber, frame.since, subscription.groups)
+        data = {"detail": "subscribed", "matched": len(subscription.matched)}
         return response_frame(frame, 200, dumps(data), **resumed)
 
-    async def replay(self, stream, since, groups):
-        """Queue the logged events after `since`; return the response's fields."""
-        replay = await get_event_log().replay(stream, since, groups)
+    def subscriber(self, endpoint):
+        """Return the socket's Subscriber of the endpoint's stream (made once)."""
+        if self.subscribers is None:
+            self.subscribers = {}
+        subscriber = self.subscribers.get(endpoint.stream)
+        if subscriber is None:
+            audience = self.runtime.hub.audience(endpoint)
+            subscriber = Subscriber(self, endpoint.stream, audience)
+            self.subscribers[endpoint.stream] = subscriber
+        return subscriber
+
+    def unsubscribe(self, stream, key):
+        subscriber = (self.subscribers or {}).get(stream)
+        if subscriber is None:
+            return
+        self.runtime.hub.index(subscriber, left=subscriber.remove(key))
+        if not subscriber.filters:
+            del self.subscribers[stream]
+            self.runtime.hub.remove_subscriber(subscriber)
+
+    def end_subscriptions(self):
+        """Forget every subscription on disconnect."""
+        for subscriber in (self.subscribers or {}).values():
+            self.runtime.hub.remove_subscriber(subscriber)
+        self.subscribers = None
+
+    async def replay(self, subscriber, since, groups):
+        """Queue what changed after `since`; return the response's fields."""
+        replay = await self.runtime.event_log.replay(subscriber.stream, since, groups)
         if replay.too_old:
             return {"resumed": False, "reason": "too old"}
+        frames = await database_sync_to_async(replay_frames)(
+            subscriber, replay.changes, groups
+        )
         if self.recent_events is None:
             self.recent_events = RecentIds()
-        frames = [
-            event_frame(stream, event.action, event.data_json, event.seq)
-            for event in replay.events
-            if self.recent_events.add(event.id)
-        ]
 
         async def send_replay():
-            for frame in frames:
-                await self.send(text_data=frame)
+            for key, pk, visible, frame in frames:
+                if visible:
+                    subscriber.known.add(pk)
+                else:
+                    subscriber.known.discard(pk)
+                if self.remember(key):
+                    await self.send(text_data=frame)
 
         self.then(send_replay)
         return {"resumed": True}
 
-    async def join(self, key, groups):
-        """Join the groups of a subscription (again: its groups are refreshed)."""
-        if self.subscriptions is None:
-            self.subscriptions, self.group_members = {}, Counter()
-        fanout = get_fanout()
-        joined = []
-        try:
-            for group in groups:
-                if not self.group_members[group]:
-                    await fanout.add(group, self)
-                    joined.append(group)
-        except Exception:
-            logger.exception("Channel layer unreachable: subscription refused")
-            await self.leave_groups(joined)
-            raise ProtocolError(
-                503,
-                "Subscriptions are unavailable: the server cannot reach its "
-                "channel layer. Try again later.",
-            ) from None
-        self.group_members.update(groups)
-        await self.leave(key)
-        self.subscriptions[key] = groups
+    def remember(self, key):
+        """False for an event sent already (tracked only once a replay ran)."""
+        if key is None or self.recent_events is None:
+            return True
+        return self.recent_events.add(key)
 
-    async def leave(self, key):
-        """Leave the groups of a subscription that no other subscription uses."""
-        unused = []
-        for group in (self.subscriptions or {}).pop(key, ()):
-            self.group_members[group] -= 1
-            if not self.group_members[group]:
-                del self.group_members[group]
-                unused.append(group)
-        await self.leave_groups(unused)
 
-    async def leave_groups(self, groups):
-        fanout = get_fanout()
-        try:
-            for group in groups:
-                await fanout.discard(group, self)
-        except Exception:
-            logger.warning("Channel layer unreachable: groups not left", exc_info=True)
+def replay_frames(subscriber, changes, groups):
+    """In the database thread: what a resuming client needs, as its user sees it now.
 
-    async def end_subscriptions(self):
-        """Leave every group on disconnect."""
-        await self.leave_groups(list(self.group_members or ()))
+    For each object changed after `since` (in the order of its last change):
+    its current state if this user may see it and it is in the subscription's
+    groups; otherwise `delete` or `leave` with its id, unless it was created
+    after `since` (the client never had it). Objects are read as they are
+    now, so a client that missed several changes of one object gets one
+    event, with the seq of the last.
 
-    async def deliver_event(self, event_id, text):
-        """Send an event frame, unless a replay sent it already."""
-        if self.held is not None:
-            self.held.append((event_id, text))
-        elif self.remember(event_id):
-            await self.send(text_data=text)
-
-    def remember(self, event_id):
-        """False for an event sent already (only tracked once a replay ran)."""
-        return self.recent_events is None or self.recent_events.add(event_id)
+    Returns (dedupe key, pk, visible, frame) tuples.
+    """
+    audience = subscriber.audience
+    last = {}  # pk -> (dedupe key, its last change), in the order of last changes
+    created = set()
+    for change in changes:
+        if change.action == "recheck":
+            pks = audience.recheck(change.filter).hidden
+            touched = [(pk, f"{change.id}/{pk}") for pk in sorted(pks)]
+        else:
+            touched = [(change.pk, change.id)]
+            if change.action == "create":
+                created.add(change.pk)
+        for pk, key in touched:
+            last.pop(pk, None)
+            last[pk] = (key, change)
+    alive = [pk for pk, (_, change) in last.items() if change.action != "delete"]
+    objects = audience.visible_objects(alive)
+    frames = []
+    for pk, (key, change) in last.items():
+        obj = objects.get(pk)
+        if obj is not None and not groups.isdisjoint(audience.groups_of(obj)):
+            action = "create" if pk in created else change.action
+            action = "update" if action == "recheck" else action
+            frame = subscriber.frame(change, action, audience.endpoint.render(obj))
+            frames.append((key, pk, True, frame))
+        elif pk in created:
+            continue  # Created after `since` and gone: the client never had it.
+        elif change.action == "delete":
+            frame = subscriber.frame(change, "delete", change.deleted_json)
+            frames.append((key, pk, False, frame))
+        else:
+            frames.append((key, pk, False, subscriber.leave(pk, change)))
+    return frames

@@ -1,168 +1,118 @@
 """Live queries (`watch`): a `list` that stays live, evaluated once per query.
 
-Each server process has one `WatchHub`. It hears of every change of the
-streams its sockets watch, and evaluates each distinct query (the same
-filters for the same visibility) once per change, however many sockets
-watch it; then it sends `enter`, `update` or `leave` to those sockets.
+Sockets of one audience (visibility key) that watch the same query share one
+`LiveQuery`: the hub evaluates it once per change and sends `enter`,
+`update` or `leave` to each of them.
 """
 
-import asyncio
 import itertools
 import logging
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 
-from .broadcast import watch_group
-from .fanout import one_per_loop
+from .changes import pk_value
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
 logger = logging.getLogger(__name__)
+
+# The query parameters of DRF's paginators: a watch's events cover the whole
+# query, so they do not count in what a watch evaluates.
+PAGINATION_ATTRIBUTES = (
+    "page_query_param",
+    "page_size_query_param",
+    "limit_query_param",
+    "offset_query_param",
+    "cursor_query_param",
+)
 
 
 class Watcher:
     """One socket's watch of a live query."""
 
-    def __init__(self, consumer, watch_id, query):
-        self.consumer = consumer
+    def __init__(self, socket, watch_id, query):
+        self.socket = socket
         self.watch_id = watch_id
         self.query = query
 
-    async def send(self, frame):
-        # Held by the socket until the watch's response has been sent.
-        await self.consumer.deliver(frame)
-
 
 class LiveQuery:
-    """A query watched by one or more sockets that see the same objects."""
+    """A query watched by sockets that see the same objects."""
 
-    def __init__(self, endpoint, query):
-        self.endpoint = endpoint  # Bound to the scope of the first watcher.
-        self.stream = endpoint.stream
+    def __init__(self, audience, query):
+        self.audience = audience
+        self.stream = audience.stream
         self.query = query
         self.members = set()  # pks that match now
         self.watchers = []
-        self.ready = False  # False until the members are known
+        self.ready = False  # True once the members are known and caught up
+        self.starting = False
         self.pending = []  # changes heard before that
 
-    def transition(self, change):
-        """Return how a change moves an object relative to the query (sync)."""
-        pk = change["pk"]
-        matches = change["action"] != "delete" and self.endpoint.watch_matches(
-            self.query, pk
-        )
-        was = pk in self.members
-        if matches:
-            self.members.add(pk)
-            return "update" if was else "enter"
-        if was:
-            self.members.discard(pk)
-            return "leave"
-        return None
+    def queryset(self):
+        return self.audience.endpoint.get_watch_queryset(self.query)
 
-    async def send(self, action, change):
-        data = change["data"] if action != "leave" else dumps({"id": change["pk"]})
+    def evaluate(self, change, verdict):
+        """In the database thread: where a change puts objects, relative to the query.
+
+        Returns {pk: data JSON, or None where the object is not in the query}.
+        """
+        if change.action == "delete":
+            return {change.pk: None}
+        if change.action == "recheck":
+            matching = self.queryset().filter(**change.filter)
+            now = {pk_value(pk) for pk in matching.values_list("pk", flat=True)}
+            now &= verdict.visible_pks
+            touched = (verdict.hidden | verdict.visible_pks) & self.members
+            entering = self.audience.render_many(now - self.members)
+            return {**dict.fromkeys(touched - now), **entering}
+        if verdict.visible and self.queryset().filter(pk=change.pk).exists():
+            return {change.pk: verdict.data_json}
+        return {change.pk: None}
+
+    async def react(self, change, result):
+        """Update the members and tell the watchers (on the loop)."""
+        for pk, data_json in sorted(
+            (result or {}).items(), key=lambda item: str(item[0])
+        ):
+            was = pk in self.members
+            if data_json is not None:
+                self.members.add(pk)
+                await self.send("update" if was else "enter", data_json, change)
+            elif was:
+                self.members.discard(pk)
+                await self.send("leave", dumps({"id": pk}), change)
+
+    async def send(self, action, data_json, change):
         for watcher in list(self.watchers):
             frame = event_frame(
-                self.stream, action, data, change["seq"], watch=watcher.watch_id
+                self.stream, action, data_json, change.seq, watch=watcher.watch_id
             )
             try:
-                await watcher.send(frame)
+                await watcher.socket.deliver(frame)
             except Exception:
                 logger.warning("Watch frame not sent; dropping the watcher")
                 self.watchers.remove(watcher)
 
 
-class WatchHub:
-    """The live queries of one process, and the changes that move them."""
-
-    def __init__(self):
-        self.layer = get_channel_layer()
-        self.channel = None
-        self.streams = set()
-        self.queries = {}  # key -> LiveQuery
-        self.task = None
-        self.watch_ids = itertools.count(1)
-        self.opening = asyncio.Lock()
-
-    async def listen(self, stream):
-        """Hear of every change of `stream` from now on (every process's)."""
-        async with self.opening:  # Concurrent first watches: one channel, one add.
-            if self.channel is None:
-                self.channel = await self.layer.new_channel()  # See fanout.py.
-                self.task = asyncio.create_task(self.run())
-            if stream not in self.streams:
-                await self.layer.group_add(watch_group(stream), self.channel)
-                self.streams.add(stream)
-
-    async def run(self):
-        while True:
-            change = await self.layer.receive(self.channel)
-            try:
-                await self.on_change(change)
-            except Exception:
-                logger.exception("Live queries not evaluated for %s", change)
-
-    async def on_change(self, change):
-        queries = [q for q in self.queries.values() if q.stream == change["stream"]]
-        for query in queries:
-            if not query.ready:
-                query.pending.append(change)
-        await self.evaluate([q for q in queries if q.ready], change)
-
-    async def evaluate(self, queries, change):
-        """Evaluate a change against queries: one database hop in all."""
-        if not queries:
-            return
-
-        def transitions():
-            return [(query, query.transition(change)) for query in queries]
-
-        for query, action in await database_sync_to_async(transitions)():
-            if action is not None:
-                await query.send(action, change)
-
-    def add(self, consumer, endpoint, query):
-        """Register a socket's watch; return its Watcher (not yet ready)."""
-        key = (endpoint.stream, endpoint.get_visibility_key(), dumps(query))
-        live_query = self.queries.get(key)
-        if live_query is None:
-            live_query = self.queries[key] = LiveQuery(endpoint, query)
-        watcher = Watcher(consumer, f"w{next(self.watch_ids)}", live_query)
-        live_query.watchers.append(watcher)
-        return watcher
-
-    def remove(self, watcher):
-        query = watcher.query
-        if watcher in query.watchers:
-            query.watchers.remove(watcher)
-        if not query.watchers:
-            for key, live_query in list(self.queries.items()):
-                if live_query is query:
-                    del self.queries[key]
-
-    async def start(self, watcher, members):
-        """Make a new query ready with its members, then catch up on changes."""
-        query = watcher.query
-        if query.ready:
-            return
-        query.members, query.ready = members, True
-        pending, query.pending = query.pending, []
-        for change in pending:
-            await self.evaluate([query], change)
+def watch_query(adapter, payload):
+    """Return the list payload without pagination: events cover the whole query."""
+    paginator = getattr(adapter.view, "pagination_class", None)
+    names = {getattr(paginator, attr, None) for attr in PAGINATION_ATTRIBUTES}
+    return {key: value for key, value in payload.items() if key not in names}
 
 
 class WatchMixin:
-    """`watch` and `unwatch` for a consumer (its state is created on first use)."""
+    """`watch` and `unwatch` for the socket's consumer (state made on first use)."""
 
     watches = None  # watch id -> Watcher
+    watch_ids = None
 
     async def handle_watch(self, endpoint, frame):
         if frame.lookup is not None:
             raise ProtocolError(400, f"Action '{frame.action}' takes no lookup.")
         if frame.action == "unwatch":
             return self.unwatch(frame)
-        hub = get_hub()
+        hub = self.runtime.hub
         try:
             # Hear of changes before reading the snapshot: none is missed.
             await hub.listen(frame.stream)
@@ -173,23 +123,65 @@ class WatchMixin:
                 "Live queries are unavailable: the server cannot reach its "
                 "channel layer. Try again later.",
             ) from None
-        watcher = hub.add(self, endpoint, endpoint.get_watch_query(frame.payload))
+        watcher = self.add_watcher(
+            endpoint, watch_query(endpoint.adapter, frame.payload)
+        )
+        live_query = watcher.query
+        first = not (live_query.ready or live_query.starting)
+        live_query.starting = True
         try:
-            status, data_json, members = await database_sync_to_async(
-                endpoint.watch_snapshot
-            )(frame.payload, not watcher.query.ready)
+            status, data_json, members = await database_sync_to_async(snapshot)(
+                endpoint, frame.payload, live_query.query, first
+            )
         except BaseException:
-            hub.remove(watcher)
+            live_query.starting = live_query.starting and not first
+            self.remove_watcher(watcher)
             raise
         if status != 200:
-            hub.remove(watcher)
+            live_query.starting = live_query.starting and not first
+            self.remove_watcher(watcher)
             return response_frame(frame, status, data_json)
-        if members is not None:
-            await hub.start(watcher, members)
-        if self.watches is None:
-            self.watches = {}
+        if first:
+            await self.start(live_query, members)
         self.watches[watcher.watch_id] = watcher
         return response_frame(frame, status, data_json, watch=watcher.watch_id)
+
+    def add_watcher(self, endpoint, query):
+        """Join (or start) the live query of this socket's audience."""
+        hub = self.runtime.hub
+        if self.watches is None:
+            self.watches, self.watch_ids = {}, itertools.count(1)
+        audience = hub.audience(endpoint)
+        queries = hub.listeners(endpoint.stream).live_queries
+        key = (audience.key, dumps(query))
+        live_query = queries.get(key)
+        if live_query is None:
+            live_query = queries[key] = LiveQuery(audience, query)
+        else:
+            hub.release(audience)  # The live query holds it already.
+        watcher = Watcher(self, f"w{next(self.watch_ids)}", live_query)
+        live_query.watchers.append(watcher)
+        return watcher
+
+    async def start(self, live_query, members):
+        """Make a new live query ready: its members, then the changes heard since."""
+        live_query.members = members
+        while live_query.pending:
+            pending, live_query.pending = live_query.pending, []
+            await self.runtime.hub.evaluate_now(live_query, pending)
+        live_query.ready = True
+
+    def remove_watcher(self, watcher):
+        live_query = watcher.query
+        if watcher in live_query.watchers:
+            live_query.watchers.remove(watcher)
+        if not live_query.watchers:
+            hub = self.runtime.hub
+            queries = hub.listeners(live_query.stream).live_queries
+            key = (live_query.audience.key, dumps(live_query.query))
+            if queries.get(key) is live_query:
+                del queries[key]
+                hub.release(live_query.audience)
 
     def unwatch(self, frame):
         watch_id = frame.payload.get("watch")
@@ -199,14 +191,25 @@ class WatchMixin:
         if watcher is None or watcher.query.stream != frame.stream:
             raise ProtocolError(404, f"No watch {watch_id!r} on this socket.")
         del self.watches[watch_id]
-        get_hub().remove(watcher)
+        self.remove_watcher(watcher)
         return response_frame(frame, 200, dumps({"detail": "unwatched"}))
 
     def end_watches(self):
         """End every watch of the socket on disconnect."""
         for watcher in (self.watches or {}).values():
-            get_hub().remove(watcher)
+            self.remove_watcher(watcher)
+        self.watches = None
 
 
-# The hub of the running event loop (one per server process).
-get_hub = one_per_loop(WatchHub)
+def snapshot(endpoint, payload, query, with_members):
+    """Answer the watch like `list`; return (status, data JSON, members).
+
+    The members (pks of the whole query, unpaginated) are read only for a
+    query that no other socket of this process watches yet.
+    """
+    status, data_json = endpoint.dispatch("list", None, payload)
+    members = None
+    if status == 200 and with_members:
+        pks = endpoint.get_watch_queryset(query).values_list("pk", flat=True)
+        members = {pk_value(pk) for pk in pks}
+    return status, data_json, members

@@ -131,6 +131,8 @@ REST_FRAMEWORK = {
 # --- Realtime API (realtime_api/) -----------------------------------------------------
 # The wire protocol is documented in realtime_api/PROTOCOL.md.
 
+# The streams the socket serves and broadcasts: config/realtime.py.
+REALTIME_API_REGISTRY = "config.realtime.registry"
 # URL prefix of the WebSocket endpoint: one multiplexed socket at /ws/, and
 # sockets bound to one stream at /ws/<stream>/.
 REALTIME_API_PATH = "ws/"

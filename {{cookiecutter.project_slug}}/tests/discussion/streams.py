@@ -15,14 +15,10 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from discussion.serializers import TopicSerializer
 from discussion.views import TopicViewSet
-from realtime_api.consumers import APIConsumer, APIDemultiplexer
+from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
 
 
-class ExtraDemultiplexer(APIDemultiplexer):
-    """A socket of its own, so the streams below stay out of /ws/."""
-
-
-class QuietConsumer(APIConsumer):
+class QuietConsumer(Endpoint):
     immediate_broadcast = False
 
 
@@ -94,7 +90,9 @@ class TitleSuffixConsumer(QuietConsumer):
     subscription_field_mapping = {"title": "title__iendswith"}
 
 
-ExtraDemultiplexer.register(
+# A registry and socket of their own, so the streams below stay out of /ws/.
+extra_registry = Registry()
+extra_registry.register(
     ListOnlyConsumer,
     ReadOnlyConsumer,
     ThrottledConsumer,
@@ -104,5 +102,7 @@ ExtraDemultiplexer.register(
 )
 
 extra_application = AllowedHostsOriginValidator(
-    AuthMiddlewareStack(URLRouter([path("ws/", ExtraDemultiplexer.as_asgi())]))
+    AuthMiddlewareStack(
+        URLRouter([path("ws/", APIDemultiplexer.as_asgi(registry=extra_registry))])
+    )
 )

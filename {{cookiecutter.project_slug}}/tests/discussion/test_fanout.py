@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from discussion.models import Comment
-from realtime_api.fanout import get_fanout
+from realtime_api.registry import get_registry
 
 from .helpers import communicator
 
@@ -28,7 +28,8 @@ async def test_sockets_subscribing_at_once_all_hear_every_event(world, user):
         )
         assert {response["status"] for response in responses} == {200}
         group = f"comments-topic-{topic.pk}"
-        assert len(get_fanout().sockets[group]) == 20
+        listeners = get_registry().runtime().hub.listeners("comments")
+        assert len(listeners.by_group[group]) == 20
         comment = await Comment.objects.acreate(topic=topic, author=user, text="all")
         for socket in sockets:
             event = await socket.receive_event()
@@ -37,4 +38,4 @@ async def test_sockets_subscribing_at_once_all_hear_every_event(world, user):
     finally:
         for socket in sockets:
             await socket.__aexit__(None, None, None)
-    assert group not in get_fanout().sockets  # The last to leave left the group.
+    assert group not in listeners.by_group  # The last to leave left the group.

@@ -125,15 +125,16 @@ async def test_redis_outage_degrades_and_recovers(daphne_servers, spare_redis, u
                 break
             await asyncio.sleep(0.1)
         assert "Event not delivered: comments create" in server.log()
-        one_comment = {"id": created["data"]["id"]}  # A group not joined yet.
-        refused = await listener.request("comments", "subscribe", payload=one_comment)
+        # The process listens to `comments` already; `topics` it must join.
+        topics = {"ids": [topic.pk]}
+        refused = await listener.request("topics", "subscribe", payload=topics)
         assert refused["status"] == 503, refused
 
         spare_redis.start()
-        # A subscription that joins a new group succeeds once the layer has
-        # reconnected (and re-subscribed the socket's earlier groups).
+        # The first subscription to a new stream succeeds once the layer has
+        # reconnected (and subscribed again to the streams joined before).
         for _attempt in range(50):
-            again = await listener.request("comments", "subscribe", payload=one_comment)
+            again = await listener.request("topics", "subscribe", payload=topics)
             if again["status"] == 200:
                 break
             await asyncio.sleep(0.2)

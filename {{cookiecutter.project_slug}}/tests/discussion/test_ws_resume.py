@@ -3,7 +3,7 @@
 import pytest
 
 from discussion.models import Comment
-from realtime_api import eventlog
+from realtime_api.registry import get_registry
 
 from .helpers import communicator
 
@@ -80,7 +80,7 @@ async def test_a_change_between_join_and_log_read_arrives_once(
 ):
     """An event committed while the log is read is replayed, not sent twice."""
     topic = world.public_topic
-    log = eventlog.get_event_log()
+    log = get_registry().runtime().event_log
     read_log = log.replay
 
     async def replay_after_a_change(stream, since, groups):

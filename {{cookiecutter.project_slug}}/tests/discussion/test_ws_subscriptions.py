@@ -153,13 +153,24 @@ async def test_topic_subscription_hears_later_comments(world, user, other):
 
 
 async def test_no_events_for_objects_outside_the_queryset(world, user, other):
-    """Another user's private topic matches 0 and its comments send nothing."""
+    """Another user's private topic matches 0 and its comments send nothing.
+
+    A filter on a topic the user may not see is refused exactly like one on a
+    topic that does not exist, as `?topic=` is over HTTP.
+    """
     private = world.private_topic
     async with communicator(other) as ws:
-        by_topic = await subscribe(ws, "comments", {"topic": private.pk})
+        hidden = await ws.request(
+            "comments", "subscribe", payload={"topic": private.pk}
+        )
+        missing = await ws.request("comments", "subscribe", payload={"topic": 10**9})
+        assert hidden["status"] == missing["status"] == 400
+        assert hidden["data"] == {
+            "detail": missing["data"]["detail"].replace(str(10**9), str(private.pk))
+        }
         by_id = await subscribe(ws, "comments", {"id": world.private_comment.pk})
         topic = await subscribe(ws, "topics", {"ids": [private.pk]})
-        assert by_topic["matched"] == by_id["matched"] == topic["matched"] == 0
+        assert by_id["matched"] == topic["matched"] == 0
         await Comment.objects.acreate(topic=private, author=user, text="secret")
         await edit_comment(world.private_comment)
         await edit_topic(private)

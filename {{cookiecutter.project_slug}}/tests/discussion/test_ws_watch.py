@@ -2,13 +2,17 @@
 
 import pytest
 
-from discussion.consumers import CommentConsumer
 from discussion.models import Comment, Topic
-from realtime_api.watch import get_hub
+from realtime_api import watch as watch_module
+from realtime_api.registry import get_registry
 
 from .helpers import communicator, http_twin
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def live_queries(stream="comments"):
+    return get_registry().runtime().hub.listeners(stream).live_queries
 
 
 async def watch(ws, stream, payload):
@@ -127,14 +131,14 @@ async def test_no_leak_to_another_user(world, user, other):
 async def test_a_change_right_after_the_snapshot_is_not_lost(world, user, monkeypatch):
     """A change committed after the snapshot was read still arrives (as enter)."""
     topic = world.public_topic
-    snapshot = CommentConsumer.watch_snapshot
+    read = watch_module.snapshot
 
-    def snapshot_then_change(self, payload, with_members):
-        result = snapshot(self, payload, with_members)
+    def snapshot_then_change(*args):
+        result = read(*args)
         Comment.objects.create(topic=topic, author=user, text="just after")
         return result
 
-    monkeypatch.setattr(CommentConsumer, "watch_snapshot", snapshot_then_change)
+    monkeypatch.setattr(watch_module, "snapshot", snapshot_then_change)
     async with communicator(user) as ws:
         response = await watch(ws, "comments", {"topic": topic.pk})
         assert "just after" not in [c["text"] for c in response["data"]["results"]]
@@ -162,11 +166,11 @@ async def test_sockets_with_the_same_query_and_visibility_share_one_evaluation(w
     async with communicator() as one, communicator() as two:
         await watch(one, "comments", payload)
         await watch(two, "comments", payload)
-        (query,) = get_hub().queries.values()
+        (query,) = live_queries().values()
         assert len(query.watchers) == 2
         await save(world.public_comment, text="shared")
         assert (await one.receive_event())["seq"] == (await two.receive_event())["seq"]
-    assert not get_hub().queries
+    assert not live_queries()
 
 
 async def test_watch_obeys_the_views_permissions(world):

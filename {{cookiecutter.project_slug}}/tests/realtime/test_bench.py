@@ -10,8 +10,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from realtime_api.demultiplexer import APIDemultiplexer
 from realtime_api.live_server import DaphneServer
+from realtime_api.registry import get_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ SMALL += ["--idle", "8", "--timeout", "30", "--no-progress"]
 @pytest.fixture
 def needs_default_scenario():
     """The default scenario creates comments in a topic: the sample app's streams."""
-    if not {"topics", "comments"} <= set(APIDemultiplexer.endpoints):
+    if not {"topics", "comments"} <= set(get_registry().names()):
         pytest.skip(
             "the default realtime_bench scenario uses the sample app's `topics` "
             "and `comments` streams (pass --stream/--payload for your own)"

@@ -1,4 +1,4 @@
-"""Registering endpoints: clear errors, a registry per demultiplexer, lazy state."""
+"""Registering endpoints: clear errors, registries of their own, lazy state."""
 
 import pytest
 from channels.auth import AuthMiddlewareStack
@@ -9,7 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import path
 from rest_framework import viewsets
 
-from realtime_api.consumers import APIConsumer, APIDemultiplexer
+from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
+from realtime_api.registry import get_registry
 from realtime_api.testing import AuthWebsocketCommunicator
 
 from .whoami import WhoAmIView, username
@@ -21,39 +22,40 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
 
 def endpoint(stream, view=WhoAmIView, **attrs):
     return type(
-        f"Endpoint_{stream}", (APIConsumer,), {"view": view, "stream": stream, **attrs}
+        f"Endpoint_{stream}", (Endpoint,), {"view": view, "stream": stream, **attrs}
     )
 
 
 def test_a_stream_registered_twice_names_both_endpoints():
     """Two endpoints with one stream name are refused, and both are named."""
-
-    class Demux(APIDemultiplexer):
-        pass
-
+    registry = Registry()
     first, second = endpoint("same"), endpoint("same")
-    Demux.register(first)
+    registry.register(first)
     with pytest.raises(ImproperlyConfigured) as error:
-        Demux.register(second)
+        registry.register(second)
     message = str(error.value)
     assert "'same'" in message and first.__qualname__ in message
     assert second.__qualname__ in message
-    Demux.register(first)  # Registering the same endpoint again is harmless.
+    registry.register(first)  # Registering the same endpoint again is harmless.
 
 
-def test_every_demultiplexer_has_its_own_registry():
-    """Registering on one subclass changes neither the base nor a sibling."""
+def test_every_registry_is_its_own():
+    """Registering in one registry changes neither the project's nor another."""
+    one, two = Registry(), Registry()
+    one.register(endpoint("only-in-one"))
+    assert "only-in-one" in one
+    assert "only-in-one" not in two
+    assert "only-in-one" not in get_registry()
 
-    class One(APIDemultiplexer):
-        pass
 
-    class Two(APIDemultiplexer):
-        pass
-
-    One.register(endpoint("only-on-one"))
-    assert "only-on-one" in One.endpoints
-    assert "only-on-one" not in Two.endpoints
-    assert "only-on-one" not in APIDemultiplexer.endpoints
+def test_the_project_registry_is_the_setting(settings):
+    """REALTIME_API_REGISTRY names the registry; anything else is refused clearly."""
+    assert get_registry() is get_registry()
+    settings.REALTIME_API_REGISTRY = "tests.realtime.whoami.registry"
+    assert "whoami" in get_registry()
+    settings.REALTIME_API_REGISTRY = "tests.realtime.whoami.WhoAmIView"
+    with pytest.raises(ImproperlyConfigured, match="not a realtime_api"):
+        get_registry()
 
 
 @pytest.mark.parametrize(
@@ -63,22 +65,23 @@ def test_every_demultiplexer_has_its_own_registry():
         ({"stream": "has/slash"}, "should include a `stream` attribute"),
         ({"stream": ""}, "should include a `stream` attribute"),
         ({"allowed_actions": ["list", "fly"]}, "unknown actions: fly"),
+        (
+            {"view": UserViewSet, "visibility_depends_on": {"username": ["x"]}},
+            "visibility_depends_on names 'username': use a ForeignKey",
+        ),
     ],
 )
 def test_a_misconfigured_endpoint_is_refused_with_a_clear_message(attrs, message):
     """register() says what is wrong, as DRF's generic views do."""
-
-    class Demux(APIDemultiplexer):
-        pass
-
     with pytest.raises(ImproperlyConfigured, match=message):
-        Demux.register(endpoint(**{"stream": "ok", **attrs}))
+        Registry().register(endpoint(**{"stream": "ok", **attrs}))
 
 
 def test_allowed_actions_default_to_what_the_view_implements():
     """A read-only viewset gets reads, options and subscriptions, no writes."""
-    actions = endpoint("users", view=UserViewSet).get_allowed_actions()
-    assert actions == {
+    registry = Registry()
+    registry.register(endpoint("users", view=UserViewSet), endpoint("whoami"))
+    assert registry.get("users").allowed_actions == {
         "list",
         "retrieve",
         "options",
@@ -87,23 +90,28 @@ def test_allowed_actions_default_to_what_the_view_implements():
         "watch",
         "unwatch",
     }
-    assert "subscribe" not in endpoint("whoami").get_allowed_actions()
+    assert "subscribe" not in registry.get("whoami").allowed_actions
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_nothing_is_built_per_endpoint_when_a_socket_connects():
-    """Connecting builds no view or endpoint; a request builds only its own."""
+async def test_nothing_is_built_per_endpoint_when_a_socket_connects(monkeypatch):
+    """Connecting builds no endpoint; a request builds only its own."""
+    registry = Registry()
+    registry.register(*[endpoint(f"stream-{i}") for i in range(50)], endpoint("whoami"))
+    built = []
+    original = Endpoint.__init__
 
-    class Many(APIDemultiplexer):
-        pass
+    def counting_init(self, adapter, *args, **kwargs):
+        built.append(adapter.stream)
+        original(self, adapter, *args, **kwargs)
 
-    endpoints = [endpoint(f"stream-{i}") for i in range(50)]
-    Many.register(*endpoints, endpoint("whoami"))
+    monkeypatch.setattr(Endpoint, "__init__", counting_init)
     application = AllowedHostsOriginValidator(
-        AuthMiddlewareStack(URLRouter([path("ws/", Many.as_asgi())]))
+        AuthMiddlewareStack(
+            URLRouter([path("ws/", APIDemultiplexer.as_asgi(registry=registry))])
+        )
     )
     async with AuthWebsocketCommunicator(application, "/ws/") as socket:
-        assert not any("_view_functions" in e.__dict__ for e in endpoints)
+        assert built == []
         assert await username(socket) is None
-        assert not any("_view_functions" in e.__dict__ for e in endpoints)
-        assert "_view_functions" in Many.endpoints["whoami"].__dict__
+        assert built == ["whoami"]

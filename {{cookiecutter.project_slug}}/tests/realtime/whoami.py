@@ -7,7 +7,7 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from realtime_api.consumers import APIConsumer, APIDemultiplexer
+from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
 
 
 class WhoAmIView(APIView):
@@ -15,19 +15,18 @@ class WhoAmIView(APIView):
         return Response({"username": request.user.get_username() or None})
 
 
-class WhoAmIConsumer(APIConsumer):
+class WhoAmIConsumer(Endpoint):
     view = WhoAmIView
     stream = "whoami"
 
 
-class WhoAmIDemultiplexer(APIDemultiplexer):
-    pass
-
-
-WhoAmIDemultiplexer.register(WhoAmIConsumer)
+registry = Registry()
+registry.register(WhoAmIConsumer)
 
 application = AllowedHostsOriginValidator(
-    AuthMiddlewareStack(URLRouter([path("ws/", WhoAmIDemultiplexer.as_asgi())]))
+    AuthMiddlewareStack(
+        URLRouter([path("ws/", APIDemultiplexer.as_asgi(registry=registry))])
+    )
 )
 
 

@@ -314,9 +314,7 @@ def is_loopback(host):
 
 def http_path(stream):
     """The HTTP twin of `stream`: its router URL, or /api/<stream>/."""
-    from realtime_api.demultiplexer import APIDemultiplexer
+    from realtime_api.registry import get_registry
 
-    endpoint_cls = APIDemultiplexer.endpoints.get(stream)
-    if endpoint_cls is not None:
-        return endpoint_cls().get_path()
-    return f"/api/{stream}/"
+    adapter = get_registry().get(stream)
+    return adapter.path() if adapter is not None else f"/api/{stream}/"

@@ -1,4 +1,4 @@
-"""Build the Django request a WebSocket frame stands for.
+"""Build the Django request that a WebSocket frame stands for.
 
 The request is a real `ASGIRequest` built from the socket's handshake, so a
 view sees the same headers, cookies, client address and host as over HTTP.

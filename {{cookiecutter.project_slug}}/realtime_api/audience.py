@@ -1,0 +1,92 @@
+"""An audience: the sockets of one stream that see the same objects the same way.
+
+Sockets share an audience when their endpoint gives them the same visibility
+key (by default: the same user). The audience holds one endpoint initialized
+for a GET of the stream as that user, and answers, once per change for all
+its sockets, the one question the protocol asks: may this user `retrieve`
+the object now, and what would `retrieve` show them?
+
+Everything here runs in the database thread.
+"""
+
+from dataclasses import dataclass, field
+
+from rest_framework import exceptions
+
+from .changes import pk_value
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What one audience may see of one change."""
+
+    visible: bool = False
+    data_json: str | None = None  # The object as `retrieve` renders it.
+    hidden: frozenset = frozenset()  # recheck: the pks it no longer sees
+    visible_pks: frozenset = frozenset()  # recheck: the pks it sees
+    frames: dict = field(default_factory=dict)  # Frames built once, by kind.
+
+
+class Audience:
+    """One visibility key of one stream, in this process."""
+
+    def __init__(self, adapter, key, scope):
+        self.adapter = adapter
+        self.stream = adapter.stream
+        self.key = key
+        self.endpoint = adapter.endpoint_class(adapter, scope)
+        # A GET of the detail route, as `retrieve` runs it; without the checks
+        # (throttles), which belong to requests, not to deliveries.
+        self.endpoint.initial(route="detail", check=False)
+        self.users = 0  # Subscribers and live queries that use it.
+
+    def evaluate(self, change):
+        """Return this audience's Verdict on a change (a database query or two)."""
+        if change.action == "delete":
+            return Verdict()
+        if change.action == "recheck":
+            return self.recheck(change.filter)
+        obj = self.visible_object(change.pk)
+        if obj is None:
+            return Verdict()
+        return Verdict(visible=True, data_json=self.endpoint.render(obj))
+
+    def visible_object(self, pk):
+        """Return the object if this audience may `retrieve` it now, else None."""
+        obj = self.endpoint.get_queryset().filter(pk=pk).first()
+        if obj is not None and not self.permits(obj):
+            return None
+        return obj
+
+    def permits(self, obj):
+        """Tell whether the view's object permissions let a GET see `obj`."""
+        view = self.endpoint.view_instance
+        try:
+            view.check_object_permissions(self.endpoint.request, obj)
+        except (exceptions.PermissionDenied, exceptions.NotAuthenticated):
+            return False
+        return True
+
+    def recheck(self, lookups):
+        """The pks matching `lookups` this audience sees now, and those it does not."""
+        model = self.adapter.model
+        every = model._default_manager.filter(**lookups).values_list("pk", flat=True)
+        every = {pk_value(pk) for pk in every}
+        objects = self.endpoint.get_queryset().filter(**lookups)
+        visible = {pk_value(obj.pk) for obj in objects if self.permits(obj)}
+        return Verdict(
+            hidden=frozenset(every - visible), visible_pks=frozenset(visible)
+        )
+
+    def visible_objects(self, pks):
+        """Return {pk: object} for the objects of `pks` this audience may see."""
+        objects = self.endpoint.get_queryset().filter(pk__in=pks)
+        return {pk_value(obj.pk): obj for obj in objects if self.permits(obj)}
+
+    def render_many(self, pks):
+        """Return {pk: data JSON} for the objects of `pks` this audience sees."""
+        objects = self.visible_objects(pks)
+        return {pk: self.endpoint.render(obj) for pk, obj in objects.items()}
+
+    def groups_of(self, obj):
+        return set(self.endpoint.get_group_names(obj))

@@ -1,0 +1,63 @@
+"""A change: what a save or a delete becomes on its way to the subscribers.
+
+One `Change` per stream and write. It names the object, not its content: each
+receiving process renders the object for each of its audiences (users), as
+`retrieve` would for them, so nothing is rendered for nobody.
+"""
+
+import uuid
+from dataclasses import asdict, dataclass, field
+
+ACTIONS = ("create", "update", "delete", "recheck")
+
+
+def stream_group(stream):
+    """The channel-layer group of every process that serves `stream`'s listeners."""
+    return f"realtime-stream-{stream}"
+
+
+def pk_value(pk):
+    """A pk as changes carry it: an integer, or else its string (a UUID)."""
+    return pk if isinstance(pk, int) else str(pk)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change to one object of a stream, or a `recheck` of several.
+
+    `recheck` means "who may see the objects matching `filter` may have
+    changed" (a topic made private hides its comments): each process looks
+    at those objects again for its audiences.
+    """
+
+    stream: str
+    action: str
+    pk: object = None  # None for a recheck
+    groups: tuple = ()  # The object's groups after the change.
+    old_groups: tuple = ()  # Its groups before it ((), for a create).
+    deleted_json: str | None = None  # The `data` of a delete event.
+    filter: dict | None = None  # recheck: ORM lookups of the objects.
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    seq: int | None = None
+
+    def all_groups(self):
+        """The groups the object was in before or is in now."""
+        return {*self.groups, *self.old_groups}
+
+    def with_seq(self, seq):
+        return Change(**{**asdict(self), "seq": seq})
+
+    def to_message(self):
+        """The channel-layer message (JSON types only, for Redis)."""
+        message = asdict(self)
+        message["type"] = "realtime.change"
+        message["groups"] = list(self.groups)
+        message["old_groups"] = list(self.old_groups)
+        return message
+
+    @classmethod
+    def from_message(cls, message):
+        values = {name: message.get(name) for name in cls.__dataclass_fields__}
+        values["groups"] = tuple(values["groups"] or ())
+        values["old_groups"] = tuple(values["old_groups"] or ())
+        return cls(**values)

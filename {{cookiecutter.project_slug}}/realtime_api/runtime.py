@@ -1,0 +1,22 @@
+"""What a registry runs on one event loop: its publisher, its hub, its event log."""
+
+from channels.layers import get_channel_layer
+
+from .eventlog import event_log_from_settings
+from .hub import Hub
+from .publisher import Publisher
+
+
+class Runtime:
+    """The live parts of one registry on one event loop (one per server process).
+
+    Sockets get it from their registry (`registry.runtime()`) and pass it on;
+    nothing else finds it.
+    """
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.layer = get_channel_layer()
+        self.event_log = event_log_from_settings()
+        self.publisher = Publisher(self)
+        self.hub = Hub(self)

@@ -1,0 +1,234 @@
+"""What the socket needs to know of an endpoint's DRF view, worked out once.
+
+The registry builds one `ViewAdapter` per endpoint class when it is
+registered: the view functions the router would build, the actions the view
+implements, its lookup, its model and paths. Endpoint instances read it and
+never inspect the view themselves.
+"""
+
+import json
+import re
+
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db import connections, transaction
+from django.urls import NoReverseMatch, reverse
+from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.viewsets import ViewSetMixin
+
+from .protocol import ACTIONS, dumps
+
+STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
+
+# Protocol action -> (route, HTTP method, viewset action): the router's map.
+ACTION_ROUTES = {
+    "list": ("list", "get", "list"),
+    "watch": ("list", "get", "list"),
+    "create": ("list", "post", "create"),
+    "options": ("list", "options", "options"),
+    "retrieve": ("detail", "get", "retrieve"),
+    "update": ("detail", "patch", "partial_update"),
+    "delete": ("detail", "delete", "destroy"),
+}
+# The router's method maps and initkwargs for a viewset's two routes.
+ROUTE_METHODS = {
+    "list": {"get": "list", "post": "create"},
+    "detail": {
+        "get": "retrieve",
+        "put": "update",
+        "patch": "partial_update",
+        "delete": "destroy",
+    },
+}
+ROUTE_SUFFIXES = {"list": "List", "detail": "Instance"}
+# Actions that read the view's objects without a route of their own.
+READ_ACTIONS = frozenset({"subscribe", "unsubscribe"})
+LIVE_ACTIONS = frozenset({"watch", "unwatch"})
+
+
+class ViewAdapter:
+    """One registered endpoint: its view's functions, actions, lookup and paths."""
+
+    def __init__(self, endpoint_class):
+        check(endpoint_class)
+        self.endpoint_class = endpoint_class
+        self.stream = endpoint_class.stream
+        self.view = endpoint_class.view
+        self.is_viewset = issubclass(self.view, ViewSetMixin)
+        self.model = endpoint_class.model or _queryset_model(self.view)
+        self.basename = endpoint_class.basename or (
+            self.model._meta.object_name.lower() if self.model else None
+        )
+        self.lookup_url_kwarg = getattr(self.view, "lookup_url_kwarg", None) or (
+            getattr(self.view, "lookup_field", "pk")
+        )
+        self.lookup_value_regex = getattr(self.view, "lookup_value_regex", "[^/.]+")
+        self.functions = {
+            route: self._build_function(route) for route in ("list", "detail")
+        }
+        wanted = endpoint_class.allowed_actions or ACTIONS
+        self.allowed_actions = frozenset(a for a in wanted if self.implements(a))
+        self._list_path = None
+
+    def _build_function(self, route):
+        if not self.is_viewset:
+            return atomic_if_configured(self.view.as_view())
+        methods = {
+            method: action
+            for method, action in ROUTE_METHODS[route].items()
+            if hasattr(self.view, action)
+        }
+        if not methods:
+            return None
+        function = self.view.as_view(
+            methods,
+            basename=self.basename,
+            detail=route == "detail",
+            suffix=ROUTE_SUFFIXES[route],
+        )
+        return atomic_if_configured(function)
+
+    def implements(self, action):
+        """Tell whether the view implements the HTTP twin of `action`."""
+        if action in READ_ACTIONS:
+            readable = self.implements("list") or self.implements("retrieve")
+            return readable and self.model is not None
+        if action in LIVE_ACTIONS:
+            return self.implements("list") and self.model is not None
+        route, method, viewset_action = ACTION_ROUTES[action]
+        if self.is_viewset:
+            return self.functions[route] is not None and (
+                action == "options" or hasattr(self.view, viewset_action)
+            )
+        return method in self.view.http_method_names and hasattr(self.view, method)
+
+    def lookup_matches(self, lookup):
+        """Tell whether a URL with this lookup would reach the detail route."""
+        return re.fullmatch(self.lookup_value_regex, lookup) is not None
+
+    def function_for(self, action):
+        """Return the view function that serves `action` (its route's)."""
+        return self.functions[ACTION_ROUTES[action][0]]
+
+    def read_function(self, prefer="detail"):
+        """Return a view function that answers GET, `prefer`'s route first."""
+        other = "list" if prefer == "detail" else "detail"
+        return self.functions[prefer] or self.functions[other]
+
+    def path(self, lookup=None):
+        """Return the HTTP twin's path: the router's URL when it has one.
+
+        The view builds links from it (pagination's `next`), so it must be the
+        view's HTTP URL for the body to be the HTTP body.
+        """
+        if lookup is None:
+            if self._list_path is None:
+                self._list_path = self._reverse("list", {})
+            return self._list_path
+        return self._reverse("detail", {self.lookup_url_kwarg: lookup})
+
+    def _reverse(self, route, kwargs):
+        try:
+            return reverse(f"{self.basename}-{route}", kwargs=kwargs)
+        except NoReverseMatch:
+            lookup = kwargs and f"{next(iter(kwargs.values()))}/"
+            return f"/{self.stream}/{lookup or ''}"
+
+    def visibility_dependencies(self):
+        """Yield (field, related model) for each `visibility_depends_on` entry."""
+        for field_name in self.endpoint_class.visibility_depends_on:
+            try:
+                field = self.model._meta.get_field(field_name)
+            except (AttributeError, FieldDoesNotExist):
+                field = None
+            if field is None or not field.many_to_one:
+                raise ImproperlyConfigured(
+                    f"'{self.endpoint_class.__qualname__}'.visibility_depends_on "
+                    f"names {field_name!r}: use a ForeignKey of "
+                    f"{getattr(self.model, '__name__', 'its model')}."
+                )
+            yield field_name, field.related_model
+
+
+def check(endpoint_class):
+    """Raise ImproperlyConfigured when the endpoint class cannot work."""
+    name = endpoint_class.__qualname__
+    if endpoint_class.view is None:
+        raise ImproperlyConfigured(
+            f"'{name}' should include a `view` attribute: a DRF view or viewset."
+        )
+    stream = endpoint_class.stream
+    if not isinstance(stream, str) or not STREAM_NAME.match(stream):
+        raise ImproperlyConfigured(
+            f"'{name}' should include a `stream` attribute of 1 to 60 "
+            f"letters, digits, '-', '_' or '.', not {stream!r}."
+        )
+    unknown = set(endpoint_class.allowed_actions or ()) - set(ACTIONS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"'{name}'.allowed_actions names unknown actions: "
+            f"{', '.join(sorted(unknown))}. Use some of: {', '.join(ACTIONS)}."
+        )
+
+
+def _queryset_model(view):
+    queryset = getattr(view, "queryset", None)
+    return queryset.model if queryset is not None else None
+
+
+def atomic_if_configured(view_func):
+    """Wrap a view in a transaction where ATOMIC_REQUESTS says so, like Django."""
+    non_atomic = getattr(view_func, "_non_atomic_requests", set())
+    for alias, settings_dict in connections.settings.items():
+        if settings_dict["ATOMIC_REQUESTS"] and alias not in non_atomic:
+            view_func = transaction.atomic(using=alias)(view_func)
+    return view_func
+
+
+def build_view(view_func, django_request, kwargs):
+    """Instantiate a view as `view_func` would, up to (not including) `initial()`.
+
+    Used where the view object itself is needed (its queryset and
+    serializer) rather than its response: subscriptions and events.
+    """
+    view = view_func.cls(**view_func.initkwargs)
+    actions = getattr(view_func, "actions", None)
+    if actions:
+        view.action_map = actions
+        for method, action in actions.items():
+            setattr(view, method, getattr(view, action))
+    view.args, view.kwargs = (), kwargs
+    view.request = django_request
+    request = view.initialize_request(django_request, **kwargs)
+    view.request = request
+    view.headers = view.default_response_headers
+    view.format_kwarg = None
+    return view, request
+
+
+def render_response(response):
+    """Return (status, JSON text of the body) of a DRF response."""
+    if hasattr(response, "render") and not response.is_rendered:
+        response.render()
+    status = response.status_code
+    content = response.content
+    if not content:
+        data_json = "null"
+    elif response.get("Content-Type", "").startswith("application/json"):
+        data_json = content.decode(response.charset)
+    else:
+        # The view rendered something else (HTML, say): send its data as JSON.
+        data_json = json.dumps(
+            getattr(response, "data", None), cls=JSONEncoder, ensure_ascii=False
+        )
+    if status == 429:
+        data_json = _with_wait(data_json, response.get("Retry-After"))
+    return status, data_json
+
+
+def _with_wait(data_json, retry_after):
+    """PROTOCOL.md adds the throttle's wait (Retry-After over HTTP) to a 429."""
+    data = json.loads(data_json)
+    if not isinstance(data, dict):
+        data = {"detail": data}
+    data["wait"] = int(retry_after) if retry_after else None
+    return dumps(data)
