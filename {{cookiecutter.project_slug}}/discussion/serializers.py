@@ -3,12 +3,31 @@ from rest_framework import serializers
 from .models import COMMENT_TEXT_MAX_LENGTH, Comment, Topic
 
 
+class CanEditField(serializers.ReadOnlyField):
+    """True when the requesting user may change the object: its owner or author.
+
+    Rendered for each user, over HTTP and in each user's events alike: the
+    demo page shows Edit and Delete from it.
+    """
+
+    def __init__(self, owner_field, **kwargs):
+        super().__init__(source="*", **kwargs)
+        self.owner_field = owner_field
+
+    def to_representation(self, obj):
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        owner_id = getattr(obj, f"{self.owner_field}_id")
+        return bool(user and user.is_authenticated and owner_id == user.pk)
+
+
 class TopicSerializer(serializers.ModelSerializer):
     owner = serializers.ReadOnlyField(source="owner.username")
+    can_edit = CanEditField("owner")
 
     class Meta:
         model = Topic
-        fields = ["id", "title", "owner", "is_private", "created"]
+        fields = ["id", "title", "owner", "is_private", "created", "can_edit"]
         read_only_fields = ["created"]
 
 
@@ -27,6 +46,7 @@ class VisibleTopicField(serializers.PrimaryKeyRelatedField):
 class CommentSerializer(serializers.ModelSerializer):
     topic = VisibleTopicField()
     author = serializers.ReadOnlyField(source="author.username")
+    can_edit = CanEditField("author")
     text = serializers.CharField(
         min_length=1,
         max_length=COMMENT_TEXT_MAX_LENGTH,
@@ -35,5 +55,5 @@ class CommentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Comment
-        fields = ["id", "topic", "author", "text", "created", "updated"]
+        fields = ["id", "topic", "author", "text", "created", "updated", "can_edit"]
         read_only_fields = ["created", "updated"]

@@ -145,19 +145,35 @@ def test_serialized_shapes(client_for, world, alice):
     """Topics and comments serialize their owner/author as the username."""
     client = client_for("alice")
     topic = client.get(f"{TOPICS}{world['public'].pk}/").json()
-    assert set(topic) == {"id", "title", "owner", "is_private", "created"}
+    assert set(topic) == {"id", "title", "owner", "is_private", "created", "can_edit"}
     assert (topic["owner"], topic["title"], topic["is_private"]) == (
         "alice",
         "Public",
         False,
     )
     comment = client.get(f"{COMMENTS}{world['public_comment'].pk}/").json()
-    assert set(comment) == {"id", "topic", "author", "text", "created", "updated"}
+    assert set(comment) == {
+        *("id", "topic", "author", "text", "created", "updated", "can_edit")
+    }
     assert (comment["topic"], comment["author"], comment["text"]) == (
         world["public"].pk,
         "alice",
         "on public",
     )
+
+
+@pytest.mark.parametrize(
+    ("who", "can_edit"),
+    [("alice", True), ("bob", False), ("staff", False), ("anonymous", False)],
+)
+def test_can_edit_is_true_for_the_owner_or_author_only(
+    client_for, world, who, can_edit
+):
+    """`can_edit` says whether this user may change the object (staff read only)."""
+    client = client_for(who)
+    topic = client.get(f"{TOPICS}{world['public'].pk}/").json()
+    comment = client.get(f"{COMMENTS}{world['public_comment'].pk}/").json()
+    assert topic["can_edit"] is comment["can_edit"] is can_edit
 
 
 # --- Creating -------------------------------------------------------------------------

@@ -203,7 +203,13 @@ async def test_unsubscribed_writer_gets_no_event(world, user, other):
         assert created["status"] == 201
         assert await writer.queue_empty()
         event = await reader.receive_event()
-    assert (event["action"], event["data"]) == ("create", created["data"])
+    # The object as the reader would retrieve it: the same, but not theirs to edit.
+    assert (event["action"], event["data"]) == (
+        "create",
+        {**created["data"], "can_edit": False},
+    )
+    _, as_read = await http_twin(other, "comments", "retrieve", created["data"]["id"])
+    assert event["data"] == as_read
 
 
 @pytest.mark.parametrize("stream", ["topics", "comments"])

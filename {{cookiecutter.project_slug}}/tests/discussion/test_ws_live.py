@@ -66,14 +66,15 @@ async def test_created_topic_reaches_a_subscriber_over_real_sockets(
             "stream": "comments",
             "action": "create",
             "seq": event["seq"],
-            "data": comment["data"],
+            "data": {**comment["data"], "can_edit": False},  # As the reader sees it.
         }
 
         renamed = await request(
             writer, f"topics/update/{topic_id}/", {"title": "Live!"}
         )
         event = await receive(reader)
-        assert (event["action"], event["data"]) == ("update", renamed["data"])
+        expected = {**renamed["data"], "can_edit": False}
+        assert (event["action"], event["data"]) == ("update", expected)
 
 
 async def test_real_handshake_without_allowed_origin_is_http_403(daphne_server):

@@ -145,8 +145,8 @@ async def test_no_existence_leak(world, users, role, stream, action):
 
 # The sample app's rules --------------------------------------------------------
 
-TOPIC_FIELDS = ["id", "title", "owner", "is_private", "created"]
-COMMENT_FIELDS = ["id", "topic", "author", "text", "created", "updated"]
+TOPIC_FIELDS = ["id", "title", "owner", "is_private", "created", "can_edit"]
+COMMENT_FIELDS = ["id", "topic", "author", "text", "created", "updated", "can_edit"]
 
 
 async def test_fields(world, user):

@@ -110,7 +110,7 @@ function renderTopics() {
     }
     li.append(span("title", topic.title), span("by", `by ${topic.owner}`));
     if (topic.is_private) li.append(span("badge", "private"));
-    if (topic.owner === config.user) li.append(actions("topics", topic));
+    if (topic.can_edit) li.append(actions("topics", topic));
     li.addEventListener("click", (event) => {
       if (!event.target.closest("button")) selectTopic(topic.id);
     });
@@ -241,7 +241,7 @@ function renderComments() {
     head.className = "head";
     const edited = comment.updated && Date.parse(comment.updated) - Date.parse(comment.created) > 1000;
     head.append(span("author", comment.author), span("by", when(comment.created) + (edited ? " · edited" : "")));
-    if (comment.author === config.user) head.append(actions("comments", comment));
+    if (comment.can_edit) head.append(actions("comments", comment));
     const text = document.createElement("p");
     text.className = "text";
     text.textContent = comment.text;
