@@ -90,3 +90,12 @@ class Audience:
 
     def groups_of(self, obj):
         return set(self.endpoint.get_group_names(obj))
+
+    def in_groups(self, pks, groups):
+        """Return those of `pks` whose objects are in one of `groups` now."""
+        objects = self.adapter.model._default_manager.filter(pk__in=pks)
+        return {
+            pk_value(obj.pk)
+            for obj in objects
+            if not groups.isdisjoint(self.groups_of(obj))
+        }

@@ -219,7 +219,7 @@ def replay_frames(subscriber, changes, groups):
     created = set()
     for change in changes:
         if change.action == "recheck":
-            pks = audience.recheck(change.filter).hidden
+            pks = audience.in_groups(audience.recheck(change.filter).hidden, groups)
             touched = [(pk, f"{change.id}/{pk}") for pk in sorted(pks)]
         else:
             touched = [(change.pk, change.id)]

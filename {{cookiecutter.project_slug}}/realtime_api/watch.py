@@ -9,6 +9,7 @@ import itertools
 import logging
 
 from channels.db import database_sync_to_async
+from rest_framework import exceptions
 
 from .changes import pk_value
 from .protocol import ProtocolError, dumps, event_frame, response_frame
@@ -49,7 +50,15 @@ class LiveQuery:
         self.pending = []  # changes heard before that
 
     def queryset(self):
-        return self.audience.endpoint.get_watch_queryset(self.query)
+        """The objects of the query for this audience now (none if refused).
+
+        A query can stop being valid for a user (a filter on a topic that
+        turned private): then it matches nothing, as its `list` would show.
+        """
+        try:
+            return self.audience.endpoint.get_watch_queryset(self.query)
+        except exceptions.APIException:
+            return self.audience.adapter.model._default_manager.none()
 
     def evaluate(self, change, verdict):
         """In the database thread: where a change puts objects, relative to the query.
