@@ -39,7 +39,7 @@ from .scenario import DEFAULT, Scenario
 # Upper bounds of the sizes, so a typo cannot exhaust the machine.
 LIMITS = {"requests": 100_000, "sockets": 500, "subscribers": 5000, "events": 10_000}
 LIMITS["idle"] = 20_000
-FANOUT_WORKLOADS = {"w2", "w4"}  # They need --subscribe.
+FANOUT_WORKLOADS = {"w2", "w2u", "w4"}  # They need --subscribe.
 MODEL_VARIABLE = "REALTIME_BENCH_MODEL"  # A setting or an environment variable
 
 
@@ -123,7 +123,8 @@ def build_parser():
         "--session",
         help="The session cookie to authenticate with. Default: the load "
         "creates the user 'realtime-bench' and a session for it in this "
-        "project's database, which the server must share.",
+        "project's database, which the server must share (and, for w2u, one "
+        "user and session per subscriber; w2u is skipped with --session).",
     )
     parser.add_argument(
         "--server-pid",
@@ -137,9 +138,9 @@ def build_parser():
         "--subscribers",
         type=int,
         default=200,
-        help="W2 subscribed sockets, W4 watching sockets",
+        help="W2 and W2u subscribed sockets (W2u: as many users), W4 watchers",
     )
-    sizes.add_argument("--events", type=int, default=50, help="W2 and W4 creates")
+    sizes.add_argument("--events", type=int, default=50, help="W2, W2u and W4 creates")
     sizes.add_argument("--idle", type=int, default=1000, help="W3 idle sockets")
     sizes.add_argument(
         "--rounds",
@@ -169,7 +170,7 @@ def build_parser():
     what.add_argument(
         "--subscribe",
         type=json_object,
-        help="The filter W2 and W4 subscribe (or watch) with.",
+        help="The filter W2, W2u and W4 subscribe (or watch) with.",
     )
     what.add_argument(
         "--parent-stream",
@@ -199,7 +200,7 @@ def scenario_help():
     if DEFAULT is None:
         return (
             "No default: give --stream and --payload, --subscribe for "
-            "w2 and w4, and --model for the reference."
+            "w2, w2u and w4, and --model for the reference."
         )
     return (
         f"Default: {DEFAULT.stream} in a new object of {DEFAULT.parent_stream}, "
@@ -260,7 +261,7 @@ def scenario_from(args, options):
     if stream is None:
         raise OptionError(
             "say what the load creates: --stream NAME --payload JSON, and "
-            "--subscribe JSON for w2 and w4 (there is no default stream)."
+            "--subscribe JSON for w2, w2u and w4 (there is no default stream)."
         )
     payload = given_or_default("payload")
     if payload is None:
@@ -333,12 +334,14 @@ def target_from(args, scenario, options):
     http_url = args.http_url or urlunsplit(
         (http_scheme, parts.netloc, http_path(scenario.stream), "", "")
     )
-    session_key = args.session
+    session_key, user_keys = args.session, None
     try:
         from . import sessions  # Imports Django's auth: only after setup.
 
         if session_key is None:
             session_key = sessions.session_key()
+            if "w2u" in options.workloads:
+                user_keys = sessions.session_keys(options.subscribers)
     except DatabaseError as exc:
         raise BenchError(
             f"Cannot write the load's sessions: {exc}. Run `python manage.py "
@@ -351,6 +354,7 @@ def target_from(args, scenario, options):
         cookie=cookie(session_key),
         csrf_token=secrets.token_hex(16),
         server_pid=args.server_pid,
+        user_cookies=None if user_keys is None else [cookie(k) for k in user_keys],
     )
 
 

@@ -15,9 +15,13 @@ class BenchError(Exception):
     """The load cannot go on: the message says what the server answered."""
 
 
-async def connect(url, target):
-    """Open a socket as a browser tab of the load's session would."""
-    headers = {"Cookie": target.cookie} if target.cookie else {}
+async def connect(url, target, cookie=None):
+    """Open a socket as a browser tab of the load's session would.
+
+    `cookie` replaces the load's own session cookie (W2u: one user a socket).
+    """
+    cookie = target.cookie if cookie is None else cookie
+    headers = {"Cookie": cookie} if cookie else {}
     try:
         return await websockets.connect(
             url,
@@ -33,17 +37,20 @@ async def connect(url, target):
         raise BenchError(f"Cannot open {url}: {exc}") from None
 
 
-async def connect_many(url, target, count, advance, concurrency=50):
-    """Open `count` sockets, `concurrency` handshakes at a time."""
+async def connect_many(url, target, count, advance, cookies=None, concurrency=50):
+    """Open `count` sockets, `concurrency` handshakes at a time.
+
+    With `cookies` (one per socket), socket n presents cookies[n].
+    """
     limit = asyncio.Semaphore(concurrency)
 
-    async def one():
+    async def one(n):
         async with limit:
-            ws = await connect(url, target)
+            ws = await connect(url, target, cookies[n] if cookies else None)
         advance(1)
         return ws
 
-    tasks = [asyncio.create_task(one()) for _ in range(count)]
+    tasks = [asyncio.create_task(one(n)) for n in range(count)]
     try:
         return await asyncio.gather(*tasks)
     except BaseException:

@@ -5,8 +5,11 @@ every workload by `Options.timeout` seconds.
 
 - W1: create round trips over 1 socket, then over `Options.sockets` sockets;
 - HTTP: the same create over one keep-alive HTTP connection;
-- W2: `subscribers` sockets subscribed to one parent while one writer makes
-  `events` creates; every subscriber must hear every event;
+- W2: `subscribers` sockets of the load's user subscribed to one parent
+  while one writer makes `events` creates; every subscriber must hear every
+  event;
+- W2u: W2 with every subscriber logged in as a different user: the app then
+  authorizes each event once per user instead of once;
 - W3: `idle` sockets held open; server RSS per socket (needs the server PID);
 - W4: `subscribers` sockets `watch` the parent's list (a live query) while
   one writer makes `events` creates; each must enter every watch. Compared
@@ -26,7 +29,7 @@ from .workloads import creates, fanout, hold_idle, http_creates
 
 APP, REFERENCE, HTTP = "app", "reference", "http"
 
-WORKLOADS = ("w1", "http", "w2", "w3", "w4")
+WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4")
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Target:
     cookie: str = ""  # "sessionid=...": the load's user
     csrf_token: str = ""
     server_pid: int | None = None
+    # W2u: one cookie per subscriber, each a session of a different user.
+    user_cookies: list | None = None
 
     @property
     def origin(self):
@@ -52,8 +57,8 @@ class Target:
 class Options:
     requests: int = 500  # W1 and HTTP: creates per measurement
     sockets: int = 20  # W1: concurrent sockets of the second measurement
-    subscribers: int = 200  # W2, W4
-    events: int = 50  # W2, W4: creates by the writer
+    subscribers: int = 200  # W2, W2u, W4
+    events: int = 50  # W2, W2u, W4: creates by the writer
     idle: int = 1000  # W3
     rounds: int = 1  # Each measurement is repeated; the median round counts.
     timeout: float = 120.0  # Seconds, per workload
@@ -68,6 +73,7 @@ def labels(options):
         "w1 many": f"W1 create, {options.sockets} sockets",
         "http": "HTTP create, keep-alive",
         "w2": f"W2 fan-out, {n} subscribers",
+        "w2u": f"W2u fan-out, {n} subscribers, {n} users",
         "w3": f"W3 idle, {options.idle} sockets",
         "w4": f"W4 watch, {n} watchers",
     }
@@ -118,7 +124,7 @@ async def run(target, options, scenario, progress=None):
     await bench.prepare()
     # W3 first: later workloads leave freed memory behind, which the first
     # endpoint measured would reuse and the second would not.
-    for workload in ("w3", "w1", "http", "w2", "w4"):
+    for workload in ("w3", "w1", "http", "w2", "w2u", "w4"):
         if workload in options.workloads:
             await getattr(bench, workload)()
     return bench.report
@@ -183,6 +189,16 @@ class Bench:
     async def w2(self):
         await self.fanout(self.labels["w2"])
 
+    async def w2u(self):
+        workload = self.labels["w2u"]
+        if self.target.user_cookies is None:
+            self.report.skipped[workload] = (
+                "needs a session per subscriber, which the load creates "
+                "unless --session is given"
+            )
+            return
+        await self.fanout(workload, cookies=self.target.user_cookies)
+
     async def w4(self):
         # Live queries are the app's own: there is no reference to compare.
         await self.fanout(self.labels["w4"], {APP: self.target.url}, action="watch")
@@ -223,7 +239,7 @@ class Bench:
     # Helpers -----------------------------------------------------------------
 
     async def fanout(self, workload, endpoints=None, **kwargs):
-        """Measure W2 or W4: `kwargs` go to workloads.fanout()."""
+        """Measure W2, W2u or W4: `kwargs` go to workloads.fanout()."""
         options = self.options
 
         def measure(name, url):

@@ -42,11 +42,21 @@ def wanted(options):
             ("w1 many", REFERENCE),
             0.85,
         ),
+        # One user: the app authorizes an event once for all its sockets,
+        # and renders it once; the reference encodes it per subscriber.
         Ratio(
-            f"{name['w2']}: app / reference (events/s)",
+            f"{name['w2']} of one user: app / reference (events/s)",
             ("w2", APP),
             ("w2", REFERENCE),
-            1.3,
+            2.5,
+        ),
+        # A user per socket: the app authorizes each event once per user,
+        # the reference not at all.
+        Ratio(
+            f"{name['w2u']}: app / reference (events/s)",
+            ("w2u", APP),
+            ("w2u", REFERENCE),
+            0.7,
         ),
         Ratio(
             f"{name['w3']}: app / reference (RSS per socket)",

@@ -13,7 +13,7 @@ class Scenario:
 
     stream: str
     payload: dict
-    subscribe: dict = field(default_factory=dict)  # W2 and W4's filter
+    subscribe: dict = field(default_factory=dict)  # W2, W2u and W4's filter
     parent_stream: str | None = None  # Create one object here first.
     parent_payload: dict = field(default_factory=dict)
     # The model behind `stream`: what the reference endpoint writes instead.

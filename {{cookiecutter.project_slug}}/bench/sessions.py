@@ -7,6 +7,7 @@ no usable password: nobody can log in as them, only hold their sessions.
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.db import transaction
 
 from realtime_api.testing import create_session
 
@@ -16,6 +17,17 @@ USERNAME = "realtime-bench"
 def session_key():
     """Return a fresh session of the load's user, created on first use."""
     return create_session(bench_users([USERNAME])[0])
+
+
+def session_keys(count):
+    """Return `count` sessions of as many different users (W2u).
+
+    The users are realtime-bench-1 ... realtime-bench-<count>, kept between
+    runs; one transaction, so that thousands of them take seconds on SQLite.
+    """
+    names = [f"{USERNAME}-{n}" for n in range(1, count + 1)]
+    with transaction.atomic():
+        return [create_session(user) for user in bench_users(names)]
 
 
 def bench_users(names):

@@ -90,13 +90,24 @@ def http_creates(target, scenario, parent, count, advance):
 
 
 async def fanout(
-    url, target, scenario, parent, subscribers, events, progress, action="subscribe"
+    url,
+    target,
+    scenario,
+    parent,
+    subscribers,
+    events,
+    progress,
+    action="subscribe",
+    cookies=None,
 ):
-    """W2 (W4): `subscribers` sockets subscribe to (watch) one parent's objects,
-    and the load's own socket makes `events` creates they must hear."""
+    """W2, W2u, W4: `subscribers` sockets subscribe to (or watch) one parent's
+    objects, and the load's own socket makes `events` creates they must hear.
+
+    W2u passes `cookies`, one session of a different user per subscriber.
+    """
     task = progress.add_task("  subscribing", total=subscribers)
     subs = await connect_many(
-        url, target, subscribers, lambda n: progress.advance(task, n)
+        url, target, subscribers, lambda n: progress.advance(task, n), cookies
     )
     writer = await connect(url, target)
     listeners = []

@@ -11,13 +11,15 @@ import subprocess
 import sys
 import tomllib
 from fnmatch import fnmatch
+from importlib import import_module
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.contrib.auth import SESSION_KEY, get_user_model
 
-from bench import cli
+from bench import cli, sessions
 from bench.scenario import DEFAULT
 from realtime_api.live_server import DaphneServer
 
@@ -118,10 +120,11 @@ def test_the_application_never_imports_the_bench():
 
 
 def test_help_runs_from_the_project_folder():
-    """`python -m bench --help` lists the options, --model among them."""
+    """`python -m bench --help` lists the options, W2u and --model among them."""
     result = python_m_bench("--help")
     assert result.returncode == 0, result.stderr
     assert "--model APP_LABEL.MODEL" in result.stdout
+    assert "w2u" in result.stdout
 
 
 def test_without_a_model_the_error_names_the_option():
@@ -171,6 +174,19 @@ def test_a_remote_server_needs_allow_remote(capsys):
     assert "--allow-remote" in capsys.readouterr().err
 
 
+def test_w2u_sessions_are_as_many_users(db, settings):
+    """W2u's sessions are logged in as different users, kept between runs."""
+
+    def users(keys):
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        return [store(key)[SESSION_KEY] for key in keys]
+
+    first, again = sessions.session_keys(3), sessions.session_keys(3)
+    assert len(set(users(first))) == 3
+    assert users(again) == users(first)
+    assert set(again).isdisjoint(first)  # A fresh session each run.
+
+
 # Smoke runs ----------------------------------------------------------------------
 
 
@@ -195,18 +211,28 @@ def test_smoke_run_measures_every_workload_against_the_reference(
         "W1 create, 1 socket",
         "W1 create, 2 sockets",
         "W2 fan-out, 4 subscribers",
+        "W2u fan-out, 4 subscribers, 4 users",
         "W3 idle, 8 sockets",
     ):
         assert {(workload, "app"), (workload, "reference")} <= set(rows), rows
     assert ("HTTP create, keep-alive", "http") in rows
     for endpoint in ("app", "reference"):
         assert rows[("W2 fan-out, 4 subscribers", endpoint)]["missing"] == 0
+        assert rows[("W2u fan-out, 4 subscribers, 4 users", endpoint)]["missing"] == 0
         assert rows[("W1 create, 1 socket", endpoint)]["rate"] > 0
     # Live queries are the app's own: measured on the app, compared with W2.
     assert rows[("W4 watch, 4 watchers", "app")]["missing"] == 0
-    assert len(report["ratios"]) == 6, report["ratios"]
+    ratios = [ratio["name"] for ratio in report["ratios"]]
+    assert len(ratios) == 7, ratios
+    assert "W2 fan-out, 4 subscribers of one user: app / reference (events/s)" in ratios
+    assert "W2u fan-out, 4 subscribers, 4 users: app / reference (events/s)" in ratios
     assert report["skipped"] == {}
-    assert "W2 fan-out, 4 subscribers" in out
+    assert "W2u fan-out, 4 subscribers, 4 users" in out
+    # W2u's sockets were as many users, each with its own session.
+    names = get_user_model().objects.values_list("username", flat=True)
+    assert sorted(n for n in names if n.startswith("realtime-bench-")) == [
+        f"realtime-bench-{n}" for n in range(1, 5)
+    ]
 
 
 def test_comparison_is_skipped_when_the_server_has_no_reference(
@@ -231,7 +257,7 @@ def test_a_project_without_the_sample_app_benches_its_own_streams(
         "--url",
         f"{log_entries_server.url}/ws/",
         "--workloads",
-        "w1,w2,w4",
+        "w1,w2,w2u,w4",
         "--json",
         str(path),
         *LOG_ENTRIES,
@@ -243,6 +269,6 @@ def test_a_project_without_the_sample_app_benches_its_own_streams(
     rows = {(row["workload"], row["endpoint"]): row for row in report["rows"]}
     for endpoint in ("app", "reference"):
         assert rows[("W1 create, 2 sockets", endpoint)]["rate"] > 0
-        assert rows[("W2 fan-out, 4 subscribers", endpoint)]["missing"] == 0
+        assert rows[("W2u fan-out, 4 subscribers, 4 users", endpoint)]["missing"] == 0
     assert rows[("W4 watch, 4 watchers", "app")]["missing"] == 0
     assert report["skipped"] == {}
