@@ -141,9 +141,9 @@ def test_without_a_model_the_error_names_the_option():
 def test_without_a_stream_the_error_names_it(monkeypatch, capsys):
     """With no default scenario (no sample app), --stream is asked for."""
     monkeypatch.setattr(cli, "DEFAULT", None)
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(SystemExit) as stopped:
         run_bench()
-    assert exit.value.code == 2
+    assert stopped.value.code == 2
     assert "--stream NAME --payload JSON" in capsys.readouterr().err
 
 
