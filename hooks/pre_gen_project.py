@@ -34,6 +34,7 @@ YES_NO_OPTIONS = ("include_sample_app", "use_github_actions")
 RESERVED_NAMES = frozenset(
     {
         # the generated project's own top-level packages and modules
+        "bench",
         "config",
         "discussion",
         "manage",
@@ -58,6 +59,7 @@ RESERVED_NAMES = frozenset(
         "pytest_timeout",
         "redis",
         "rest_framework",
+        "rich",
         "ruff",
         "setuptools",
         "twisted",

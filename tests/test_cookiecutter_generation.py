@@ -234,6 +234,7 @@ def assert_refused(result, capfd, tmp_path, option):
         "django",
         "channels",
         "config",
+        "bench",
         "realtime_api",
         "tests",
         "test",

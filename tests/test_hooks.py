@@ -87,6 +87,7 @@ def test_check_slug_accepts_identifiers(slug):
         ("channels_redis", "clash"),
         ("djangorestframework", "clash"),
         ("config", "clash"),
+        ("bench", "clash"),
         ("realtime_api", "clash"),
         ("discussion", "clash"),
         ("tests", "clash"),

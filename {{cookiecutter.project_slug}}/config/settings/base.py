@@ -147,11 +147,6 @@ REALTIME_API_REDIS_URL = env.str("REDIS_URL", default="") or None
 REALTIME_API_REDIS_PREFIX = redis_prefix(env)
 REALTIME_API_EVENT_LOG_SIZE = env.int("REALTIME_API_EVENT_LOG_SIZE", default=10_000)
 REALTIME_API_EVENT_LOG_SECONDS = env.int("REALTIME_API_EVENT_LOG_SECONDS", default=600)
-{%- if cookiecutter.include_sample_app == "y" %}
-# What the reference endpoint of `manage.py realtime_bench` writes
-# (realtime_api/bench/, BENCHMARKS.md): the sample app's comments.
-REALTIME_BENCH_MODEL = "discussion.Comment"
-{%- endif %}
 
 # --- Logging --------------------------------------------------------------------------
 # Everything to the console (stderr); the process manager collects it.

@@ -1,12 +1,13 @@
 """The project's ASGI application plus the reference endpoint, for benchmarks.
 
-    daphne realtime_api.bench.asgi:application
-    uvicorn realtime_api.bench.asgi:application
+    daphne bench.asgi:application
+    uvicorn bench.asgi:application
 
 serves everything `config.asgi` (settings.ASGI_APPLICATION) serves, and
 `bench.reference.MinimalConsumer` at `/bench/minimal/`, behind the same
-Origin check and session authentication as the API's sockets. Do not deploy
-it: the reference endpoint checks no permissions.
+Origin check and session authentication as the API's sockets. Run it from the
+project folder. Never deploy it: the reference endpoint checks no
+permissions and writes whichever model its client names.
 """
 
 import os
@@ -22,9 +23,8 @@ project_application = import_string(settings.ASGI_APPLICATION)
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from . import REFERENCE_PATH  # noqa: E402
 from .reference import MinimalConsumer  # noqa: E402
-
-REFERENCE_PATH = "/bench/minimal/"
 
 reference_application = AllowedHostsOriginValidator(
     AuthMiddlewareStack(MinimalConsumer.as_asgi())

@@ -1,37 +1,35 @@
 """The reference endpoint: the least a Channels consumer does for the same work.
 
-`realtime_bench` reports the app's figures as ratios to this consumer's,
+`python -m bench` reports the app's figures as ratios to this consumer's,
 measured in the same run, on the same server and channel layer. It follows
 the Channels tutorial: JSON in, one ORM write, a plain `group_send`, and every
 subscriber encodes the event itself. It checks nothing (no permissions, no
 validation but the database's) and serves only `create` and `subscribe`,
 with PROTOCOL.md's frame shapes so that the same client drives both.
 
-The model it writes is `REALTIME_BENCH_MODEL` (a setting or an environment
-variable, an "app_label.ModelName"; the sample app's settings name its
-Comment model).
+The model it writes is named by the socket's query string,
+`/bench/minimal/?model=app_label.ModelName` (the load's `--model`), so that
+the server needs no configuration to bench any model of the project.
 """
 
 import json
-import os
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.apps import apps
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 
 
-def reference_model():
-    """Return the model the reference writes (LookupError when not installed)."""
-    label = getattr(settings, "REALTIME_BENCH_MODEL", None) or os.environ.get(
-        "REALTIME_BENCH_MODEL"
-    )
+def model_of(scope):
+    """The model named by the socket's `?model=` (LookupError, ValueError if none)."""
+    query = parse_qs(scope["query_string"].decode("latin-1"))
+    label = query.get("model", [""])[0]
     if not label:
         raise LookupError(
-            "Set REALTIME_BENCH_MODEL to the model the reference endpoint writes "
-            '("app_label.ModelName").'
+            "Name the model the reference writes: connect to "
+            "/bench/minimal/?model=app_label.ModelName (python -m bench --model)."
         )
     return apps.get_model(label)
 
@@ -42,6 +40,10 @@ def group_name(field, value):
 
 class MinimalConsumer(AsyncWebsocketConsumer):
     """Create objects and fan their creation out to `subscribe`d groups."""
+
+    # Set by the first create from the query string (see model_of()): an idle
+    # socket (W3) holds no more than the tutorial's consumer does.
+    model = None
 
     async def connect(self):
         self.joined = set()
@@ -84,7 +86,7 @@ class MinimalConsumer(AsyncWebsocketConsumer):
 
     def create(self, payload):
         """Write one object; foreign keys to the user model default to the user."""
-        model = reference_model()
+        self.model = model = self.model or model_of(self.scope)
         user = self.scope.get("user")
         user_model = get_user_model()
         values = {}
@@ -106,7 +108,7 @@ class MinimalConsumer(AsyncWebsocketConsumer):
 
     def groups_of(self, data):
         """One group per foreign key value: `subscribe {"topic": 3}` hears it."""
-        model = reference_model()
+        model = self.model
         return [
             group_name(field.name, data[field.name])
             for field in model._meta.concrete_fields

@@ -1,0 +1,23 @@
+"""The load tool: how many sockets and events can this server take?
+
+A tool run from the project folder, not part of the application: nothing in
+config/ or realtime_api/ imports it, and pyproject.toml does not install it
+(its dependencies are the `bench` extra: pip install -e ".[bench]")::
+
+    daphne bench.asgi:application &     # the project plus the reference
+    python -m bench --server-pid $!
+
+- cli.py: the command line (`python -m bench --help`);
+- scenario.py: what the load creates, and the default;
+- sessions.py: the load's users and sessions, in the project's database;
+- load.py: the run (workloads, endpoints, rounds); workloads.py: each
+  measurement; client.py: the sockets, speaking PROTOCOL.md;
+- report.py: the ratios to the reference, the table and the JSON file;
+- reference.py: the least a Channels consumer can do for the same work;
+- asgi.py: the project's application plus that reference (never deploy it).
+
+How to run it and read the figures: BENCHMARKS.md, next to this file.
+"""
+
+# Where asgi.py serves the reference endpoint, and where the load looks for it.
+REFERENCE_PATH = "/bench/minimal/"

@@ -1,0 +1,391 @@
+"""`python -m bench`: how many sockets and events can the server take?
+
+Drives a running server over real WebSockets (load.py) and reports how the
+app compares with the reference endpoint (report.py)::
+
+    daphne bench.asgi:application &
+    python -m bench --server-pid $! --json bench.json
+
+`python -m bench --help` lists the options; bench/BENCHMARKS.md says how to
+read the figures.
+"""
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import os
+import secrets
+import sys
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import django
+from django.apps import apps
+from django.conf import settings
+from django.db import DatabaseError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from . import REFERENCE_PATH, load, report
+from .client import BenchError
+from .scenario import DEFAULT, Scenario
+
+# Upper bounds of the sizes, so a typo cannot exhaust the machine.
+LIMITS = {"requests": 100_000, "sockets": 500, "subscribers": 5000, "events": 10_000}
+LIMITS["idle"] = 20_000
+FANOUT_WORKLOADS = {"w2", "w2u", "w4"}  # They need --subscribe.
+MODEL_VARIABLE = "REALTIME_BENCH_MODEL"  # A setting or an environment variable
+
+
+class OptionError(BenchError):
+    """An option is missing or wrong: the message names it."""
+
+
+def main(argv=None, stdout=None):
+    """Run the load; return the exit status (1: the run failed).
+
+    Options that cannot work exit with status 2 and a message naming them,
+    before anything is written or loaded.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_django()
+    console = Console(file=stdout or sys.stdout, highlight=False)
+    if not console.is_terminal:
+        console.width = 120  # A file or a pipe: do not wrap the table.
+    try:
+        options = options_from(args)
+        scenario = scenario_from(args, options)
+        target = target_from(args, scenario, options)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=args.no_progress or not console.is_terminal,
+        )
+        with progress:
+            result = asyncio.run(load.run(target, options, scenario, progress))
+    except OptionError as exc:
+        parser.error(str(exc))
+    except BenchError as exc:
+        print(f"python -m bench: {exc}", file=sys.stderr)
+        return 1
+    ratios = report.ratios(result, options)
+    report.print_report(console, result, ratios, target)
+    if args.json:
+        report.write_json(args.json, result, ratios, target, options)
+    return 0
+
+
+def setup_django():
+    """Load the project's settings as manage.py does: the server's database."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    if not apps.ready:
+        django.setup()
+
+
+# The command line ------------------------------------------------------------
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Load a running server over real WebSockets: create round "
+        "trips, fan-out to subscribers, live queries and idle sockets, compared "
+        "with a minimal Channels consumer and with HTTP.",
+        epilog="How to run it and read the figures: bench/BENCHMARKS.md.",
+    )
+    parser.add_argument(
+        "--url",
+        default="ws://127.0.0.1:8000/ws/",
+        help="The API socket of the running server (default: %(default)s).",
+    )
+    parser.add_argument(
+        "--reference-url",
+        help=f"The reference endpoint (default: {REFERENCE_PATH} on --url's "
+        "server, which `daphne bench.asgi:application` serves). 'none' skips it.",
+    )
+    parser.add_argument(
+        "--http-url",
+        help="Where the same create is POSTed over HTTP (default: the "
+        "stream's router URL on --url's server).",
+    )
+    parser.add_argument(
+        "--session",
+        help="The session cookie to authenticate with. Default: the load "
+        "creates the user 'realtime-bench' and a session for it in this "
+        "project's database, which the server must share (and, for w2u, one "
+        "user and session per subscriber; w2u is skipped with --session).",
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        help="The server's process id, to measure its memory (W3).",
+    )
+    sizes = parser.add_argument_group("sizes")
+    sizes.add_argument("--requests", type=int, default=500, help="W1/HTTP creates")
+    sizes.add_argument("--sockets", type=int, default=20, help="W1 concurrent sockets")
+    sizes.add_argument(
+        "--subscribers",
+        type=int,
+        default=200,
+        help="W2 and W2u subscribed sockets (W2u: as many users), W4 watchers",
+    )
+    sizes.add_argument("--events", type=int, default=50, help="W2, W2u and W4 creates")
+    sizes.add_argument("--idle", type=int, default=1000, help="W3 idle sockets")
+    sizes.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="Repeat each measurement; the median round counts.",
+    )
+    sizes.add_argument(
+        "--timeout",
+        type=float,
+        default=120,
+        help="Seconds allowed per workload (default: %(default)s).",
+    )
+    sizes.add_argument(
+        "--workloads",
+        default=",".join(load.WORKLOADS),
+        help="Which to run, comma-separated (default: %(default)s).",
+    )
+    what = parser.add_argument_group("what is created", scenario_help())
+    what.add_argument("--stream", help="The stream the load creates in.")
+    what.add_argument(
+        "--payload",
+        type=json_object,
+        help='The create payload, a JSON object; "{parent}" and "{i}" are '
+        "replaced by the parent's id and the create's number.",
+    )
+    what.add_argument(
+        "--subscribe",
+        type=json_object,
+        help="The filter W2, W2u and W4 subscribe (or watch) with.",
+    )
+    what.add_argument(
+        "--parent-stream",
+        help="Create one object here first ('none': no parent).",
+    )
+    what.add_argument("--parent-payload", type=json_object)
+    what.add_argument(
+        "--model",
+        metavar="APP_LABEL.MODEL",
+        help="The model the reference endpoint writes for the same creates "
+        f"(default: the {MODEL_VARIABLE} setting or environment variable).",
+    )
+    parser.add_argument("--json", metavar="PATH", help="Also write the results.")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="Allow a server that is not on this machine (loopback only "
+        "by default: this is a load generator).",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="Hide the progress bars."
+    )
+    return parser
+
+
+def scenario_help():
+    if DEFAULT is None:
+        return (
+            "No default: give --stream and --payload, --subscribe for "
+            "w2, w2u and w4, and --model for the reference."
+        )
+    return (
+        f"Default: {DEFAULT.stream} in a new object of {DEFAULT.parent_stream}, "
+        f"which the reference writes as {DEFAULT.model}. Another --stream "
+        "needs its own --payload, --subscribe and --model."
+    )
+
+
+def json_object(text):
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {text!r} ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"not a JSON object: {text!r}")
+    return value
+
+
+# From options to what the load needs ----------------------------------------
+
+
+def options_from(args):
+    values = vars(args)
+    for name, limit in LIMITS.items():
+        if not 1 <= values[name] <= limit:
+            raise OptionError(f"--{name} must be between 1 and {limit}.")
+    if not 1 <= args.rounds <= 20:
+        raise OptionError("--rounds must be between 1 and 20.")
+    workloads = tuple(w.strip().lower() for w in args.workloads.split(","))
+    unknown = set(workloads) - set(load.WORKLOADS)
+    if unknown:
+        raise OptionError(
+            f"--workloads: unknown {', '.join(sorted(unknown))}. "
+            f"Use some of: {', '.join(load.WORKLOADS)}."
+        )
+    return load.Options(
+        requests=args.requests,
+        sockets=args.sockets,
+        subscribers=args.subscribers,
+        events=args.events,
+        idle=args.idle,
+        rounds=args.rounds,
+        timeout=args.timeout,
+        workloads=workloads,
+    )
+
+
+def scenario_from(args, options):
+    """What to create: the options given, the gaps filled from the default
+    scenario when --stream is its stream or not given."""
+    default = DEFAULT if DEFAULT and args.stream in (None, DEFAULT.stream) else None
+
+    def given_or_default(name):
+        value = getattr(args, name)
+        return getattr(default, name) if value is None and default else value
+
+    stream = given_or_default("stream")
+    if stream is None:
+        raise OptionError(
+            "say what the load creates: --stream NAME --payload JSON, and "
+            "--subscribe JSON for w2, w2u and w4 (there is no default stream)."
+        )
+    payload = given_or_default("payload")
+    if payload is None:
+        raise OptionError(
+            f"--payload: the JSON object a create on {stream!r} sends "
+            '("{i}" is replaced by the create\'s number).'
+        )
+    subscribe = given_or_default("subscribe")
+    wanted = FANOUT_WORKLOADS & set(options.workloads)
+    if subscribe is None and wanted:
+        raise OptionError(
+            f"--subscribe: the filter (a JSON object) {', '.join(sorted(wanted))} "
+            f"subscribe to {stream!r} with; or --workloads without them."
+        )
+    model = None
+    if args.reference_url is None or none_or(args.reference_url) is not None:
+        model = reference_model(args.model or configured_model(default))
+    return Scenario(
+        stream=stream,
+        payload=payload,
+        subscribe=subscribe or {},
+        parent_stream=none_or(given_or_default("parent_stream")),
+        parent_payload=given_or_default("parent_payload") or {},
+        model=model,
+    )
+
+
+def configured_model(default):
+    """The REALTIME_BENCH_MODEL setting or variable, else the default's model."""
+    return (
+        getattr(settings, MODEL_VARIABLE, None)
+        or os.environ.get(MODEL_VARIABLE)
+        or getattr(default, "model", None)
+    )
+
+
+def reference_model(label):
+    """Check that `label` names an installed model; return it."""
+    if not label:
+        raise OptionError(
+            "--model APP_LABEL.MODEL: which model the reference endpoint "
+            f"writes for the same creates (or set {MODEL_VARIABLE}); "
+            "--reference-url none measures the app alone."
+        )
+    try:
+        apps.get_model(label)
+    except (LookupError, ValueError) as exc:
+        raise OptionError(f"--model {label}: {exc}") from None
+    return label
+
+
+def target_from(args, scenario, options):
+    """Where the server is and who the load is (writes the load's sessions)."""
+    url = args.url
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise OptionError(f"--url must be ws://HOST[:PORT]/PATH, not {url!r}.")
+    if not args.allow_remote and not is_loopback(parts.hostname):
+        raise OptionError(
+            f"{parts.hostname} is not this machine: pass --allow-remote to "
+            "load a remote server (one you run, with its owner's consent)."
+        )
+    if args.reference_url is None:
+        reference_url = urlunsplit((parts.scheme, parts.netloc, REFERENCE_PATH, "", ""))
+    else:
+        reference_url = none_or(args.reference_url)
+    if reference_url is not None:
+        reference_url = with_query(reference_url, model=scenario.model)
+    http_scheme = "https" if parts.scheme == "wss" else "http"
+    http_url = args.http_url or urlunsplit(
+        (http_scheme, parts.netloc, http_path(scenario.stream), "", "")
+    )
+    session_key, user_keys = args.session, None
+    try:
+        from . import sessions  # Imports Django's auth: only after setup.
+
+        if session_key is None:
+            session_key = sessions.session_key()
+            if "w2u" in options.workloads:
+                user_keys = sessions.session_keys(options.subscribers)
+    except DatabaseError as exc:
+        raise BenchError(
+            f"Cannot write the load's sessions: {exc}. Run `python manage.py "
+            "migrate` with the server's settings, or pass --session."
+        ) from None
+    return load.Target(
+        url=url,
+        http_url=http_url,
+        reference_url=reference_url,
+        cookie=cookie(session_key),
+        csrf_token=secrets.token_hex(16),
+        server_pid=args.server_pid,
+        user_cookies=None if user_keys is None else [cookie(k) for k in user_keys],
+    )
+
+
+def cookie(session_key):
+    return f"{settings.SESSION_COOKIE_NAME}={session_key}"
+
+
+def with_query(url, **params):
+    """`url` with `params` added to its query string (those it has win)."""
+    parts = urlsplit(url)
+    query = {**params, **dict(parse_qsl(parts.query))}
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def none_or(value):
+    """None for 'none': the option turned off."""
+    return None if value in (None, "", "none") else value
+
+
+def is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def http_path(stream):
+    """The HTTP twin of `stream`: its router URL, or /api/<stream>/."""
+    from realtime_api.registry import get_registry
+
+    adapter = get_registry().get(stream)
+    return adapter.path() if adapter is not None else f"/api/{stream}/"

@@ -1,0 +1,332 @@
+"""The run: which workloads, on which endpoints, how many rounds.
+
+One asyncio process drives every socket; every loop is bounded by a count and
+every workload by `Options.timeout` seconds.
+
+- W1: create round trips over 1 socket, then over `Options.sockets` sockets;
+- HTTP: the same create over one keep-alive HTTP connection;
+- W2: `subscribers` sockets of the load's user subscribed to one parent
+  while one writer makes `events` creates; every subscriber must hear every
+  event;
+- W2u: W2 with every subscriber logged in as a different user: the app then
+  authorizes each event once per user instead of once;
+- W3: `idle` sockets held open; server RSS per socket (needs the server PID);
+- W4: `subscribers` sockets `watch` the parent's list (a live query) while
+  one writer makes `events` creates; each must enter every watch. Compared
+  with W2 on the app: the price of evaluating a query instead of a group.
+
+Each workload runs on the app's socket and, when the server has it, on the
+reference endpoint (reference.py), so figures compare as ratios.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .client import BenchError, close_all, connect, connect_many, expect, request
+from .scenario import fill
+from .workloads import creates, fanout, hold_idle, http_creates
+
+APP, REFERENCE, HTTP = "app", "reference", "http"
+
+WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4")
+
+
+@dataclass
+class Target:
+    """Where the server is and who the load is."""
+
+    url: str  # The API socket, ws://127.0.0.1:8000/ws/
+    http_url: str  # The stream's HTTP twin, http://127.0.0.1:8000/api/comments/
+    # ws://127.0.0.1:8000/bench/minimal/?model=app_label.ModelName
+    reference_url: str | None = None
+    cookie: str = ""  # "sessionid=...": the load's user
+    csrf_token: str = ""
+    server_pid: int | None = None
+    # W2u: one cookie per subscriber, each a session of a different user.
+    user_cookies: list | None = None
+
+    @property
+    def origin(self):
+        """An Origin the server allows: the server's own, as a browser's page."""
+        parts = urlsplit(self.url)
+        return f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"
+
+
+@dataclass
+class Options:
+    requests: int = 500  # W1 and HTTP: creates per measurement
+    sockets: int = 20  # W1: concurrent sockets of the second measurement
+    subscribers: int = 200  # W2, W2u, W4
+    events: int = 50  # W2, W2u, W4: creates by the writer
+    idle: int = 1000  # W3
+    rounds: int = 1  # Each measurement is repeated; the median round counts.
+    timeout: float = 120.0  # Seconds, per workload
+    workloads: tuple = WORKLOADS
+
+
+def labels(options):
+    """The name of each measurement, as the rows and the ratios show it."""
+    n = options.subscribers
+    return {
+        "w1": "W1 create, 1 socket",
+        "w1 many": f"W1 create, {options.sockets} sockets",
+        "http": "HTTP create, keep-alive",
+        "w2": f"W2 fan-out, {n} subscribers",
+        "w2u": f"W2u fan-out, {n} subscribers, {n} users",
+        "w3": f"W3 idle, {options.idle} sockets",
+        "w4": f"W4 watch, {n} watchers",
+    }
+
+
+@dataclass
+class Row:
+    """One measurement: a workload on one endpoint."""
+
+    workload: str
+    endpoint: str
+    count: int
+    rate: float | None = None  # req/s for creates, delivered events/s for W2
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    missing: int | None = None
+    rss_per_socket_kib: float | None = None
+
+
+@dataclass
+class Report:
+    rows: list = field(default_factory=list)
+    skipped: dict = field(default_factory=dict)  # What was not measured, and why
+
+    def find(self, workload, endpoint):
+        for row in self.rows:
+            if (row.workload, row.endpoint) == (workload, endpoint):
+                return row
+        return None
+
+
+class NoProgress:
+    """Stands in for rich.progress.Progress when no bar is wanted."""
+
+    def add_task(self, description, total=None):
+        return None
+
+    def advance(self, task_id, advance=1):
+        pass
+
+    def update(self, task_id, **kwargs):
+        pass
+
+
+async def run(target, options, scenario, progress=None):
+    """Run the selected workloads; return a Report."""
+    bench = Bench(target, options, scenario, progress or NoProgress())
+    await bench.prepare()
+    # W3 first: later workloads leave freed memory behind, which the first
+    # endpoint measured would reuse and the second would not.
+    for workload in ("w3", "w1", "http", "w2", "w2u", "w4"):
+        if workload in options.workloads:
+            await getattr(bench, workload)()
+    return bench.report
+
+
+class Bench:
+    """One run: the parent object, the endpoints measured and the report."""
+
+    def __init__(self, target, options, scenario, progress):
+        self.target = target
+        self.options = options
+        self.scenario = scenario
+        self.progress = progress
+        self.labels = labels(options)
+        self.report = Report()
+        self.parent = None
+        self.endpoints = {APP: target.url}
+
+    async def prepare(self):
+        """Create the parent object; add the reference if it can create too."""
+        self.parent = await create_parent(self.target, self.scenario)
+        reason = await probe_reference(self.target, self.scenario, self.parent)
+        if reason is None:
+            self.endpoints = {REFERENCE: self.target.reference_url, **self.endpoints}
+        else:
+            self.report.skipped[REFERENCE] = reason
+
+    # Workloads ---------------------------------------------------------------
+
+    async def w1(self):
+        for sockets, label in ((1, "w1"), (self.options.sockets, "w1 many")):
+            workload = self.labels[label]
+
+            def measure(name, url, sockets=sockets, workload=workload):
+                return creates(
+                    url,
+                    self.target,
+                    self.scenario,
+                    self.parent,
+                    self.options.requests,
+                    sockets,
+                    self.bar(f"{workload} ({name})", self.options.requests),
+                )
+
+            await self.compare(workload, self.options.requests, measure)
+
+    async def http(self):
+        workload = self.labels["http"]
+
+        def measure(name, url):
+            return asyncio.to_thread(
+                http_creates,
+                self.target,
+                self.scenario,
+                self.parent,
+                self.options.requests,
+                self.bar(workload, self.options.requests),
+            )
+
+        await self.compare(workload, self.options.requests, measure, {HTTP: None})
+
+    async def w2(self):
+        await self.fanout(self.labels["w2"])
+
+    async def w2u(self):
+        workload = self.labels["w2u"]
+        if self.target.user_cookies is None:
+            self.report.skipped[workload] = (
+                "needs a session per subscriber, which the load creates "
+                "unless --session is given"
+            )
+            return
+        await self.fanout(workload, cookies=self.target.user_cookies)
+
+    async def w4(self):
+        # Live queries are the app's own: there is no reference to compare.
+        await self.fanout(self.labels["w4"], {APP: self.target.url}, action="watch")
+
+    async def w3(self):
+        """Hold `idle` sockets per endpoint, all at once, and weigh them.
+
+        The sockets of every endpoint stay open until all are measured, so
+        that no endpoint reuses memory another one freed: the server only
+        grows.
+        """
+        workload, idle = self.labels["w3"], self.options.idle
+        if self.target.server_pid is None:
+            self.report.skipped[workload] = (
+                "no server PID (--server-pid): RSS not measured"
+            )
+        held = []
+        try:
+            # Warm up: load every code path a connection takes, then let go.
+            for url in self.endpoints.values():
+                warm = await connect_many(
+                    url, self.target, min(50, idle), lambda n: None
+                )
+                await close_all(warm)
+            for name, url in self.endpoints.items():
+                sockets, per_socket = await self.bounded(
+                    hold_idle(
+                        url, self.target, idle, self.bar(f"{workload} ({name})", idle)
+                    ),
+                    workload,
+                )
+                held.extend(sockets)
+                row = Row(workload, name, idle, rss_per_socket_kib=per_socket)
+                self.report.rows.append(row)
+        finally:
+            await close_all(held)
+
+    # Helpers -----------------------------------------------------------------
+
+    async def fanout(self, workload, endpoints=None, **kwargs):
+        """Measure W2, W2u or W4: `kwargs` go to workloads.fanout()."""
+        options = self.options
+
+        def measure(name, url):
+            self.progress.add_task(f"{workload} ({name})", total=0)
+            return fanout(
+                url,
+                self.target,
+                self.scenario,
+                self.parent,
+                options.subscribers,
+                options.events,
+                self.progress,
+                **kwargs,
+            )
+
+        count = options.subscribers * options.events
+        await self.compare(workload, count, measure, endpoints)
+
+    async def compare(self, workload, count, measure, endpoints=None):
+        """Run `measure(name, url)` on each endpoint, `rounds` times; record it.
+
+        Rounds alternate between endpoints, so that a machine busy for a
+        while slows both; the median round counts.
+        """
+        endpoints = endpoints or self.endpoints
+        results = {name: [] for name in endpoints}
+        for _ in range(self.options.rounds):
+            for name, url in endpoints.items():
+                results[name].append(await self.bounded(measure(name, url), workload))
+        for name, measured in results.items():
+            measured.sort(key=lambda result: result[0])
+            rate, p50, p99, *rest = measured[len(measured) // 2]
+            row = Row(workload, name, count, rate, p50, p99)
+            if rest:  # Fan-out: the worst round's missing events.
+                row.missing = max(result[3] for result in measured)
+            self.report.rows.append(row)
+
+    async def bounded(self, coroutine, what):
+        try:
+            async with asyncio.timeout(self.options.timeout):
+                return await coroutine
+        except TimeoutError:
+            raise BenchError(
+                f"{what} took more than {self.options.timeout:g} s (--timeout)."
+            ) from None
+
+    def bar(self, description, total):
+        """A progress bar; return the function that advances it."""
+        task = self.progress.add_task(description, total=total)
+        return lambda n: self.progress.advance(task, n)
+
+
+async def create_parent(target, scenario):
+    """Check the stream answers; create the parent; return the parent's id."""
+    ws = await connect(target.url, target)
+    try:
+        if scenario.parent_stream is None:
+            return None
+        reply = await expect(
+            ws,
+            f"{scenario.parent_stream}/create/",
+            scenario.parent_payload,
+            201,
+            "Creating the parent object",
+        )
+        return reply["data"].get("id")
+    finally:
+        await ws.close()
+
+
+async def probe_reference(target, scenario, parent):
+    """Return why the reference endpoint cannot be measured, or None if it can."""
+    if not target.reference_url:
+        return "no reference endpoint given"
+    try:
+        ws = await connect(target.reference_url, target)
+    except BenchError as exc:
+        return (
+            f"{exc} (serve bench.asgi:application to compare with the "
+            "reference endpoint)"
+        )
+    try:
+        reply = await request(
+            ws, f"{scenario.stream}/create/", fill(scenario.payload, parent, -1)
+        )
+    finally:
+        await ws.close()
+    if reply.get("status") != 201:
+        return f"the reference endpoint cannot create: {reply.get('data')}"
+    return None
