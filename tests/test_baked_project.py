@@ -108,11 +108,11 @@ def test_deploy_check_passes(installed_project):
     )
 
 
-@pytest.mark.parametrize("installed_project", ["defaults"], indirect=True)
 def test_own_test_suite_passes_on_real_servers(installed_project):
-    """The default bake's pytest passes again on PostgreSQL and channels-redis, with CI=true.
+    """Each bake's pytest passes again on PostgreSQL and channels-redis, with CI=true.
 
-    The browser tests ran in the first pass; only those that need Redis run again.
+    The browser tests ran in the first pass; only those that need Redis run
+    again. Without the sample app, the framework's Redis tests must run too.
     """
     require_server("PostgreSQL", POSTGRES)
     require_server("Redis", REDIS)

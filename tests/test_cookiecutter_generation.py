@@ -113,6 +113,22 @@ def test_sample_app_can_be_left_out(cookies, context):
     assert not mentions, f"'discussion' still mentioned in: {mentions}"
 
 
+# The framework's own tests (tests/realtime/, on their test-only app) number
+# about 130 functions; far fewer in a bake without the sample app means they
+# went with it again.
+FRAMEWORK_TESTS_AT_LEAST = 100
+TEST_FUNCTION = re.compile(r"^(?:async )?def test_", re.MULTILINE)
+
+
+def test_framework_tests_stay_without_the_sample_app(cookies, context):
+    """include_sample_app=n keeps tests/realtime: the framework's coverage does not depend on the sample."""
+    project = cookies.bake(extra_context={**context, "include_sample_app": "n"}).project_path
+    tests = project / "tests" / "realtime"
+    assert (tests / "testapp" / "migrations" / "0001_initial.py").is_file()
+    count = sum(len(TEST_FUNCTION.findall(path.read_text(encoding="utf-8"))) for path in tests.glob("test_*.py"))
+    assert count >= FRAMEWORK_TESTS_AT_LEAST, f"only {count} test functions left in tests/realtime"
+
+
 def test_sample_app_is_included_by_default(cookies, context):
     """include_sample_app=y keeps the sample app and its tests."""
     project = cookies.bake(extra_context=context).project_path

@@ -1,9 +1,11 @@
-"""Test helpers: a communicator with a logged-in user, and `create_user`.
+"""Test helpers: a communicator with a logged-in user, `create_user`, and
+helpers for the frames of subscriptions and live queries.
 
 Usage, in an async test::
 
     async with AuthWebsocketCommunicator(application, "/ws/", user=user) as ws:
-        response = await ws.request("comments", "create", payload={...})
+        await subscribe(ws, "comments", {"topic": 3})
+        response = expect_ok(await ws.request("comments", "create", payload={...}))
         event = await ws.receive_event()
 """
 
@@ -185,6 +187,49 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
 
     async def receive_text(self, timeout):
         return await self.receive_from(timeout)
+
+
+# Frames of subscriptions and live queries -----------------------------------------
+# Each fails the test, showing the response, when the server refuses. All but
+# events_until_quiet() work on a LiveClient too.
+
+
+def expect_ok(response, status=None):
+    """Return `response` if its status is `status` (any 2xx when None); else fail."""
+    ok = response["status"] == status if status else 200 <= response["status"] < 300
+    assert ok, f"Expected status {status or '2xx'}, got {response}"
+    return response
+
+
+async def subscribe(ws, stream, payload, **extra):
+    """Subscribe with the filter `payload`; return the response (status 200).
+
+    `extra` goes into the frame next to `payload`, e.g. `since=42`.
+    """
+    response = await ws.request(stream, "subscribe", payload=payload, **extra)
+    return expect_ok(response, 200)
+
+
+async def unsubscribe(ws, stream, payload):
+    """End the subscription with the filter `payload`; return the response."""
+    return expect_ok(await ws.request(stream, "unsubscribe", payload=payload), 200)
+
+
+async def watch(ws, stream, payload):
+    """Start a live query (what `list` takes); return the response with `watch`."""
+    return expect_ok(await ws.request(stream, "watch", payload=payload), 200)
+
+
+async def events_until_quiet(ws, wait=0.3):
+    """Return every event that arrives until none has for `wait` seconds.
+
+    For a communicator (`queue_empty`): to collect what one change causes when
+    its number of events is what the test checks.
+    """
+    events = []
+    while not await ws.queue_empty(wait):
+        events.append(await ws.receive_event())
+    return events
 
 
 async def create_user(username=None, password="pw", **kwargs):

@@ -8,7 +8,7 @@ import os
 import secrets
 
 from .dev import *  # noqa: F403
-from .dev import BASE_DIR, DATABASES
+from .dev import BASE_DIR, DATABASES, INSTALLED_APPS
 from .environment import channel_layers_from_env, env, redis_prefix
 
 # Test runs that share a Redis server (two checkouts, CI jobs on one host)
@@ -27,5 +27,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # test database: on SQLite that means a file, not Django's in-memory default.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+
+# The framework's own tests (tests/realtime/) serve a test-only app: its
+# models exist in the test database only, and dev's migrations ignore it.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.realtime.testapp"]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,4 +1,4 @@
-"""Fixtures of the WebSocket protocol tests: users and a small discussion.
+"""Fixtures of the sample app's tests: users and a small discussion.
 
 `user` (the owner of everything in `world`) and `admin` (staff) come from
 `realtime_api.pytest_plugin`.
@@ -7,7 +7,6 @@
 from types import SimpleNamespace
 
 import pytest
-from django.core.cache import cache
 
 from discussion.models import Comment, Topic
 
@@ -45,20 +44,6 @@ def world(user, other):
 def users(user, other, admin):
     """The users of the permission tests by role (anonymous is None)."""
     return {"anonymous": None, "other": other, "owner": user, "staff": admin}
-
-
-@pytest.fixture
-def actor(request, users):
-    """The user whose role an indirect `actor` parameter names."""
-    return users[request.param]
-
-
-@pytest.fixture
-def clear_cache():
-    """An empty cache before and after the test (throttles count in it)."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -1,112 +1,21 @@
-"""Shared helpers of the WebSocket protocol tests: the HTTP twin of a request.
+"""Helpers of the sample's socket tests: the framework's, on topics and comments.
 
-PROTOCOL.md promises that a request frame gets what the same request gets
-over HTTP. `http_twin()` sends that request with DRF's APIClient, logged in
-as the same user through the same session authentication, so a test can
-compare the two answers.
+`http_twin()` and the others come from the framework's own tests
+(tests/realtime/helpers.py); `snapshot()` here covers the sample's rows.
 """
 
-import json
-from urllib.parse import urlencode
-
-from channels.db import database_sync_to_async
-from django.db import transaction
-from rest_framework.test import APIClient
-
-from config.asgi import application
 from discussion.models import Comment, Topic
-from realtime_api.testing import AuthWebsocketCommunicator
+from tests.realtime.helpers import (
+    communicator,
+    http_twin,
+    rows,
+    save,
+    without_volatile,
+)
 
-# Protocol action -> HTTP method of its twin (PROTOCOL.md, "Actions").
-HTTP_METHODS = {
-    "list": "get",
-    "retrieve": "get",
-    "create": "post",
-    "update": "patch",
-    "delete": "delete",
-    "options": "options",
-}
-# Fields that differ between two otherwise equal writes.
-VOLATILE_FIELDS = frozenset({"id", "created", "updated"})
-
-
-class _RolledBack(Exception):
-    """Raised to undo the writes of a dry run."""
-
-
-def _http_request(user, stream, action, lookup, payload):
-    client = APIClient()
-    if user is not None:
-        client.force_login(user)
-    path = f"/api/{stream}/" + (f"{lookup}/" if lookup is not None else "")
-    method = getattr(client, HTTP_METHODS[action])
-    if action == "list":
-        response = method(f"{path}?{urlencode(payload or {}, doseq=True)}")
-    elif action in ("create", "update"):
-        response = method(path, payload or {}, format="json")
-    else:
-        response = method(path)
-    body = json.loads(response.content) if response.content else None
-    return response.status_code, body
-
-
-def _http_twin(user, stream, action, lookup=None, payload=None, dry_run=False):
-    if not dry_run:
-        return _http_request(user, stream, action, lookup, payload)
-    try:
-        with transaction.atomic():
-            result = _http_request(user, stream, action, lookup, payload)
-            raise _RolledBack
-    except _RolledBack:
-        return result
-
-
-async def http_twin(user, stream, action, lookup=None, payload=None, dry_run=False):
-    """Return (status, body) of the HTTP request a WebSocket request stands for.
-
-    `dry_run=True` rolls the request's writes back (and so sends no event),
-    so the same write can then be made over the socket on the same rows.
-    """
-    return await database_sync_to_async(_http_twin)(
-        user, stream, action, lookup, payload, dry_run
-    )
-
-
-def without_volatile(data):
-    """`data` without ids and timestamps, to compare two equal writes."""
-    if isinstance(data, dict):
-        return {
-            k: without_volatile(v) for k, v in data.items() if k not in VOLATILE_FIELDS
-        }
-    if isinstance(data, list):
-        return [without_volatile(item) for item in data]
-    return data
-
-
-def communicator(user=None, path="/ws/", application=application, **kwargs):
-    """A communicator of the full ASGI application, as `user` (None: anonymous)."""
-    return AuthWebsocketCommunicator(application, path, user=user, **kwargs)
-
-
-async def raw_response(ws, text=None, bytes_data=None):
-    """Send one raw frame and return the next frame, decoded."""
-    await ws.send_to(text_data=text, bytes_data=bytes_data)
-    return json.loads(await ws.receive_from())
-
-
-async def assert_still_open(ws):
-    """Assert that the socket still answers a valid request."""
-    response = await ws.request("topics", "list")
-    assert response["status"] == 200, response
-
-
-def _snapshot():
-    return [
-        *Topic.objects.order_by("pk").values(),
-        *Comment.objects.order_by("pk").values(),
-    ]
+__all__ = ["communicator", "http_twin", "save", "snapshot", "without_volatile"]
 
 
 async def snapshot():
     """Every topic and comment row, to prove that a refused request wrote nothing."""
-    return await database_sync_to_async(_snapshot)()
+    return await rows(Topic, Comment)

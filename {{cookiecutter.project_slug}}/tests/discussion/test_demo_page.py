@@ -7,6 +7,7 @@ import pytest
 from django.contrib.staticfiles import finders
 
 from discussion.models import Topic
+from realtime_api.testing import subscribe
 
 from .helpers import communicator
 
@@ -49,10 +50,7 @@ async def create_topic(owner, title, is_private=False):
 async def test_public_topics_subscription_hears_of_new_public_topics(user, other):
     """`{"is_private": false}` hears of public topics made later, not private ones."""
     async with communicator(other) as ws:
-        response = await ws.request(
-            "topics", "subscribe", payload={"is_private": False}
-        )
-        assert response["status"] == 200
+        await subscribe(ws, "topics", {"is_private": False})
         await create_topic(user, "Secret", is_private=True)
         assert await ws.queue_empty()
         public = await create_topic(user, "News")
@@ -64,9 +62,7 @@ async def test_own_topics_subscription_hears_of_new_private_topics(user, other):
     """`{"owner": <me>}` hears of my new topics, private ones included."""
     async with communicator(user) as ws:
         payload = {"owner": user.username}
-        assert (await ws.request("topics", "subscribe", payload=payload))[
-            "status"
-        ] == 200
+        await subscribe(ws, "topics", payload)
         private = await create_topic(user, "Diary", is_private=True)
         event = await ws.receive_event()
         assert (event["action"], event["data"]["id"]) == ("create", private.pk)
@@ -80,9 +76,7 @@ async def test_another_users_topics_subscription_never_hears_their_private_ones(
     """`{"owner": <someone else>}` does not open their group of private topics."""
     async with communicator(other) as ws:
         payload = {"owner": user.username}
-        assert (await ws.request("topics", "subscribe", payload=payload))[
-            "status"
-        ] == 200
+        await subscribe(ws, "topics", payload)
         await create_topic(user, "Diary", is_private=True)
         await create_topic(user, "Public, but made after subscribing")
         assert await ws.queue_empty()

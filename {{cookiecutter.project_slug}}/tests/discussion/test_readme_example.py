@@ -3,7 +3,7 @@
 import pytest
 
 from config.asgi import application
-from realtime_api.testing import AuthWebsocketCommunicator, create_user
+from realtime_api.testing import AuthWebsocketCommunicator, create_user, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,7 @@ async def test_a_subscriber_hears_of_a_new_comment(user):
     ):
         topic = await mine.request("topics", "create", payload={"title": "Hi"})
         topic_id = topic["data"]["id"]
-        await theirs.request("comments", "subscribe", payload={"topic": topic_id})
+        await subscribe(theirs, "comments", {"topic": topic_id})
         await mine.request(
             "comments", "create", payload={"topic": topic_id, "text": "yo"}
         )

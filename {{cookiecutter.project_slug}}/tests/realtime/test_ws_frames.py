@@ -27,29 +27,29 @@ async def send_frames(ws, *frames):
 async def test_one_socket_serves_every_stream(world, user):
     """/ws/ serves every registered stream."""
     async with communicator(user) as ws:
-        for stream in ("topics", "comments"):
+        for stream in ("folders", "notes"):
             assert (await ws.request(stream, "list"))["status"] == 200
 
 
 async def test_bound_socket_defaults_the_stream(world, user):
-    """On /ws/comments/ a frame may leave out `stream`."""
-    pk = world.public_comment.pk
-    async with communicator(user, "/ws/comments/") as ws:
+    """On /ws/notes/ a frame may leave out `stream`."""
+    pk = world.public_note.pk
+    async with communicator(user, "/ws/notes/") as ws:
         bound = await raw_response(
             ws, json.dumps({"action": "retrieve", "lookup": pk, "request_id": 1})
         )
-        explicit = await ws.request("comments", "retrieve", pk, request_id=1)
+        explicit = await ws.request("notes", "retrieve", pk, request_id=1)
     assert bound == explicit
-    assert bound["stream"] == "comments" and bound["status"] == 200
+    assert bound["stream"] == "notes" and bound["status"] == 200
 
 
 async def test_bound_socket_refuses_other_streams(world, user):
     """A socket bound to one stream answers 404 for another."""
-    async with communicator(user, "/ws/comments/") as ws:
-        response = await ws.request("topics", "list")
+    async with communicator(user, "/ws/notes/") as ws:
+        response = await ws.request("folders", "list")
         assert response["status"] == 404
-        assert "serves 'comments' only" in response["data"]["detail"]
-        assert (await ws.request("comments", "list"))["status"] == 200
+        assert "serves 'notes' only" in response["data"]["detail"]
+        assert (await ws.request("notes", "list"))["status"] == 200
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ async def test_bound_socket_refuses_other_streams(world, user):
         ("/ws/nope/", [(b"origin", b"http://localhost")]),
         ("/ws/", []),
         ("/ws/", [(b"origin", b"http://evil.example")]),
-        ("/ws/comments/", [(b"origin", b"http://evil.example")]),
+        ("/ws/notes/", [(b"origin", b"http://evil.example")]),
     ],
     ids=["unknown bound stream", "no origin", "foreign origin", "foreign, bound"],
 )
@@ -73,25 +73,25 @@ async def test_handshake_refused(path, headers):
 async def test_binary_frame_is_a_400(user):
     """Text frames carry JSON; a binary frame gets a 400 (and the socket stays)."""
     async with communicator(user) as ws:
-        response = await raw_response(ws, bytes_data=b'{"stream": "topics/list/"}')
+        response = await raw_response(ws, bytes_data=b'{"stream": "folders/list/"}')
         assert response["status"] == 400
         assert "Binary frames" in response["data"]["detail"]
-        assert (await ws.request("topics", "list"))["status"] == 200
+        assert (await ws.request("folders", "list"))["status"] == 200
 
 
 # Request frame -----------------------------------------------------------------
 
 STRUCTURED_FORMS = [
-    ("comments/list/", {"stream": "comments", "action": "list"}),
-    ("comments/options/", {"stream": "comments", "action": "options"}),
+    ("notes/list/", {"stream": "notes", "action": "list"}),
+    ("notes/options/", {"stream": "notes", "action": "options"}),
     (
-        "comments/retrieve/PK/",
-        {"stream": "comments", "action": "retrieve", "lookup": "PK"},
+        "notes/retrieve/PK/",
+        {"stream": "notes", "action": "retrieve", "lookup": "PK"},
     ),
-    ("comments/update/PK/", {"stream": "comments", "action": "update", "lookup": "PK"}),
+    ("notes/update/PK/", {"stream": "notes", "action": "update", "lookup": "PK"}),
     (
-        "comments/retrieve/999/",
-        {"stream": "comments", "action": "retrieve", "lookup": 999},
+        "notes/retrieve/999/",
+        {"stream": "notes", "action": "retrieve", "lookup": 999},
     ),
 ]
 
@@ -99,7 +99,7 @@ STRUCTURED_FORMS = [
 @pytest.mark.parametrize(("path", "structured"), STRUCTURED_FORMS)
 async def test_path_and_structured_forms_are_equivalent(world, user, path, structured):
     """The path form and the structured form of a frame get the same answer."""
-    pk = world.public_comment.pk
+    pk = world.public_note.pk
     path = path.replace("PK", str(pk))
     structured = {k: pk if v == "PK" else v for k, v in structured.items()}
     payload = {"text": "edited"} if "update" in path else {}
@@ -115,10 +115,10 @@ async def test_path_and_structured_forms_are_equivalent(world, user, path, struc
     assert by_path["status"] in (200, 404)
 
 
-@pytest.mark.parametrize("path", ["comments/retrieve/{pk}", "comments/list"])
+@pytest.mark.parametrize("path", ["notes/retrieve/{pk}", "notes/list"])
 async def test_trailing_slash_is_optional(world, user, path):
-    """ "comments/list" and "comments/list/" are the same request."""
-    path = path.format(pk=world.public_comment.pk)
+    """ "notes/list" and "notes/list/" are the same request."""
+    path = path.format(pk=world.public_note.pk)
     async with communicator(user) as ws:
         without, with_slash = await send_frames(
             ws, {"stream": path}, {"stream": f"{path}/"}
@@ -132,7 +132,7 @@ async def test_request_id_is_echoed(user, request_id):
     """A string or integer request_id comes back unchanged."""
     async with communicator(user) as ws:
         (response,) = await send_frames(
-            ws, {"stream": "topics/list/", "request_id": request_id}
+            ws, {"stream": "folders/list/", "request_id": request_id}
         )
     assert response["request_id"] == request_id
     assert type(response["request_id"]) is type(request_id)
@@ -141,7 +141,7 @@ async def test_request_id_is_echoed(user, request_id):
 async def test_request_id_is_null_when_absent(user):
     """A request without request_id gets `"request_id": null`."""
     async with communicator(user) as ws:
-        (response,) = await send_frames(ws, {"stream": "topics/list/"})
+        (response,) = await send_frames(ws, {"stream": "folders/list/"})
     assert "request_id" in response and response["request_id"] is None
 
 
@@ -150,11 +150,11 @@ async def test_request_id_of_another_type_is_a_400(user, request_id):
     """request_id must be a string or an integer."""
     async with communicator(user) as ws:
         (response,) = await send_frames(
-            ws, {"stream": "topics/list/", "request_id": request_id}
+            ws, {"stream": "folders/list/", "request_id": request_id}
         )
         assert response["status"] == 400
         assert "request_id" in response["data"]["detail"]
-        assert (await ws.request("topics", "list"))["status"] == 200
+        assert (await ws.request("folders", "list"))["status"] == 200
 
 
 async def test_payload_defaults_to_an_empty_object(world, user):
@@ -162,9 +162,9 @@ async def test_payload_defaults_to_an_empty_object(world, user):
     async with communicator(user) as ws:
         frames = await send_frames(
             ws,
-            {"stream": "topics/list/"},
-            {"stream": "topics/list/", "payload": None},
-            {"stream": "topics/list/", "payload": {}},
+            {"stream": "folders/list/"},
+            {"stream": "folders/list/", "payload": None},
+            {"stream": "folders/list/", "payload": {}},
         )
     assert frames[0] == frames[1] == frames[2]
     assert frames[0]["status"] == 200
@@ -175,9 +175,9 @@ async def test_unknown_top_level_keys_are_ignored(world, user):
     async with communicator(user) as ws:
         plain, extra = await send_frames(
             ws,
-            {"stream": "topics/list/", "request_id": 1},
+            {"stream": "folders/list/", "request_id": 1},
             {
-                "stream": "topics/list/",
+                "stream": "folders/list/",
                 "request_id": 1,
                 "foo": 1,
                 "type": "x",
@@ -194,7 +194,7 @@ async def test_response_frame_shape(world, user):
     """A response frame has type, stream, action, request_id, status and data."""
     async with communicator(user) as ws:
         (response,) = await send_frames(
-            ws, {"stream": "topics/list/", "request_id": "r-1"}
+            ws, {"stream": "folders/list/", "request_id": "r-1"}
         )
     assert list(response) == [
         "type",
@@ -205,24 +205,24 @@ async def test_response_frame_shape(world, user):
         "data",
     ]
     assert response["type"] == "response"
-    assert (response["stream"], response["action"]) == ("topics", "list")
+    assert (response["stream"], response["action"]) == ("folders", "list")
 
 
 @pytest.mark.parametrize(
     ("frame", "has_lookup"),
     [
-        ({"stream": "comments/retrieve/PK/"}, True),
-        ({"stream": "comments", "action": "retrieve", "lookup": "PK"}, True),
-        ({"stream": "comments/retrieve/999/"}, True),
-        ({"stream": "comments/list/"}, False),
-        ({"stream": "comments", "action": "list"}, False),
-        ({"stream": "comments", "action": "list", "lookup": None}, False),
-        ({"stream": "comments/retrieve/"}, False),
+        ({"stream": "notes/retrieve/PK/"}, True),
+        ({"stream": "notes", "action": "retrieve", "lookup": "PK"}, True),
+        ({"stream": "notes/retrieve/999/"}, True),
+        ({"stream": "notes/list/"}, False),
+        ({"stream": "notes", "action": "list"}, False),
+        ({"stream": "notes", "action": "list", "lookup": None}, False),
+        ({"stream": "notes/retrieve/"}, False),
     ],
 )
 async def test_lookup_only_when_the_request_had_one(world, user, frame, has_lookup):
     """`lookup` is in the response only when the request had one (as a string)."""
-    pk = world.public_comment.pk
+    pk = world.public_note.pk
     frame = json.loads(
         json.dumps(frame).replace('"PK"', str(pk)).replace("PK", str(pk))
     )
@@ -235,20 +235,20 @@ async def test_lookup_only_when_the_request_had_one(world, user, frame, has_look
 
 async def test_responses_come_in_order(world, user):
     """Frames sent back to back are answered once each, in order."""
-    pk = world.public_comment.pk
+    pk = world.public_note.pk
     frames = [
         {
-            "stream": "comments/create/",
-            "payload": {"topic": world.public_topic.pk, "text": "a"},
+            "stream": "notes/create/",
+            "payload": {"folder": world.public_folder.pk, "text": "a"},
         },
         "not json",
-        {"stream": f"comments/retrieve/{pk}/"},
+        {"stream": f"notes/retrieve/{pk}/"},
         {"stream": "nope/list/"},
-        {"stream": "comments/list/", "payload": {"page_size": 1}},
-        {"stream": f"comments/update/{pk}/", "payload": {"text": "b"}},
-        {"stream": "comments/options/"},
-        {"stream": "comments/subscribe/", "payload": {"id": pk}},
-        {"stream": f"comments/delete/{pk}/"},
+        {"stream": "notes/list/", "payload": {"page_size": 1}},
+        {"stream": f"notes/update/{pk}/", "payload": {"text": "b"}},
+        {"stream": "notes/options/"},
+        {"stream": "notes/subscribe/", "payload": {"id": pk}},
+        {"stream": f"notes/delete/{pk}/"},
     ]
     frames = [
         f if isinstance(f, str) else {**f, "request_id": i}

@@ -9,11 +9,10 @@ import logging
 
 import pytest
 
-from discussion.models import COMMENT_TEXT_MAX_LENGTH
-from discussion.permissions import IsOwnerOrReadOnly
-
+from .extra_streams import extra_application
 from .helpers import assert_still_open, communicator, http_twin, raw_response, snapshot
-from .streams import extra_application
+from .testapp.models import NOTE_TEXT_MAX_LENGTH
+from .testapp.views import IsOwnerOrReadOnly
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,26 +30,26 @@ async def assert_refused_cleanly(ws, rows_before):
 
 BAD_FRAMES = {
     "not JSON": (
-        '{"stream": "topics/create/", "payload": {"title": "x"',
+        '{"stream": "folders/create/", "payload": {"name": "x"',
         "not valid JSON",
     ),
-    "not an object": ('[{"stream": "topics/create/"}]', "must be a JSON object"),
-    "a JSON string": ('"topics/create/"', "must be a JSON object"),
+    "not an object": ('[{"stream": "folders/create/"}]', "must be a JSON object"),
+    "a JSON string": ('"folders/create/"', "must be a JSON object"),
     "payload a list": (
-        '{"stream": "topics/create/", "payload": [{"title": "x"}]}',
+        '{"stream": "folders/create/", "payload": [{"name": "x"}]}',
         "payload must be a JSON object",
     ),
-    "payload a string": ('{"stream": "topics/create/", "payload": "x"}', "payload"),
-    "no stream": ('{"payload": {"title": "x"}}', 'no "stream"'),
+    "payload a string": ('{"stream": "folders/create/", "payload": "x"}', "payload"),
+    "no stream": ('{"payload": {"name": "x"}}', 'no "stream"'),
     "stream not a string": ('{"stream": 5}', "stream must be a string"),
     "empty stream": ('{"stream": ""}', "Malformed stream"),
-    "too many parts": ('{"stream": "topics/retrieve/1/2/"}', "Malformed stream"),
-    "empty part": ('{"stream": "topics//1/"}', "Malformed stream"),
-    "leading slash": ('{"stream": "/topics/list/"}', "Malformed stream"),
-    "no action": ('{"stream": "topics"}', "no action"),
-    "action not a string": ('{"stream": "topics", "action": 1}', "action must be"),
+    "too many parts": ('{"stream": "folders/retrieve/1/2/"}', "Malformed stream"),
+    "empty part": ('{"stream": "folders//1/"}', "Malformed stream"),
+    "leading slash": ('{"stream": "/folders/list/"}', "Malformed stream"),
+    "no action": ('{"stream": "folders"}', "no action"),
+    "action not a string": ('{"stream": "folders", "action": 1}', "action must be"),
     "lookup an object": (
-        '{"stream": "topics", "action": "retrieve", "lookup": {"id": 1}}',
+        '{"stream": "folders", "action": "retrieve", "lookup": {"id": 1}}',
         "lookup must be",
     ),
 }
@@ -72,7 +71,7 @@ async def test_binary_frame_is_a_400(world, user):
     """A binary frame is a 400, even when it holds valid JSON."""
     rows = await snapshot()
     async with communicator(user) as ws:
-        frame = json.dumps({"stream": "topics/create/", "payload": {"title": "x"}})
+        frame = json.dumps({"stream": "folders/create/", "payload": {"name": "x"}})
         response = await raw_response(ws, bytes_data=frame.encode())
         assert response["status"] == 400 and "Binary" in response["data"]["detail"]
         await assert_refused_cleanly(ws, rows)
@@ -82,18 +81,18 @@ async def test_error_echoes_what_was_understood(user):
     """An error response still echoes the request_id, stream and action it read."""
     async with communicator(user) as ws:
         response = await raw_response(
-            ws, '{"stream": "topics/create/", "payload": 3, "request_id": "r-9"}'
+            ws, '{"stream": "folders/create/", "payload": 3, "request_id": "r-9"}'
         )
     assert response["request_id"] == "r-9"
-    assert (response["stream"], response["action"]) == ("topics", "create")
+    assert (response["stream"], response["action"]) == ("folders", "create")
 
 
 # 413: frame larger than the configured maximum -------------------------------
 
 
 def padded_frame(size, char="x"):
-    """A valid `topics/list` frame of exactly `size` bytes of UTF-8."""
-    head = '{"stream": "topics/list/", "request_id": "big", "pad": "'
+    """A valid `folders/list` frame of exactly `size` bytes of UTF-8."""
+    head = '{"stream": "folders/list/", "request_id": "big", "pad": "'
     filler = size - len(head.encode()) - 2
     chars = filler // len(char.encode())
     return head + char * chars + "x" * (filler - chars * len(char.encode())) + '"}'
@@ -126,8 +125,8 @@ async def test_large_create_is_a_413_and_writes_nothing(world, user):
     """A create frame over the limit is refused before it is parsed."""
     rows = await snapshot()
     async with communicator(user) as ws:
-        payload = {"topic": world.public_topic.pk, "text": "x" * MAX_FRAME}
-        frame = {"stream": "comments/create/", "payload": payload, "request_id": 1}
+        payload = {"folder": world.public_folder.pk, "text": "x" * MAX_FRAME}
+        frame = {"stream": "notes/create/", "payload": payload, "request_id": 1}
         response = await raw_response(ws, json.dumps(frame))
         assert response["status"] == 413
         # The frame was not parsed, so its request_id is unknown.
@@ -149,18 +148,18 @@ async def test_frame_size_limit_is_a_setting(world, user, settings):
 @pytest.mark.parametrize(
     ("stream", "action", "status", "says"),
     [
-        ("nope", "list", 404, "Unknown stream 'nope'. Streams: comments, topics."),
-        ("Topics", "list", 404, "Unknown stream 'Topics'"),
-        ("topics", "watchit", 405, "Unknown action 'watchit'"),
-        ("topics", "partial_update", 405, "Unknown action 'partial_update'"),
-        ("topics", "LIST", 405, "Unknown action 'LIST'"),
+        ("nope", "list", 404, "Unknown stream 'nope'. Streams: folders, notes."),
+        ("Folders", "list", 404, "Unknown stream 'Folders'"),
+        ("folders", "watchit", 405, "Unknown action 'watchit'"),
+        ("folders", "partial_update", 405, "Unknown action 'partial_update'"),
+        ("folders", "LIST", 405, "Unknown action 'LIST'"),
     ],
 )
 async def test_unknown_stream_or_action(world, user, stream, action, status, says):
     """An unknown stream is a 404, an unknown action a 405, naming them."""
     rows = await snapshot()
     async with communicator(user) as ws:
-        response = await ws.request(stream, action, payload={"title": "x"})
+        response = await ws.request(stream, action, payload={"name": "x"})
         assert response["status"] == status
         assert says in response["data"]["detail"]
         await assert_refused_cleanly(ws, rows)
@@ -189,9 +188,9 @@ async def test_action_not_allowed_is_a_405(
     world, user, stream, action, lookup, allowed
 ):
     """`allowed_actions`, or a view without the HTTP twin, makes an action a 405."""
-    pk = world.public_topic.pk
+    pk = world.public_folder.pk
     rows = await snapshot()
-    payload = {"id": pk} if action == "subscribe" else {"title": "x"}
+    payload = {"id": pk} if action == "subscribe" else {"name": "x"}
     async with communicator(user, application=extra_application) as ws:
         response = await ws.request(stream, action, pk if lookup else None, payload)
         if allowed:
@@ -212,7 +211,7 @@ async def test_missing_lookup_is_a_400(world, user, action):
     """retrieve, update and delete without a lookup are a 400 that says so."""
     rows = await snapshot()
     async with communicator(user) as ws:
-        response = await ws.request("comments", action, payload={"text": "x"})
+        response = await ws.request("notes", action, payload={"text": "x"})
         assert response["status"] == 400
         assert "needs a lookup" in response["data"]["detail"]
         await assert_refused_cleanly(ws, rows)
@@ -224,7 +223,7 @@ async def test_lookup_where_none_is_taken_is_a_400(world, user, action):
     rows = await snapshot()
     async with communicator(user) as ws:
         response = await ws.request(
-            "comments", action, world.public_comment.pk, {"text": "x"}
+            "notes", action, world.public_note.pk, {"text": "x"}
         )
         assert response["status"] == 400
         assert "takes no lookup" in response["data"]["detail"]
@@ -237,8 +236,8 @@ async def test_lookup_of_the_wrong_type_is_the_http_404(world, user, action, loo
     """A lookup that is not a pk answers what HTTP answers for that URL."""
     rows = await snapshot()
     async with communicator(user) as ws:
-        response = await ws.request("comments", action, lookup, {"text": "x"})
-        http = await http_twin(user, "comments", action, lookup, {"text": "x"})
+        response = await ws.request("notes", action, lookup, {"text": "x"})
+        http = await http_twin(user, "notes", action, lookup, {"text": "x"})
         assert (response["status"], response["data"]) == http
         assert response["status"] == 404
         await assert_refused_cleanly(ws, rows)
@@ -248,7 +247,7 @@ async def test_lookup_of_the_wrong_type_is_the_http_404(world, user, action, loo
 async def test_lookup_no_url_would_match_is_a_404(world, user, lookup):
     """A lookup the router's URL pattern refuses is a 404, as the URL is over HTTP."""
     async with communicator(user) as ws:
-        response = await ws.request("comments", "retrieve", lookup)
+        response = await ws.request("notes", "retrieve", lookup)
         assert (response["status"], response["data"]) == (404, {"detail": "Not found."})
         await assert_still_open(ws)
 
@@ -257,12 +256,12 @@ async def test_lookup_no_url_would_match_is_a_404(world, user, lookup):
 
 
 @pytest.mark.parametrize("action", ["retrieve", "update", "delete"])
-@pytest.mark.parametrize("stream", ["topics", "comments"])
+@pytest.mark.parametrize("stream", ["folders", "notes"])
 async def test_not_found_and_not_visible_are_the_same_404(world, other, stream, action):
     """A private object of another user is answered exactly like a missing one."""
-    private = world.private_topic if stream == "topics" else world.private_comment
+    private = world.private_folder if stream == "folders" else world.private_note
     rows = await snapshot()
-    payload = {"title": "x", "text": "x"}
+    payload = {"name": "x", "text": "x"}
     async with communicator(other) as ws:
         hidden = await ws.request(stream, action, private.pk, payload)
         missing = await ws.request(stream, action, MISSING, payload)
@@ -280,18 +279,18 @@ async def test_not_found_and_not_visible_are_the_same_404(world, other, stream, 
 @pytest.mark.parametrize(
     ("stream", "action", "target"),
     [
-        ("topics", "create", None),
-        ("comments", "create", None),
-        ("topics", "update", "public_topic"),
-        ("comments", "update", "public_comment"),
-        ("topics", "delete", "public_topic"),
-        ("comments", "delete", "public_comment"),
+        ("folders", "create", None),
+        ("notes", "create", None),
+        ("folders", "update", "public_folder"),
+        ("notes", "update", "public_note"),
+        ("folders", "delete", "public_folder"),
+        ("notes", "delete", "public_note"),
     ],
 )
 async def test_anonymous_write_is_refused_as_over_http(world, stream, action, target):
     """An anonymous write gets the status and body HTTP gives it (403 here)."""
     lookup = getattr(world, target).pk if target else None
-    payload = {"title": "x", "topic": world.public_topic.pk, "text": "x"}
+    payload = {"name": "x", "folder": world.public_folder.pk, "text": "x"}
     rows = await snapshot()
     async with communicator(None) as ws:
         response = await ws.request(stream, action, lookup, payload)
@@ -306,15 +305,15 @@ async def test_anonymous_write_is_refused_as_over_http(world, stream, action, ta
 
 
 @pytest.mark.parametrize("action", ["update", "delete"])
-@pytest.mark.parametrize("target", ["public_topic", "public_comment", "others_comment"])
+@pytest.mark.parametrize("target", ["public_folder", "public_note", "others_note"])
 async def test_change_of_another_users_object_is_a_403(
     world, user, other, action, target
 ):
     """Changing an object one may see but does not own is the HTTP 403."""
     obj = getattr(world, target)
-    actor = user if target == "others_comment" else other
-    stream = "topics" if target.endswith("topic") else "comments"
-    payload = {"title": "x", "text": "x"}
+    actor = user if target == "others_note" else other
+    stream = "folders" if target.endswith("folder") else "notes"
+    payload = {"name": "x", "text": "x"}
     rows = await snapshot()
     async with communicator(actor) as ws:
         response = await ws.request(stream, action, obj.pk, payload)
@@ -336,7 +335,7 @@ async def test_subscribe_needs_the_read_permission(world, user):
         assert (listing["status"], listing["data"]) == (403, response["data"])
     async with communicator(user, application=extra_application) as ws:
         response = await ws.request(
-            "members-only", "subscribe", payload={"id": world.public_topic.pk}
+            "members-only", "subscribe", payload={"id": world.public_folder.pk}
         )
         assert response["data"] == {"detail": "subscribed", "matched": 1}
 
@@ -345,25 +344,25 @@ async def test_subscribe_needs_the_read_permission(world, user):
 
 INVALID = {
     "text too long": (
-        "comments",
+        "notes",
         "create",
-        {"text": "x" * (COMMENT_TEXT_MAX_LENGTH + 1)},
+        {"text": "x" * (NOTE_TEXT_MAX_LENGTH + 1)},
     ),
-    "text empty": ("comments", "create", {"text": ""}),
-    "text missing": ("comments", "create", {}),
-    "text null": ("comments", "create", {"text": None}),
-    "topic missing": ("comments", "create", {"topic": None, "text": "x"}),
-    "topic not a pk": ("comments", "create", {"topic": "abc", "text": "x"}),
-    "topic missing entirely": ("comments", "create", {"text": "x", "topic": MISSING}),
-    "title missing": ("topics", "create", {}),
-    "title too long": ("topics", "create", {"title": "x" * 201}),
+    "text empty": ("notes", "create", {"text": ""}),
+    "text missing": ("notes", "create", {}),
+    "text null": ("notes", "create", {"text": None}),
+    "folder missing": ("notes", "create", {"folder": None, "text": "x"}),
+    "folder not a pk": ("notes", "create", {"folder": "abc", "text": "x"}),
+    "folder missing entirely": ("notes", "create", {"text": "x", "folder": MISSING}),
+    "name missing": ("folders", "create", {}),
+    "name too long": ("folders", "create", {"name": "x" * 201}),
     "is_private not a bool": (
-        "topics",
+        "folders",
         "create",
-        {"title": "x", "is_private": "maybe"},
+        {"name": "x", "is_private": "maybe"},
     ),
-    "update text empty": ("comments", "update", {"text": ""}),
-    "update title too long": ("topics", "update", {"title": "x" * 201}),
+    "update text empty": ("notes", "update", {"text": ""}),
+    "update name too long": ("folders", "update", {"name": "x" * 201}),
 }
 
 
@@ -374,11 +373,11 @@ async def test_validation_errors_are_the_http_field_errors(
     world, user, stream, action, payload
 ):
     """A payload the serializer refuses gets HTTP's 400 and field errors."""
-    if stream == "comments" and action == "create":
-        payload = {"topic": world.public_topic.pk, **payload}
+    if stream == "notes" and action == "create":
+        payload = {"folder": world.public_folder.pk, **payload}
     lookup = None
     if action == "update":
-        lookup = (world.public_topic if stream == "topics" else world.public_comment).pk
+        lookup = (world.public_folder if stream == "folders" else world.public_note).pk
     rows = await snapshot()
     async with communicator(user) as ws:
         response = await ws.request(stream, action, lookup, payload)
@@ -395,7 +394,7 @@ async def test_validation_errors_are_the_http_field_errors(
 @pytest.mark.parametrize("action", ["list", "subscribe"])
 async def test_throttled_is_a_429_with_wait(world, actor, action, clear_cache):
     """Past the view's rate, a request gets 429 with the seconds to `wait`."""
-    payload = {"id": world.public_topic.pk} if action == "subscribe" else {}
+    payload = {"id": world.public_folder.pk} if action == "subscribe" else {}
     async with communicator(actor, application=extra_application) as ws:
         for _ in range(2):
             assert (await ws.request("throttled", action, payload=payload))[
@@ -417,7 +416,7 @@ async def test_throttled_create_writes_nothing(world, user, clear_cache):
         for _ in range(2):
             await ws.request("throttled", "list")
         rows = await snapshot()
-        response = await ws.request("throttled", "create", payload={"title": "x"})
+        response = await ws.request("throttled", "create", payload={"name": "x"})
         assert response["status"] == 429
         assert await snapshot() == rows
 
@@ -436,7 +435,7 @@ async def test_server_error_is_a_bare_500_and_logged(world, user, caplog):
         assert response["request_id"] == "boom"
         assert response["data"] == {"detail": "Internal server error."}
         assert "secret detail" not in text and "Traceback" not in text
-        assert (await ws.request("failing", "retrieve", world.public_topic.pk))[
+        assert (await ws.request("failing", "retrieve", world.public_folder.pk))[
             "status"
         ] == 200
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]

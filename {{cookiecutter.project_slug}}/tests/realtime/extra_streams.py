@@ -1,6 +1,6 @@
 """Test-only streams, served by a test-only socket (not by config.asgi).
 
-Each needs something the sample app does not have: a narrowed
+Each needs something the test app's main streams do not have: a narrowed
 `allowed_actions`, a read-only view, a throttle, a view that fails, a
 subscription mapping that shadows a serializer field. None broadcasts on
 save (`immediate_broadcast = False`), so they do not touch other tests.
@@ -13,9 +13,10 @@ from django.urls import path
 from rest_framework import permissions, viewsets
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from discussion.serializers import TopicSerializer
-from discussion.views import TopicViewSet
 from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
+
+from .testapp.serializers import FolderSerializer
+from .testapp.views import FolderViewSet
 
 
 class QuietConsumer(Endpoint):
@@ -23,22 +24,22 @@ class QuietConsumer(Endpoint):
 
 
 class ListOnlyConsumer(QuietConsumer):
-    """Topics, narrowed to `list` and `retrieve`."""
+    """Folders, narrowed to `list` and `retrieve`."""
 
-    view = TopicViewSet
+    view = FolderViewSet
     stream = "list-only"
     allowed_actions = ["list", "retrieve"]
 
 
-class ReadOnlyTopicViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = TopicViewSet.queryset
-    serializer_class = TopicSerializer
+class ReadOnlyFolderViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = FolderViewSet.queryset
+    serializer_class = FolderSerializer
 
 
 class ReadOnlyConsumer(QuietConsumer):
-    """Topics through a ReadOnlyModelViewSet: no create, update or delete."""
+    """Folders through a ReadOnlyModelViewSet: no create, update or delete."""
 
-    view = ReadOnlyTopicViewSet
+    view = ReadOnlyFolderViewSet
     stream = "read-only"
 
 
@@ -50,44 +51,44 @@ class TwoPerMinuteUser(UserRateThrottle):
     rate = "2/min"
 
 
-class ThrottledTopicViewSet(TopicViewSet):
+class ThrottledFolderViewSet(FolderViewSet):
     throttle_classes = [TwoPerMinuteAnon, TwoPerMinuteUser]
 
 
 class ThrottledConsumer(QuietConsumer):
-    view = ThrottledTopicViewSet
+    view = ThrottledFolderViewSet
     stream = "throttled"
 
 
-class FailingTopicViewSet(TopicViewSet):
+class FailingFolderViewSet(FolderViewSet):
     def list(self, request, *args, **kwargs):
         raise RuntimeError("secret detail of a bug")
 
 
 class FailingConsumer(QuietConsumer):
-    """Topics whose `list` raises an unexpected exception."""
+    """Folders whose `list` raises an unexpected exception."""
 
-    view = FailingTopicViewSet
+    view = FailingFolderViewSet
     stream = "failing"
 
 
-class MembersOnlyTopicViewSet(TopicViewSet):
+class MembersOnlyFolderViewSet(FolderViewSet):
     permission_classes = [permissions.IsAuthenticated]
 
 
 class MembersOnlyConsumer(QuietConsumer):
-    """Topics for authenticated users only, reading included."""
+    """Folders for authenticated users only, reading included."""
 
-    view = MembersOnlyTopicViewSet
+    view = MembersOnlyFolderViewSet
     stream = "members-only"
 
 
-class TitleSuffixConsumer(QuietConsumer):
-    """Topics where the subscription key `title` means "title ends with"."""
+class NameSuffixConsumer(QuietConsumer):
+    """Folders where the subscription key `name` means "name ends with"."""
 
-    view = TopicViewSet
-    stream = "title-suffix"
-    subscription_field_mapping = {"title": "title__iendswith"}
+    view = FolderViewSet
+    stream = "name-suffix"
+    subscription_field_mapping = {"name": "name__iendswith"}
 
 
 # A registry and socket of their own, so the streams below stay out of /ws/.
@@ -98,7 +99,7 @@ extra_registry.register(
     ThrottledConsumer,
     FailingConsumer,
     MembersOnlyConsumer,
-    TitleSuffixConsumer,
+    NameSuffixConsumer,
 )
 
 extra_application = AllowedHostsOriginValidator(

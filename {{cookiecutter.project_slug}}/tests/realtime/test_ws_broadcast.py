@@ -9,10 +9,11 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from discussion.models import Comment, Topic
 from realtime_api.broadcast import broadcast
+from realtime_api.testing import subscribe
 
 from .helpers import communicator, http_twin
+from .testapp.models import Folder, Note
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,74 +22,66 @@ class Undo(Exception):
     """Raised inside a transaction to roll it back."""
 
 
-async def subscribe(ws, stream, payload):
-    response = await ws.request(stream, "subscribe", payload=payload)
-    assert response["status"] == 200, response
-    return response
-
-
 async def test_event_frame_shape(world, user):
     """An event has type, stream, action, seq and data (the object as GET detail)."""
-    comment = world.public_comment
+    note = world.public_note
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"id": comment.pk})
-        comment.text = "changed"
-        await comment.asave()
+        await subscribe(ws, "notes", {"id": note.pk})
+        note.text = "changed"
+        await note.asave()
         event = await ws.receive_event()
     assert list(event) == ["type", "stream", "action", "seq", "data"]
     assert isinstance(event["seq"], int)
     assert (event["type"], event["stream"], event["action"]) == (
         "event",
-        "comments",
+        "notes",
         "update",
     )
-    assert (200, event["data"]) == await http_twin(
-        user, "comments", "retrieve", comment.pk
-    )
+    assert (200, event["data"]) == await http_twin(user, "notes", "retrieve", note.pk)
 
 
 async def test_event_is_sent_after_commit_only(world, user):
     """Nothing is sent while the write is uncommitted; the event follows COMMIT."""
-    comment = world.public_comment
+    note = world.public_note
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"id": comment.pk})
+        await subscribe(ws, "notes", {"id": note.pk})
 
         def write():
             with transaction.atomic():
-                Comment.objects.filter(pk=comment.pk).get().save()
+                Note.objects.filter(pk=note.pk).get().save()
                 # Still inside the transaction: the socket must hear nothing.
                 assert async_to_sync(ws.queue_empty)()
 
         await database_sync_to_async(write)()
-        assert (await ws.receive_event())["data"]["id"] == comment.pk
+        assert (await ws.receive_event())["data"]["id"] == note.pk
 
 
 @pytest.mark.parametrize("change", ["create", "update", "delete"])
 async def test_rolled_back_write_sends_nothing(world, user, change):
     """A create, update or delete that is rolled back sends no event."""
-    comment = world.public_comment
+    note = world.public_note
 
     def write():
         with transaction.atomic():
             if change == "create":
-                Comment.objects.create(topic=world.public_topic, author=user, text="x")
+                Note.objects.create(folder=world.public_folder, author=user, text="x")
             elif change == "update":
-                comment.save()
+                note.save()
             else:
-                Comment.objects.get(pk=comment.pk).delete()
+                Note.objects.get(pk=note.pk).delete()
             raise Undo
 
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
+        await subscribe(ws, "notes", {"folder": world.public_folder.pk})
         with pytest.raises(Undo):
             await database_sync_to_async(write)()
         assert await ws.queue_empty()
-    assert await Comment.objects.filter(pk=comment.pk).aexists()
+    assert await Note.objects.filter(pk=note.pk).aexists()
 
 
 async def test_rolled_back_savepoint_sends_nothing(world, user):
     """Only the writes that commit send events: a rolled-back savepoint sends none."""
-    kept, undone = world.comments[:2]
+    kept, undone = world.notes[:2]
 
     def write():
         with transaction.atomic():
@@ -101,7 +94,7 @@ async def test_rolled_back_savepoint_sends_nothing(world, user):
                 pass
 
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
+        await subscribe(ws, "notes", {"folder": world.public_folder.pk})
         await database_sync_to_async(write)()
         assert (await ws.receive_event())["data"]["id"] == kept.pk
         assert await ws.queue_empty()
@@ -110,9 +103,9 @@ async def test_rolled_back_savepoint_sends_nothing(world, user):
 async def test_orm_change_reaches_subscribers(world, user):
     """A change made with the ORM (as in a shell) is an event."""
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
-        created = await Comment.objects.acreate(
-            topic=world.public_topic, author=user, text="from a shell"
+        await subscribe(ws, "notes", {"folder": world.public_folder.pk})
+        created = await Note.objects.acreate(
+            folder=world.public_folder, author=user, text="from a shell"
         )
         event = await ws.receive_event()
     assert (event["action"], event["data"]["text"]) == ("create", "from a shell")
@@ -125,50 +118,50 @@ async def test_orm_change_reaches_subscribers(world, user):
 )
 async def test_http_change_reaches_subscribers(world, user, method, action):
     """A change made over HTTP (DRF's APIClient) is an event."""
-    comment = world.public_comment
+    note = world.public_note
 
     def over_http():
         client = APIClient()
         client.force_login(user)
         if method == "post":
-            data = {"topic": world.public_topic.pk, "text": "over http"}
-            return client.post("/api/comments/", data, format="json")
-        url = f"/api/comments/{comment.pk}/"
+            data = {"folder": world.public_folder.pk, "text": "over http"}
+            return client.post("/api/notes/", data, format="json")
+        url = f"/api/notes/{note.pk}/"
         if method == "patch":
             return client.patch(url, {"text": "over http"}, format="json")
         return client.delete(url)
 
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
+        await subscribe(ws, "notes", {"folder": world.public_folder.pk})
         response = await database_sync_to_async(over_http)()
         assert response.status_code < 300
         event = await ws.receive_event()
     assert event["action"] == action
     if action == "delete":
-        assert event["data"] == {"id": comment.pk}
+        assert event["data"] == {"id": note.pk}
     else:
         assert event["data"] == response.json()
 
 
 async def test_admin_change_reaches_subscribers(world, user, admin):
     """A change saved in the admin's change form is an event."""
-    comment = world.public_comment
+    note = world.public_note
 
     def in_the_admin():
         client = Client()
         client.force_login(admin)
         return client.post(
-            f"/admin/discussion/comment/{comment.pk}/change/",
+            f"/admin/testapp/note/{note.pk}/change/",
             {
-                "topic": comment.topic_id,
-                "author": comment.author_id,
+                "folder": note.folder_id,
+                "author": note.author_id,
                 "text": "edited in the admin",
                 "_save": "Save",
             },
         )
 
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"id": comment.pk})
+        await subscribe(ws, "notes", {"id": note.pk})
         response = await database_sync_to_async(in_the_admin)()
         assert response.status_code == 302, response.content[:500]
         event = await ws.receive_event()
@@ -177,11 +170,11 @@ async def test_admin_change_reaches_subscribers(world, user, admin):
 
 async def test_socket_change_gives_the_response_then_the_event(world, user):
     """The client that changes an object gets its response frame, then the event."""
-    comment = world.public_comment
+    note = world.public_note
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"id": comment.pk})
+        await subscribe(ws, "notes", {"id": note.pk})
         frame = {
-            "stream": f"comments/update/{comment.pk}/",
+            "stream": f"notes/update/{note.pk}/",
             "payload": {"text": "mine"},
             "request_id": "u1",
         }
@@ -197,9 +190,9 @@ async def test_socket_change_gives_the_response_then_the_event(world, user):
 async def test_unsubscribed_writer_gets_no_event(world, user, other):
     """A socket that is not subscribed gets its response only; subscribers the event."""
     async with communicator(user) as writer, communicator(other) as reader:
-        await subscribe(reader, "comments", {"topic": world.public_topic.pk})
-        payload = {"topic": world.public_topic.pk, "text": "hello"}
-        created = await writer.request("comments", "create", payload=payload)
+        await subscribe(reader, "notes", {"folder": world.public_folder.pk})
+        payload = {"folder": world.public_folder.pk, "text": "hello"}
+        created = await writer.request("notes", "create", payload=payload)
         assert created["status"] == 201
         assert await writer.queue_empty()
         event = await reader.receive_event()
@@ -208,14 +201,14 @@ async def test_unsubscribed_writer_gets_no_event(world, user, other):
         "create",
         {**created["data"], "can_edit": False},
     )
-    _, as_read = await http_twin(other, "comments", "retrieve", created["data"]["id"])
+    _, as_read = await http_twin(other, "notes", "retrieve", created["data"]["id"])
     assert event["data"] == as_read
 
 
-@pytest.mark.parametrize("stream", ["topics", "comments"])
+@pytest.mark.parametrize("stream", ["folders", "notes"])
 async def test_delete_event_data_is_the_pk(world, user, stream):
     """A delete event's data is `{"id": pk}`."""
-    obj = world.others_topic if stream == "topics" else world.public_comment
+    obj = world.others_folder if stream == "folders" else world.public_note
     pk = obj.pk
     async with communicator(user) as ws:
         await subscribe(ws, stream, {"id": pk})
@@ -225,29 +218,29 @@ async def test_delete_event_data_is_the_pk(world, user, stream):
     assert (event["action"], event["data"]) == ("delete", {"id": pk})
 
 
-async def test_topic_create_and_update_events(world, user):
-    """Topics broadcast too: an update of a subscribed topic, over the socket."""
+async def test_folder_create_and_update_events(world, user):
+    """Folders broadcast too: an update of a subscribed folder, over the socket."""
     async with communicator(user) as ws:
-        created = await ws.request("topics", "create", payload={"title": "New"})
+        created = await ws.request("folders", "create", payload={"name": "New"})
         pk = created["data"]["id"]
-        await subscribe(ws, "topics", {"id": pk})
-        updated = await ws.request("topics", "update", pk, {"title": "Newer"})
+        await subscribe(ws, "folders", {"id": pk})
+        updated = await ws.request("folders", "update", pk, {"name": "Newer"})
         event = await ws.receive_event()
     assert (event["action"], event["data"]) == ("update", updated["data"])
 
 
 async def test_queryset_update_sends_nothing_but_broadcast_does(world, user):
     """`QuerySet.update()` sends no event; `broadcast(queryset)` afterwards does."""
-    topic = world.public_topic
+    folder = world.public_folder
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"topic": topic.pk})
-        changed = Comment.objects.filter(topic=topic, text__startswith="apple")
+        await subscribe(ws, "notes", {"folder": folder.pk})
+        changed = Note.objects.filter(folder=folder, text__startswith="apple")
         count = await changed.aupdate(text="[removed]")
         assert count == 2
         assert await ws.queue_empty()
 
-        await database_sync_to_async(broadcast)(Comment.objects.filter(topic=topic))
-        events = [await ws.receive_event() for _ in world.comments]
+        await database_sync_to_async(broadcast)(Note.objects.filter(folder=folder))
+        events = [await ws.receive_event() for _ in world.notes]
         assert await ws.queue_empty()
     assert {e["action"] for e in events} == {"update"}
     assert sorted(e["data"]["text"] for e in events).count("[removed]") == 2
@@ -258,11 +251,11 @@ async def test_broadcast_in_a_rolled_back_transaction_sends_nothing(world, user)
 
     def write():
         with transaction.atomic():
-            broadcast(world.public_comment)
+            broadcast(world.public_note)
             raise Undo
 
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"id": world.public_comment.pk})
+        await subscribe(ws, "notes", {"id": world.public_note.pk})
         with pytest.raises(Undo):
             await database_sync_to_async(write)()
         assert await ws.queue_empty()
@@ -270,13 +263,13 @@ async def test_broadcast_in_a_rolled_back_transaction_sends_nothing(world, user)
 
 async def test_overlapping_subscriptions_get_each_event_once(world, user):
     """A change that two subscriptions of one socket cover arrives once."""
-    comment = world.public_comment
+    note = world.public_note
     async with communicator(user) as ws:
-        await subscribe(ws, "comments", {"id": comment.pk})
-        await subscribe(ws, "comments", {"topic": world.public_topic.pk})
-        await subscribe(ws, "comments", {"text": comment.text})
-        comment.text = "once"
-        await comment.asave()
+        await subscribe(ws, "notes", {"id": note.pk})
+        await subscribe(ws, "notes", {"folder": world.public_folder.pk})
+        await subscribe(ws, "notes", {"text": note.text})
+        note.text = "once"
+        await note.asave()
         event = await ws.receive_event()
         assert await ws.queue_empty()
     assert event["data"]["text"] == "once"
@@ -291,12 +284,12 @@ async def test_every_subscriber_gets_the_event(world, user, other, admin):
         communicator(None) as bystander,
     ):
         for ws in (one, two, three):
-            await subscribe(ws, "topics", {"id": world.public_topic.pk})
-        await Topic.objects.filter(pk=world.public_topic.pk).aupdate(title="x")
+            await subscribe(ws, "folders", {"id": world.public_folder.pk})
+        await Folder.objects.filter(pk=world.public_folder.pk).aupdate(name="x")
         await database_sync_to_async(broadcast)(
-            Topic.objects.filter(pk=world.public_topic.pk)
+            Folder.objects.filter(pk=world.public_folder.pk)
         )
         for ws in (one, two, three):
-            assert (await ws.receive_event())["data"]["title"] == "x"
+            assert (await ws.receive_event())["data"]["name"] == "x"
             assert await ws.queue_empty()
         assert await bystander.queue_empty()

@@ -1,7 +1,8 @@
 """The protocol against a real daphne server, with a real WebSocket client.
 
-One daphne process on the test database (`daphne_server` from
-realtime_api.pytest_plugin): its in-memory channel layer serves both sockets.
+One daphne process on the test database serving the test app
+(`testapp_server`, see conftest.py): its in-memory channel layer serves both
+sockets.
 """
 
 import asyncio
@@ -12,8 +13,9 @@ import websockets
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from discussion.models import Topic
 from realtime_api.testing import create_session
+
+from .testapp.models import Folder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,47 +43,50 @@ async def request(ws, stream, payload=None, request_id="r"):
     return await receive(ws)
 
 
-async def test_created_topic_reaches_a_subscriber_over_real_sockets(
-    daphne_server, user
+async def test_created_folder_reaches_a_subscriber_over_real_sockets(
+    testapp_server, user
 ):
-    """Over real daphne: create a topic on one socket, hear its comments on another."""
+    """Over real daphne: create a folder on one socket, hear its notes on another."""
     key = await database_sync_to_async(create_session)(user)
-    async with connect(daphne_server, key) as writer, connect(daphne_server) as reader:
-        created = await request(writer, "topics/create/", {"title": "Live"}, "c1")
+    async with (
+        connect(testapp_server, key) as writer,
+        connect(testapp_server) as reader,
+    ):
+        created = await request(writer, "folders/create/", {"name": "Live"}, "c1")
         assert (created["status"], created["request_id"]) == (201, "c1"), created
-        topic_id = created["data"]["id"]
-        assert await Topic.objects.filter(pk=topic_id, owner=user).aexists()
+        folder_id = created["data"]["id"]
+        assert await Folder.objects.filter(pk=folder_id, owner=user).aexists()
 
-        subscribed = await request(reader, "comments/subscribe/", {"topic": topic_id})
+        subscribed = await request(reader, "notes/subscribe/", {"folder": folder_id})
         assert subscribed["data"] == {"detail": "subscribed", "matched": 0}
-        subscribed = await request(reader, "topics/subscribe/", {"id": topic_id})
+        subscribed = await request(reader, "folders/subscribe/", {"id": folder_id})
         assert subscribed["data"] == {"detail": "subscribed", "matched": 1}
 
-        payload = {"topic": topic_id, "text": "hello"}
-        comment = await request(writer, "comments/create/", payload, "c2")
-        assert comment["status"] == 201, comment
+        payload = {"folder": folder_id, "text": "hello"}
+        note = await request(writer, "notes/create/", payload, "c2")
+        assert note["status"] == 201, note
         event = await receive(reader)
         assert event == {
             "type": "event",
-            "stream": "comments",
+            "stream": "notes",
             "action": "create",
             "seq": event["seq"],
-            "data": {**comment["data"], "can_edit": False},  # As the reader sees it.
+            "data": {**note["data"], "can_edit": False},  # As the reader sees it.
         }
 
         renamed = await request(
-            writer, f"topics/update/{topic_id}/", {"title": "Live!"}
+            writer, f"folders/update/{folder_id}/", {"name": "Live!"}
         )
         event = await receive(reader)
         expected = {**renamed["data"], "can_edit": False}
         assert (event["action"], event["data"]) == ("update", expected)
 
 
-async def test_real_handshake_without_allowed_origin_is_http_403(daphne_server):
+async def test_real_handshake_without_allowed_origin_is_http_403(testapp_server):
     """Over real daphne, a handshake with no or a foreign Origin gets HTTP 403."""
     # One server for both cases: starting daphne is the slow part.
     for origin in (None, "http://evil.example"):
         with pytest.raises(websockets.InvalidStatus) as refused:
-            async with connect(daphne_server, origin=origin):
+            async with connect(testapp_server, origin=origin):
                 pass
         assert refused.value.response.status_code == 403, origin

@@ -6,27 +6,26 @@ body of the same request over HTTP (DRF's APIClient, same user, same input).
 
 import pytest
 
-from discussion.models import Comment, Topic
-
 from .helpers import communicator, http_twin, without_volatile
+from .testapp.models import Folder, Note
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Query parameters of `list`; "TOPIC" stands for the public topic's pk.
+# Query parameters of `list`; "TOPIC" stands for the public folder's pk.
 LIST_QUERIES = {
     "no parameters": {},
-    "filter": {"topic": "TOPIC"},
+    "filter": {"folder": "TOPIC"},
     "search": {"search": "apple"},
     "ordering": {"ordering": "-created"},
     "second page": {"page": 2, "page_size": 2},
     "all together": {
-        "topic": "TOPIC",
+        "folder": "TOPIC",
         "search": "a",
         "ordering": "-id",
         "page_size": 1,
     },
     "page out of range": {"page": 9},
-    "invalid filter": {"topic": "not-a-pk"},
+    "invalid filter": {"folder": "not-a-pk"},
 }
 
 
@@ -35,45 +34,45 @@ LIST_QUERIES = {
 async def test_list_is_the_http_list(world, actor, query):
     """`list` returns the HTTP list body: paginated shape, results, count, links."""
     payload = {
-        k: world.public_topic.pk if v == "TOPIC" else v for k, v in query.items()
+        k: world.public_folder.pk if v == "TOPIC" else v for k, v in query.items()
     }
     async with communicator(actor) as ws:
-        response = await ws.request("comments", "list", payload=payload)
+        response = await ws.request("notes", "list", payload=payload)
     assert (response["status"], response["data"]) == await http_twin(
-        actor, "comments", "list", payload=payload
+        actor, "notes", "list", payload=payload
     )
 
 
 async def test_list_is_paginated(world, user):
     """`list` of a paginating view has DRF's paginated shape."""
     async with communicator(user) as ws:
-        response = await ws.request("comments", "list", payload={"page_size": 2})
+        response = await ws.request("notes", "list", payload={"page_size": 2})
     data = response["data"]
     assert response["status"] == 200
     assert set(data) == {"count", "next", "previous", "results"}
     assert data["count"] == 7 and len(data["results"]) == 2
-    assert data["next"] == "http://testserver/api/comments/?page=2&page_size=2"
+    assert data["next"] == "http://testserver/api/notes/?page=2&page_size=2"
 
 
-@pytest.mark.parametrize("stream", ["topics", "comments"])
+@pytest.mark.parametrize("stream", ["folders", "notes"])
 async def test_retrieve_is_the_http_get_detail(world, user, stream):
     """`retrieve` returns the body of HTTP GET detail."""
-    pk = world.public_topic.pk if stream == "topics" else world.public_comment.pk
+    pk = world.public_folder.pk if stream == "folders" else world.public_note.pk
     async with communicator(user) as ws:
         response = await ws.request(stream, "retrieve", pk)
     assert response["status"] == 200
     assert (200, response["data"]) == await http_twin(user, stream, "retrieve", pk)
 
 
-@pytest.mark.parametrize("stream", ["topics", "comments"])
+@pytest.mark.parametrize("stream", ["folders", "notes"])
 async def test_create_is_the_http_post(world, user, stream):
     """`create` answers 201 and the HTTP POST body; both requests create a row."""
     payload = (
-        {"title": "Pears", "is_private": True}
-        if stream == "topics"
-        else {"topic": world.public_topic.pk, "text": "pear"}
+        {"name": "Pears", "is_private": True}
+        if stream == "folders"
+        else {"folder": world.public_folder.pk, "text": "pear"}
     )
-    model = Topic if stream == "topics" else Comment
+    model = Folder if stream == "folders" else Note
     before = await model.objects.acount()
     async with communicator(user) as ws:
         response = await ws.request(stream, "create", payload=payload)
@@ -86,13 +85,13 @@ async def test_create_is_the_http_post(world, user, stream):
     assert stored == (200, response["data"])
 
 
-@pytest.mark.parametrize("stream", ["topics", "comments"])
+@pytest.mark.parametrize("stream", ["folders", "notes"])
 async def test_update_is_the_http_patch(world, user, stream):
     """`update` is a partial update answering the HTTP PATCH body."""
-    if stream == "topics":
-        pk, payload = world.public_topic.pk, {"title": "Green apples"}
+    if stream == "folders":
+        pk, payload = world.public_folder.pk, {"name": "Green apples"}
     else:
-        pk, payload = world.public_comment.pk, {"text": "apple crumble"}
+        pk, payload = world.public_note.pk, {"text": "apple crumble"}
     http = await http_twin(user, stream, "update", pk, payload, dry_run=True)
     async with communicator(user) as ws:
         response = await ws.request(stream, "update", pk, payload)
@@ -102,11 +101,11 @@ async def test_update_is_the_http_patch(world, user, stream):
     assert await http_twin(user, stream, "retrieve", pk) == (200, response["data"])
 
 
-@pytest.mark.parametrize("stream", ["topics", "comments"])
+@pytest.mark.parametrize("stream", ["folders", "notes"])
 async def test_delete_is_the_http_delete(world, user, stream):
     """`delete` answers 204 with `data` null, and deletes the row."""
-    pk = world.public_topic.pk if stream == "topics" else world.public_comment.pk
-    model = Topic if stream == "topics" else Comment
+    pk = world.public_folder.pk if stream == "folders" else world.public_note.pk
+    model = Folder if stream == "folders" else Note
     assert await http_twin(user, stream, "delete", pk, dry_run=True) == (204, None)
     async with communicator(user) as ws:
         response = await ws.request(stream, "delete", pk, {})
@@ -115,7 +114,7 @@ async def test_delete_is_the_http_delete(world, user, stream):
 
 
 @pytest.mark.parametrize(
-    ("stream", "name"), [("comments", "Comment List"), ("topics", "Topic List")]
+    ("stream", "name"), [("notes", "Note List"), ("folders", "Folder List")]
 )
 @pytest.mark.parametrize("actor", ["anonymous", "owner"], indirect=True)
 async def test_options_is_the_http_metadata(world, actor, stream, name):

@@ -1,0 +1,32 @@
+"""The test app's streams, `folders` and `notes`, and the registry serving them."""
+
+from realtime_api.consumers import Endpoint, Registry
+
+from .views import FolderViewSet, NoteViewSet
+
+
+class FolderStream(Endpoint):
+    view = FolderViewSet
+    stream = "folders"
+    subscription_field_mapping = {"ids": "pk__in", "name": "name__istartswith"}
+
+
+class NoteStream(Endpoint):
+    """Notes; `{"folder": 3}` also hears of notes added to folder 3 later."""
+
+    view = NoteViewSet
+    stream = "notes"
+    # A note is visible when its folder is.
+    visibility_depends_on = {"folder": ["is_private", "owner"]}
+
+    def get_group_names(self, note):
+        return [*super().get_group_names(note), f"notes-folder-{note.folder_id}"]
+
+    def get_subscription_groups(self, subscription):
+        if subscription.keys() == {"folder"}:
+            return {f"notes-folder-{subscription.data['folder'].pk}"}
+        return super().get_subscription_groups(subscription)
+
+
+registry = Registry()
+registry.register(FolderStream, NoteStream)
