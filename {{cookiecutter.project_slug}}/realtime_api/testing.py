@@ -21,6 +21,16 @@ from django.utils.module_loading import import_string
 
 DEFAULT_ORIGIN = "http://localhost"
 
+# Where the test helpers write the frames of each socket, so that the pytest
+# plugin can check them against the AsyncAPI document at the end of the run
+# (realtime_api/frame_check.py). None: not recorded.
+recorder = None
+
+
+def new_transcript():
+    """A transcript for one more client, or None when nothing is recorded."""
+    return recorder.transcript() if recorder is not None else None
+
 
 class FrameClient:
     """Request and event helpers over any transport (PROTOCOL.md frames).
@@ -92,6 +102,7 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
         self.user = user
         self.cookies = {}
         self.start_frames()
+        self.transcript = new_transcript()
 
     def __await__(self):
         return self._start().__await__()
@@ -186,6 +197,17 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
     async def receive_text(self, timeout):
         return await self.receive_from(timeout)
 
+    async def send_to(self, text_data=None, bytes_data=None):
+        if self.transcript is not None:
+            self.transcript.record("send", text_data)
+        await super().send_to(text_data=text_data, bytes_data=bytes_data)
+
+    async def receive_from(self, timeout=1):
+        data = await super().receive_from(timeout)
+        if self.transcript is not None:
+            self.transcript.record("receive", data)
+        return data
+
 
 async def create_user(username=None, password="pw", **kwargs):
     """Create and return a user who can log in with `password`."""
@@ -194,6 +216,14 @@ async def create_user(username=None, password="pw", **kwargs):
     return await database_sync_to_async(user_model.objects.create_user)(
         username=username, password=password, **kwargs
     )
+
+
+async def create_token(user):
+    """Return a new DRF API token (its key) of `user`: `Authorization: Token <key>`."""
+    from rest_framework.authtoken.models import Token
+
+    token = await database_sync_to_async(Token.objects.create)(user=user)
+    return token.key
 
 
 def session_store(session_key=None):
