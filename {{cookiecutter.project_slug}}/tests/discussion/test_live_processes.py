@@ -11,18 +11,21 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from discussion.models import Topic
-from realtime_api.live_server import LiveClient, free_port, wait_for_port
+from realtime_api.client import RequestError
+from realtime_api.live_server import free_port, live_client, wait_for_port
 from realtime_api.testing import create_session
 from tests.conftest import running_in_ci
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
-async def subscribe(client, topic_id):
-    response = await client.request(
-        "comments", "subscribe", payload={"topic": topic_id}
-    )
-    assert response["status"] == 200, response
+async def subscribe(client, topic_id, since=None):
+    return await client.subscribe("comments", {"topic": topic_id}, since=since)
+
+
+def as_anyone(comment):
+    """A comment without `can_edit`, which is rendered for each receiver."""
+    return {key: value for key, value in comment.items() if key != "can_edit"}
 
 
 def run_in_shell(env, code):
@@ -37,19 +40,21 @@ async def test_changes_reach_subscribers_of_every_process(daphne_servers, user):
     topic = await Topic.objects.acreate(title="Shared", owner=user)
     key = await database_sync_to_async(create_session)(user)
     async with (
-        await LiveClient.connect(one.url, key) as writer,
-        await LiveClient.connect(one.url) as near,
-        await LiveClient.connect(two.url) as far,
+        live_client(one.url, key) as writer,
+        live_client(one.url) as near,
+        live_client(two.url) as far,
     ):
-        await subscribe(near, topic.pk)
-        await subscribe(far, topic.pk)
+        subscriptions = [
+            await subscribe(near, topic.pk),
+            await subscribe(far, topic.pk),
+        ]
         payload = {"topic": topic.pk, "text": "hello"}
         created = await writer.request("comments", "create", payload=payload)
         assert created["status"] == 201, created
-        for client in (near, far):
-            event = await client.receive_event()
+        for subscription in subscriptions:
+            event = await subscription.next(timeout=5)
             assert event["action"] == "create"
-            assert event["data"] == created["data"]
+            assert as_anyone(event["data"]) == as_anyone(created["data"])
 
         comment_id = created["data"]["id"]
         code = (
@@ -59,8 +64,8 @@ async def test_changes_reach_subscribers_of_every_process(daphne_servers, user):
             "comment.save()\n"
         )
         await asyncio.to_thread(run_in_shell, one.env, code)
-        for client in (near, far):
-            event = await client.receive_event()
+        for subscription in subscriptions:
+            event = await subscription.next(timeout=5)
             assert event["action"] == "update"
             assert event["data"]["text"] == "edited in a shell"
 
@@ -108,10 +113,10 @@ async def test_redis_outage_degrades_and_recovers(daphne_servers, spare_redis, u
     topic = await Topic.objects.acreate(title="Outage", owner=user)
     key = await database_sync_to_async(create_session)(user)
     async with (
-        await LiveClient.connect(server.url, key) as writer,
-        await LiveClient.connect(server.url) as listener,
+        live_client(server.url, key) as writer,
+        live_client(server.url) as listener,
     ):
-        await subscribe(listener, topic.pk)
+        comments = await subscribe(listener, topic.pk)
         spare_redis.stop()
 
         listed = await listener.request("comments", "list")
@@ -127,22 +132,26 @@ async def test_redis_outage_degrades_and_recovers(daphne_servers, spare_redis, u
         assert "Event not delivered: comments create" in server.log()
         # The process listens to `comments` already; `topics` it must join.
         topics = {"ids": [topic.pk]}
-        refused = await listener.request("topics", "subscribe", payload=topics)
-        assert refused["status"] == 503, refused
+        with pytest.raises(RequestError) as refused:
+            await listener.request("topics", "subscribe", payload=topics)
+        assert refused.value.status == 503, refused.value.frame
 
         spare_redis.start()
         # The first subscription to a new stream succeeds once the layer has
         # reconnected (and subscribed again to the streams joined before).
         for _attempt in range(50):
-            again = await listener.request("topics", "subscribe", payload=topics)
-            if again["status"] == 200:
+            try:
+                await listener.request("topics", "subscribe", payload=topics)
                 break
-            await asyncio.sleep(0.2)
-        assert again["status"] == 200, again
+            except RequestError as still_down:
+                assert still_down.status == 503, still_down.frame
+                await asyncio.sleep(0.2)
+        else:
+            pytest.fail("Subscriptions did not come back with Redis.")
         payload = {"topic": topic.pk, "text": "Redis is back"}
         created = await writer.request("comments", "create", payload=payload)
-        event = await listener.receive_event()
-        assert event["data"] == created["data"]
+        event = await comments.next(timeout=5)
+        assert as_anyone(event["data"]) == as_anyone(created["data"])
 
 
 async def test_resume_after_a_server_dies_delivers_missed_events_once(
@@ -152,7 +161,7 @@ async def test_resume_after_a_server_dies_delivers_missed_events_once(
     one, two = daphne_servers(), daphne_servers()
     topic = await Topic.objects.acreate(title="Resume", owner=user)
     key = await database_sync_to_async(create_session)(user)
-    async with await LiveClient.connect(two.url, key) as writer:
+    async with live_client(two.url, key) as writer:
 
         async def comment(text):
             payload = {"topic": topic.pk, "text": text}
@@ -160,22 +169,22 @@ async def test_resume_after_a_server_dies_delivers_missed_events_once(
             assert created["status"] == 201, created
             return created["data"]
 
-        reader = await LiveClient.connect(one.url)
-        await subscribe(reader, topic.pk)
+        reader = await live_client(one.url, reconnect=False).connect()
+        seen = await subscribe(reader, topic.pk)
         await comment("seen")
-        since = (await reader.receive_event())["seq"]
+        since = (await seen.next(timeout=5))["seq"]
         one.stop()  # The reader's server dies: its socket is dropped.
-        assert await reader.close_code() != 1000
+        assert await reader.wait_closed(timeout=5) != 1000
         missed = [await comment(f"missed {i}") for i in range(3)]
 
-        async with await LiveClient.connect(two.url) as again:
-            response = await again.request(
-                "comments", "subscribe", payload={"topic": topic.pk}, since=since
+        async with live_client(two.url) as again:
+            resumed = await subscribe(again, topic.pk, since=since)
+            assert resumed.response["resumed"] is True, resumed.response
+            replayed = [await resumed.next(timeout=5) for _ in missed]
+            assert [as_anyone(e["data"]) for e in replayed] == list(
+                map(as_anyone, missed)
             )
-            assert response["resumed"] is True, response
-            replayed = [await again.receive_event() for _ in missed]
-            assert [event["data"] for event in replayed] == missed
             live = await comment("live")
-            assert (await again.receive_event())["data"] == live
+            assert as_anyone((await resumed.next(timeout=5))["data"]) == as_anyone(live)
             with pytest.raises(TimeoutError):
-                await again.receive_event(timeout=0.5)
+                await resumed.next(timeout=0.5)
