@@ -41,7 +41,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 try:
     import websockets
@@ -118,7 +118,7 @@ async def open_socket(
             ticket = ticket()
             if inspect.isawaitable(ticket):
                 ticket = await ticket
-        url += ("&" if "?" in url else "?") + f"ticket={ticket}"
+        url += ("&" if "?" in url else "?") + f"ticket={quote(ticket, safe='')}"
     if origin == "auto":
         # A header needs no Origin; a cookie or a ticket needs an allowed one.
         origin = None if authorization is not None else origin_of(url)
