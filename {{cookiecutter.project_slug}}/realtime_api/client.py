@@ -373,6 +373,8 @@ class RealtimeClient:
 
     async def wait_closed(self, timeout=None):
         """Wait until the client stops for good; return the last close code."""
+        if self._finished is None:
+            return self.close_code
         async with asyncio.timeout(timeout):
             await asyncio.shield(self._finished)
         return self.close_code
@@ -461,10 +463,13 @@ class RealtimeClient:
             async with asyncio.timeout(timeout):
                 await self._wait_open()
                 return await asyncio.shield(standing.first_answer)
-        except BaseException:
+        except BaseException as exc:
             standing.handles.discard(handle)
             if not standing.handles and not standing.answered:
                 self._forget(standing)
+            if isinstance(exc, TimeoutError):
+                message = f"No answer to {standing.action} on {standing.stream}"
+                raise RequestError(f"{message} within {timeout} s.") from None
             raise
 
     async def _drop(self, standing, handle):
