@@ -153,3 +153,14 @@ async def test_a_ticket_bought_with_a_token_opens_a_socket(user):
 
     async with ticket_socket(await buy(), origin="http://testserver") as socket:
         assert await username(socket) == user.username
+
+
+@pytest.mark.parametrize("seconds", [0, 61, "30"])
+def test_a_ticket_lifetime_outside_a_minute_fails_the_checks(settings, seconds):
+    """manage.py check refuses REALTIME_API_TICKET_SECONDS outside 1..60."""
+    from realtime_api.apps import check_ticket_seconds
+
+    settings.REALTIME_API_TICKET_SECONDS = seconds
+    assert [error.id for error in check_ticket_seconds(None)] == ["realtime_api.E002"]
+    settings.REALTIME_API_TICKET_SECONDS = 60
+    assert check_ticket_seconds(None) == []
