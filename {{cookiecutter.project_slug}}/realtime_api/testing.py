@@ -122,7 +122,9 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
     async def __aexit__(self, *exc_info):
         await self.disconnect()
 
-    async def connect(self, timeout=1):
+    async def connect(self, timeout=5):
+        # A handshake may read the database (a session, a token): on a loaded
+        # machine a second is not always enough.
         # The cookies as they are now, like a browser opening a socket.
         cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         headers = [(n, v) for n, v in self.scope["headers"] if n != b"cookie"]
