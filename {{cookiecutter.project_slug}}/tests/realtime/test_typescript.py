@@ -69,22 +69,13 @@ def run_tsc(tsc, *files):
 
 
 def test_the_declarations_and_their_use_type_check(tsc):
-    """The README's use of the client compiles against realtime.d.ts, strictly."""
+    """The README's use of the client compiles against realtime.d.ts, strictly.
+
+    usage.ts's `@ts-expect-error` lines must fail to type-check (tsc reports
+    an unused one): declarations loose enough to take anything fail here.
+    """
     result = run_tsc(tsc, STATIC / "realtime.d.ts", USAGE)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_the_check_catches_a_misuse(tsc, tmp_path):
-    """A wrong call fails the check: the declarations are not `any`."""
-    misuse = tmp_path / "misuse.ts"
-    client = STATIC / "realtime.js"
-    misuse.write_text(
-        "import { RealtimeClient } from " + f'"{client}";\n'
-        'new RealtimeClient("/ws/").subscribe("comments", {}, 42);\n'
-    )
-    result = run_tsc(tsc, misuse)
-    assert result.returncode != 0
-    assert "misuse.ts" in result.stdout
 
 
 def exported_names(text):
