@@ -97,6 +97,7 @@ def test_a_channel_per_stream_and_an_operation_per_allowed_action():
 
 
 def test_the_project_document_has_every_registered_stream():
+    """Every stream of config/realtime.py and each of its actions is described."""
     document = build_document()
     assert set(document["channels"]) == set(get_registry().names())
     for stream in get_registry():
@@ -190,6 +191,7 @@ def create(payload, request_id=1):
 
 
 def test_the_frame_check_accepts_what_the_protocol_says():
+    """A request, its response, events and an error frame all match."""
     report = check(
         ("send", create({"name": "staff"})),
         ("receive", CREATED),
@@ -222,6 +224,7 @@ def test_the_frame_check_accepts_what_the_protocol_says():
     ids=["body", "extra key", "no seq", "enter", "request", "action"],
 )
 def test_the_frame_check_flags_frames_the_document_does_not_describe(frames):
+    """Each frame that breaks the document is reported once."""
     assert len(check(*frames).problems) == 1
 
 
@@ -234,5 +237,6 @@ def test_refused_requests_are_not_checked_but_their_answers_are():
 
 
 def test_frames_of_streams_outside_the_document_are_counted():
+    """Test-only streams are counted as not described, not failed."""
     report = check(("receive", {**CREATED, "stream": "elsewhere"}))
     assert (report.checked, report.undescribed) == (0, 1)

@@ -15,6 +15,7 @@ from realtime_api.client import (
 
 
 def test_requests_use_the_path_form_and_the_structured_one_for_odd_lookups():
+    """Frames any PROTOCOL.md server reads (the bench's reference too)."""
     assert request_frame("comments", "update", 5, {"text": "hi"}) == {
         "stream": "comments/update/5/",
         "payload": {"text": "hi"},
@@ -29,6 +30,7 @@ def test_requests_use_the_path_form_and_the_structured_one_for_odd_lookups():
 
 
 def test_an_error_status_raises_with_the_status_and_the_body():
+    """RequestError carries the HTTP status and body of the refusal."""
     frame = {"type": "response", "stream": "comments", "action": "create"}
     assert checked({**frame, "status": 201, "data": {}})["status"] == 201
     with pytest.raises(RequestError) as refused:
@@ -83,6 +85,7 @@ async def test_a_live_query_applies_enter_update_and_leave_in_order():
 
 
 async def test_a_client_that_cannot_connect_raises():
+    """No server: connect() raises, and a request without connect() too."""
     client = RealtimeClient("ws://127.0.0.1:9/ws/", open_timeout=2)
     with pytest.raises((OSError, asyncio.TimeoutError)):
         await client.connect()

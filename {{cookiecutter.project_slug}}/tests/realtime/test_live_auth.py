@@ -51,12 +51,14 @@ def buy_ticket(server, key):
 
 
 async def test_a_script_connects_with_a_token_and_no_origin(servers, user):
+    """The Python client with a token sends no Origin, and is that user."""
     key = await create_token(user)
     async with live_client(servers().url, token=key) as client:
         assert await whoami(client) == user.username
 
 
 async def test_a_wrong_token_is_refused_with_http_403(servers, user):
+    """A real daphne answers the upgrade with 403: HandshakeRefused."""
     with pytest.raises(HandshakeRefused) as refused:
         await live_client(servers().url, token="not-a-token").connect()
     assert refused.value.status == 403

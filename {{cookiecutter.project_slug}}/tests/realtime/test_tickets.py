@@ -84,6 +84,7 @@ async def test_expired_and_forged_tickets_are_refused(user):
 
 
 async def test_a_ticket_of_a_deactivated_user_is_refused(user):
+    """A ticket stands for its user only while the user is active."""
     ticket = await issue(user)
     user.is_active = False
     await user.asave()
@@ -91,6 +92,7 @@ async def test_a_ticket_of_a_deactivated_user_is_refused(user):
 
 
 async def test_two_tickets_in_one_url_are_refused(user):
+    """A URL must name one ticket: two are ambiguous, and refused."""
     first, second = await issue(user), await issue(user)
     socket = AuthWebsocketCommunicator(
         application, f"/ws/?ticket={first}&ticket={second}", origin="http://localhost"
@@ -135,6 +137,7 @@ async def test_the_allowed_origins_do_not_let_session_cookies_in(user):
 
 
 async def test_expired_tickets_are_swept_when_new_ones_are_issued(user):
+    """The table does not grow with tickets nobody used."""
     await issue(user)
     await Ticket.objects.aupdate(expires=timezone.now() - timedelta(seconds=1))
     await issue(user)

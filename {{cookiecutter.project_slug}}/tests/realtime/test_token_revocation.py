@@ -48,6 +48,7 @@ async def test_deleting_a_token_closes_its_sockets_only(user, model):
 
 
 async def test_deactivating_a_user_closes_their_token_sockets(user):
+    """A deactivated user's token sockets close, as their session sockets do."""
     socket = await open_socket(token_socket(await create_token(user)))
     user.is_active = False
     await database_sync_to_async(user.save)()
@@ -55,6 +56,7 @@ async def test_deactivating_a_user_closes_their_token_sockets(user):
 
 
 async def test_deleting_a_user_closes_their_token_sockets(user):
+    """Deleting the user (and so the token) closes its sockets."""
     socket = await open_socket(token_socket(await create_token(user)))
     await database_sync_to_async(user.delete)()
     await assert_closed(socket)
