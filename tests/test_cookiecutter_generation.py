@@ -217,10 +217,12 @@ def test_secret_key_is_fresh_and_untracked(cookies, context):
         assert not leaking, f"the secret key is in tracked files: {leaking}"
 
 
-def test_html_and_js_are_copied_verbatim(cookies, context):
-    """Every .html and .js file of the template comes out byte for byte, Django template syntax included."""
+def test_html_js_ts_and_json_are_copied_verbatim(cookies, context):
+    """Every .html, .js, .ts and .json file of the template comes out byte for byte, braces included."""
     project = cookies.bake(extra_context=context).project_path
-    sources = sorted(path for pattern in ("*.html", "*.js") for path in PROJECT_TEMPLATE.rglob(pattern))
+    patterns = ("*.html", "*.js", "*.ts", "*.json")
+    sources = sorted(path for pattern in patterns for path in PROJECT_TEMPLATE.rglob(pattern))
+    assert any(path.suffix == ".json" for path in sources), "the vendored AsyncAPI schema is missing"
     assert sources, "include_sample_app=y should ship the sample app's live demo page (.html) and client (.js)"
     for source in sources:
         baked_copy = project / source.relative_to(PROJECT_TEMPLATE)

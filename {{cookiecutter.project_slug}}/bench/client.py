@@ -1,7 +1,11 @@
-"""The load's sockets: a real WebSocket client speaking PROTOCOL.md frames.
+"""The load's sockets: the project's Python client, and a lean request loop.
 
-Only the protocol is spoken here, so the load works against any server that
-speaks it, the reference endpoint included.
+Sockets open as realtime_api.client opens them (the handshake's cookie and
+Origin); setting up the load uses its RealtimeClient. What is measured stays
+a bare send and receive of PROTOCOL.md frames, so that the client's own
+bookkeeping is not in the figures. Only the protocol is spoken here, so the
+load works against any server that speaks it, the reference endpoint
+included.
 """
 
 import asyncio
@@ -9,6 +13,8 @@ import itertools
 import json
 
 import websockets
+
+from realtime_api.client import RealtimeClient, RealtimeError, open_socket
 
 
 class BenchError(Exception):
@@ -21,20 +27,31 @@ async def connect(url, target, cookie=None):
     `cookie` replaces the load's own session cookie (W2u: one user a socket).
     """
     cookie = target.cookie if cookie is None else cookie
-    headers = {"Cookie": cookie} if cookie else {}
     try:
-        return await websockets.connect(
+        return await open_socket(
             url,
+            cookie=cookie or None,
             origin=target.origin,
-            additional_headers=headers,
             open_timeout=20,
             # Measure the server, not zlib or keepalive pings.
             compression=None,
             ping_interval=None,
             max_size=None,
         )
-    except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
+    except (OSError, RealtimeError, websockets.InvalidHandshake, TimeoutError) as exc:
         raise BenchError(f"Cannot open {url}: {exc}") from None
+
+
+def client(url, target):
+    """A RealtimeClient of the load's user, for setting the load up."""
+    return RealtimeClient(
+        url,
+        cookie=target.cookie or None,
+        origin=target.origin,
+        reconnect=False,
+        timeout=20,
+        open_timeout=20,
+    )
 
 
 async def connect_many(url, target, count, advance, cookies=None, concurrency=50):

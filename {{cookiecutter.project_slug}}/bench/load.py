@@ -23,7 +23,9 @@ import asyncio
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .client import BenchError, close_all, connect, connect_many, expect, request
+from realtime_api.client import RealtimeError
+
+from .client import BenchError, client, close_all, connect_many
 from .scenario import fill
 from .workloads import creates, fanout, hold_idle, http_creates
 
@@ -294,39 +296,39 @@ class Bench:
 
 async def create_parent(target, scenario):
     """Check the stream answers; create the parent; return the parent's id."""
-    ws = await connect(target.url, target)
     try:
-        if scenario.parent_stream is None:
-            return None
-        reply = await expect(
-            ws,
-            f"{scenario.parent_stream}/create/",
-            scenario.parent_payload,
-            201,
-            "Creating the parent object",
-        )
-        return reply["data"].get("id")
-    finally:
-        await ws.close()
+        async with client(target.url, target) as setup:
+            if scenario.parent_stream is None:
+                return None
+            payload = scenario.parent_payload
+            reply = await setup.request(
+                scenario.parent_stream, "create", payload=payload
+            )
+            return reply["data"].get("id")
+    except RealtimeError as exc:
+        raise BenchError(f"Creating the parent object on {target.url}: {exc}") from None
+    except (OSError, TimeoutError) as exc:
+        raise BenchError(f"Cannot open {target.url}: {exc}") from None
 
 
 async def probe_reference(target, scenario, parent):
     """Return why the reference endpoint cannot be measured, or None if it can."""
     if not target.reference_url:
         return "no reference endpoint given"
+    payload = fill(scenario.payload, parent, -1)
     try:
-        ws = await connect(target.reference_url, target)
-    except BenchError as exc:
+        async with client(target.reference_url, target) as probe:
+            await probe.request(scenario.stream, "create", payload=payload)
+    except RealtimeError as exc:
+        if getattr(exc, "frame", None) is not None:
+            return f"the reference endpoint cannot create: {exc.data}"
         return (
-            f"{exc} (serve bench.asgi:application to compare with the "
-            "reference endpoint)"
+            f"Cannot open {target.reference_url}: {exc} (serve "
+            "bench.asgi:application to compare with the reference endpoint)"
         )
-    try:
-        reply = await request(
-            ws, f"{scenario.stream}/create/", fill(scenario.payload, parent, -1)
+    except (OSError, TimeoutError) as exc:
+        return (
+            f"Cannot open {target.reference_url}: {exc} (serve "
+            "bench.asgi:application to compare with the reference endpoint)"
         )
-    finally:
-        await ws.close()
-    if reply.get("status") != 201:
-        return f"the reference endpoint cannot create: {reply.get('data')}"
     return None

@@ -15,19 +15,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 # registry), which the imports below need because they load models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from realtime_api.auth import RealtimeAuthMiddlewareStack  # noqa: E402
 from realtime_api.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Refuse handshakes from an Origin outside ALLOWED_HOSTS (or with no
-        # Origin at all), then put the session's user in scope["user"].
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # The user comes from an Authorization header (DRF's authentication
+        # classes), a one-time ticket, or the session cookie from an allowed
+        # Origin; anything else refused is an HTTP 403 (realtime_api/auth.py).
+        "websocket": RealtimeAuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -30,6 +30,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="api-root"), name="home"),
 {%- endif %}
     path("admin/", admin.site.urls),
+    # Socket tickets and the AsyncAPI document of the WebSocket API.
+    path("api/realtime/", include("realtime_api.urls")),
     path("api/", include(router.urls)),
     # Log in and out of the browsable API.
     path("api-auth/", include("rest_framework.urls")),

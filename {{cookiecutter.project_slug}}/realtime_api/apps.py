@@ -14,6 +14,7 @@ class RealtimeApiConfig(AppConfig):
         broadcast.connect()
         sessions.connect_signals()
         checks.register(check_registry)
+        checks.register(check_ticket_seconds)
 
 
 def check_registry(app_configs, **kwargs):
@@ -33,3 +34,19 @@ def check_registry(app_configs, **kwargs):
             )
         ]
     return []
+
+
+def check_ticket_seconds(app_configs, **kwargs):
+    """A ticket must expire within a minute (PROTOCOL.md: at most 60 s)."""
+    from . import conf
+
+    seconds = conf.ticket_seconds()
+    if isinstance(seconds, int) and 1 <= seconds <= 60:
+        return []
+    return [
+        checks.Error(
+            f"REALTIME_API_TICKET_SECONDS is {seconds!r}.",
+            hint="Give tickets 1 to 60 seconds (an integer): 30 is the default.",
+            id="realtime_api.E002",
+        )
+    ]

@@ -45,3 +45,17 @@ def event_log_seconds():
 def redis_prefix():
     """The prefix of the event log's keys in Redis (one per project)."""
     return getattr(settings, "REALTIME_API_REDIS_PREFIX", "realtime")
+
+
+def allowed_origins():
+    """Origins (besides ALLOWED_HOSTS) whose pages may open a socket with a ticket.
+
+    Full origins such as "https://app.example.com", or patterns as Channels'
+    OriginValidator reads them ("https://.example.com" for every subdomain).
+    """
+    return list(getattr(settings, "REALTIME_API_ALLOWED_ORIGINS", ()))
+
+
+def ticket_seconds():
+    """How long a ticket from POST /api/realtime/ticket/ stays usable (1 to 60)."""
+    return getattr(settings, "REALTIME_API_TICKET_SECONDS", 30)

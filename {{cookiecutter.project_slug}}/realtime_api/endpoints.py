@@ -125,12 +125,16 @@ class Endpoint:
         """Give the Django request its user and session from the socket's scope.
 
         The view's own authentication classes then see what they would see
-        over HTTP. Override to authenticate some other way.
+        over HTTP: the session's user, or the handshake's `Authorization`
+        header (realtime_api/auth.py). Override to authenticate some other way.
         """
         request.user = self.scope.get("user") or AnonymousUser()
         session = self.scope.get("session")
         if session is not None:
             request.session = session
+        credentials = self.scope.get("realtime_credentials")
+        if credentials is not None:
+            credentials.authenticate(request, self.view)
 
     def get_queryset(self):
         """Return the objects this socket's user may see: the view's queryset."""

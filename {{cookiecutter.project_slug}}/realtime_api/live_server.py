@@ -4,7 +4,6 @@ The server process must use the test database, so `database_url()` turns
 the test connection's settings into a DATABASE_URL for it.
 """
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -13,11 +12,11 @@ import tempfile
 import time
 from urllib.parse import quote
 
-import websockets
 from django.conf import settings
 from django.db import connection
 
-from .testing import FrameClient
+from .client import RealtimeClient
+from .testing import new_transcript
 
 
 def free_port():
@@ -105,51 +104,17 @@ class DaphneServer:
             return log.read()
 
 
-class LiveClient(FrameClient):
-    """A real WebSocket client that speaks PROTOCOL.md, for live-server tests.
+def live_client(server_url, session_key=None, path="/ws/", **options):
+    """A Python client (realtime_api.client) of a live server, for tests.
 
-    Usage::
-
-        async with await LiveClient.connect(server.url, session_key) as client:
-            response = await client.request("topics", "list")
+    `session_key` logs it in with that session's cookie; other options go to
+    RealtimeClient (`token=`, `reconnect=`, ...). Its frames are recorded for
+    the AsyncAPI check of the test run. Use it as an async context manager.
     """
-
-    timeout = 5  # a real server on a loaded machine may take a while
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.start_frames()
-
-    @classmethod
-    async def connect(
-        cls, base_url, session_key=None, path="/ws/", origin="http://localhost"
-    ):
-        headers = {"Origin": origin}
-        if session_key:
-            headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={session_key}"
-        connection = await websockets.connect(
-            base_url + path, additional_headers=headers, open_timeout=10
-        )
-        return cls(connection)
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info):
-        await self.connection.close()
-
-    async def send_text(self, text):
-        await self.connection.send(text)
-
-    async def receive_text(self, timeout):
-        async with asyncio.timeout(timeout):
-            return await self.connection.recv()
-
-    async def close_code(self, timeout=5):
-        """Wait for the server to close the socket; return the close code."""
-        async with asyncio.timeout(timeout):
-            try:
-                while True:
-                    await self.connection.recv()
-            except websockets.ConnectionClosed as closed:
-                return closed.rcvd.code if closed.rcvd else None
+    if session_key:
+        options.setdefault("cookie", {settings.SESSION_COOKIE_NAME: session_key})
+    transcript = new_transcript()
+    if transcript is not None:
+        options.setdefault("trace", transcript.record)
+    options.setdefault("timeout", 5)  # A real server on a loaded machine.
+    return RealtimeClient(server_url + path, **options)

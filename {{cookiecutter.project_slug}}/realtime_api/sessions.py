@@ -1,9 +1,10 @@
 """Close a user's sockets when their identity changes (PROTOCOL.md, 4001).
 
 A socket's user is fixed at connect time. Every socket therefore joins a
-group for its user and one for its browser session; the signals below send a
-close message to the groups a change affects, through the channel layer, so
-sockets served by any process are reached.
+group for its user, and one for its browser session or for the API token it
+was opened with; the signals below send a close message to the groups a
+change affects, through the channel layer, so sockets served by any process
+are reached.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.db import router, transaction
@@ -45,14 +47,42 @@ def browser_groups(cookies):
     return groups
 
 
+def token_model():
+    """DRF's Token model, when the project uses rest_framework.authtoken."""
+    if not apps.is_installed("rest_framework.authtoken"):
+        return None
+    from rest_framework.authtoken.models import Token
+
+    return Token
+
+
+def token_group(auth):
+    """The group of the sockets opened with a DRF Token (None for anything else)."""
+    model = token_model()
+    if model is None or not isinstance(auth, model):
+        return None
+    digest = hashlib.sha256(auth.key.encode()).hexdigest()[:40]
+    return f"realtime-token-{digest}"
+
+
+def identity_groups(scope):
+    """The groups a socket joins: its user's, and its session's or token's."""
+    credentials = scope.get("realtime_credentials")
+    if credentials is None:  # The session cookie.
+        groups = browser_groups(scope.get("cookies", {}))
+    else:
+        groups = [token_group(credentials.auth)]
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        groups.append(user_group(user.pk))
+    return [group for group in groups if group is not None]
+
+
 class GroupUserConsumer(AsyncWebsocketConsumer):
-    """A consumer closed with code 4001 when its user or session changes."""
+    """A consumer closed with code 4001 when its user, session or token changes."""
 
     async def connect(self):
-        self.identity_groups = browser_groups(self.scope.get("cookies", {}))
-        user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            self.identity_groups.append(user_group(user.pk))
+        self.identity_groups = identity_groups(self.scope)
         try:
             for group in self.identity_groups:
                 await self.channel_layer.group_add(group, self.channel_name)
@@ -142,6 +172,10 @@ def _on_user_delete(sender, instance, using=None, **kwargs):
     close_sockets([user_group(instance.pk)], using)
 
 
+def _on_token_delete(sender, instance, using=None, **kwargs):
+    close_sockets([token_group(instance)], using)
+
+
 def connect_signals():
     user_model = get_user_model()
     uid = "realtime_api.sessions"
@@ -150,3 +184,9 @@ def connect_signals():
     post_init.connect(_remember_identity, sender=user_model, dispatch_uid=uid)
     post_save.connect(_on_user_save, sender=user_model, dispatch_uid=uid)
     post_delete.connect(_on_user_delete, sender=user_model, dispatch_uid=uid)
+    token = token_model()
+    if token is not None:
+        # The admin deletes tokens through a proxy model, which is the sender.
+        for model in apps.get_models():
+            if issubclass(model, token):
+                post_delete.connect(_on_token_delete, sender=model, dispatch_uid=uid)

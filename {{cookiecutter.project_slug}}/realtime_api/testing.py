@@ -23,6 +23,16 @@ from django.utils.module_loading import import_string
 
 DEFAULT_ORIGIN = "http://localhost"
 
+# Where the test helpers write the frames of each socket, so that the pytest
+# plugin can check them against the AsyncAPI document at the end of the run
+# (realtime_api/frame_check.py). None: not recorded.
+recorder = None
+
+
+def new_transcript():
+    """A transcript for one more client, or None when nothing is recorded."""
+    return recorder.transcript() if recorder is not None else None
+
 
 class FrameClient:
     """Request and event helpers over any transport (PROTOCOL.md frames).
@@ -94,6 +104,7 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
         self.user = user
         self.cookies = {}
         self.start_frames()
+        self.transcript = new_transcript()
 
     def __await__(self):
         return self._start().__await__()
@@ -113,7 +124,9 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
     async def __aexit__(self, *exc_info):
         await self.disconnect()
 
-    async def connect(self, timeout=1):
+    async def connect(self, timeout=5):
+        # A handshake may read the database (a session, a token): on a loaded
+        # machine a second is not always enough.
         # The cookies as they are now, like a browser opening a socket.
         cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         headers = [(n, v) for n, v in self.scope["headers"] if n != b"cookie"]
@@ -188,6 +201,17 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
     async def receive_text(self, timeout):
         return await self.receive_from(timeout)
 
+    async def send_to(self, text_data=None, bytes_data=None):
+        if self.transcript is not None:
+            self.transcript.record("send", text_data)
+        await super().send_to(text_data=text_data, bytes_data=bytes_data)
+
+    async def receive_from(self, timeout=1):
+        data = await super().receive_from(timeout)
+        if self.transcript is not None:
+            self.transcript.record("receive", data)
+        return data
+
 
 # Frames of subscriptions and live queries -----------------------------------------
 # Each fails the test, showing the response, when the server refuses. All but
@@ -239,6 +263,14 @@ async def create_user(username=None, password="pw", **kwargs):
     return await database_sync_to_async(user_model.objects.create_user)(
         username=username, password=password, **kwargs
     )
+
+
+async def create_token(user):
+    """Return a new DRF API token (its key) of `user`: `Authorization: Token <key>`."""
+    from rest_framework.authtoken.models import Token
+
+    token = await database_sync_to_async(Token.objects.create)(user=user)
+    return token.key
 
 
 def session_store(session_key=None):

@@ -30,6 +30,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # API tokens: `Authorization: Token <key>` over HTTP and on socket handshakes.
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "django_filters",
     "channels",
     "realtime_api",
@@ -115,6 +118,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
+        # Scripts and apps: `Authorization: Token <key>`; a Bearer scheme
+        # (e.g. simplejwt's JWTAuthentication) is one more entry here.
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticatedOrReadOnly",
@@ -126,6 +132,8 @@ REST_FRAMEWORK = {
     ],
     # Pagination is chosen per view (`pagination_class`), not globally.
     "DEFAULT_PAGINATION_CLASS": None,
+    # drf-spectacular reads the views: OpenAPI, and the socket's AsyncAPI.
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 # --- Realtime API (realtime_api/) -----------------------------------------------------
@@ -147,6 +155,11 @@ REALTIME_API_REDIS_URL = env.str("REDIS_URL", default="") or None
 REALTIME_API_REDIS_PREFIX = redis_prefix(env)
 REALTIME_API_EVENT_LOG_SIZE = env.int("REALTIME_API_EVENT_LOG_SIZE", default=10_000)
 REALTIME_API_EVENT_LOG_SECONDS = env.int("REALTIME_API_EVENT_LOG_SECONDS", default=600)
+# Pages on these origins (besides ALLOWED_HOSTS) may open a socket with a
+# ticket from POST /api/realtime/ticket/, e.g. "https://app.example.com".
+REALTIME_API_ALLOWED_ORIGINS = env.list("REALTIME_API_ALLOWED_ORIGINS", default=[])
+# Seconds a ticket stays usable (at most 60); each opens one socket, once.
+REALTIME_API_TICKET_SECONDS = env.int("REALTIME_API_TICKET_SECONDS", default=30)
 
 # --- Logging --------------------------------------------------------------------------
 # Everything to the console (stderr); the process manager collects it.

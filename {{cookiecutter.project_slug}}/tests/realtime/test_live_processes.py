@@ -10,8 +10,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from realtime_api.live_server import LiveClient, free_port, wait_for_port
-from realtime_api.testing import create_session, subscribe
+from realtime_api.client import RequestError
+from realtime_api.live_server import free_port, live_client, wait_for_port
+from realtime_api.testing import create_session
 from tests.conftest import running_in_ci
 
 from .testapp.models import Folder
@@ -36,17 +37,19 @@ async def test_changes_reach_subscribers_of_every_process(testapp_servers, user)
     folder = await Folder.objects.acreate(name="Shared", owner=user)
     key = await database_sync_to_async(create_session)(user)
     async with (
-        await LiveClient.connect(one.url, key) as writer,
-        await LiveClient.connect(one.url) as near,
-        await LiveClient.connect(two.url) as far,
+        live_client(one.url, key) as writer,
+        live_client(one.url) as near,
+        live_client(two.url) as far,
     ):
-        await subscribe(near, "notes", {"folder": folder.pk})
-        await subscribe(far, "notes", {"folder": folder.pk})
+        subscriptions = [
+            await near.subscribe("notes", {"folder": folder.pk}),
+            await far.subscribe("notes", {"folder": folder.pk}),
+        ]
         payload = {"folder": folder.pk, "text": "hello"}
         created = await writer.request("notes", "create", payload=payload)
         assert created["status"] == 201, created
-        for client in (near, far):
-            event = await client.receive_event()
+        for subscription in subscriptions:
+            event = await subscription.next(timeout=5)
             assert event["action"] == "create"
             assert event["data"] == as_read_by_others(created["data"])
 
@@ -58,8 +61,8 @@ async def test_changes_reach_subscribers_of_every_process(testapp_servers, user)
             "note.save()\n"
         )
         await asyncio.to_thread(run_in_shell, one.env, code)
-        for client in (near, far):
-            event = await client.receive_event()
+        for subscription in subscriptions:
+            event = await subscription.next(timeout=5)
             assert event["action"] == "update"
             assert event["data"]["text"] == "edited in a shell"
 
@@ -107,10 +110,10 @@ async def test_redis_outage_degrades_and_recovers(testapp_servers, spare_redis, 
     folder = await Folder.objects.acreate(name="Outage", owner=user)
     key = await database_sync_to_async(create_session)(user)
     async with (
-        await LiveClient.connect(server.url, key) as writer,
-        await LiveClient.connect(server.url) as listener,
+        live_client(server.url, key) as writer,
+        live_client(server.url) as listener,
     ):
-        await subscribe(listener, "notes", {"folder": folder.pk})
+        notes = await listener.subscribe("notes", {"folder": folder.pk})
         spare_redis.stop()
 
         listed = await listener.request("notes", "list")
@@ -126,21 +129,25 @@ async def test_redis_outage_degrades_and_recovers(testapp_servers, spare_redis, 
         assert "Event not delivered: notes create" in server.log()
         # The process listens to `notes` already; `folders` it must join.
         folders = {"ids": [folder.pk]}
-        refused = await listener.request("folders", "subscribe", payload=folders)
-        assert refused["status"] == 503, refused
+        with pytest.raises(RequestError) as refused:
+            await listener.request("folders", "subscribe", payload=folders)
+        assert refused.value.status == 503, refused.value.frame
 
         spare_redis.start()
         # The first subscription to a new stream succeeds once the layer has
         # reconnected (and subscribed again to the streams joined before).
         for _attempt in range(50):
-            again = await listener.request("folders", "subscribe", payload=folders)
-            if again["status"] == 200:
+            try:
+                await listener.request("folders", "subscribe", payload=folders)
                 break
-            await asyncio.sleep(0.2)
-        assert again["status"] == 200, again
+            except RequestError as still_down:
+                assert still_down.status == 503, still_down.frame
+                await asyncio.sleep(0.2)
+        else:
+            pytest.fail("Subscriptions did not come back with Redis.")
         payload = {"folder": folder.pk, "text": "Redis is back"}
         created = await writer.request("notes", "create", payload=payload)
-        event = await listener.receive_event()
+        event = await notes.next(timeout=5)
         assert event["data"] == as_read_by_others(created["data"])
 
 
@@ -151,7 +158,7 @@ async def test_resume_after_a_server_dies_delivers_missed_events_once(
     one, two = testapp_servers(), testapp_servers()
     folder = await Folder.objects.acreate(name="Resume", owner=user)
     key = await database_sync_to_async(create_session)(user)
-    async with await LiveClient.connect(two.url, key) as writer:
+    async with live_client(two.url, key) as writer:
 
         async def note(text):
             payload = {"folder": folder.pk, "text": text}
@@ -159,22 +166,20 @@ async def test_resume_after_a_server_dies_delivers_missed_events_once(
             assert created["status"] == 201, created
             return as_read_by_others(created["data"])
 
-        reader = await LiveClient.connect(one.url)
-        await subscribe(reader, "notes", {"folder": folder.pk})
+        reader = await live_client(one.url, reconnect=False).connect()
+        seen = await reader.subscribe("notes", {"folder": folder.pk})
         await note("seen")
-        since = (await reader.receive_event())["seq"]
+        since = (await seen.next(timeout=5))["seq"]
         one.stop()  # The reader's server dies: its socket is dropped.
-        assert await reader.close_code() != 1000
+        assert await reader.wait_closed(timeout=5) != 1000
         missed = [await note(f"missed {i}") for i in range(3)]
 
-        async with await LiveClient.connect(two.url) as again:
-            response = await again.request(
-                "notes", "subscribe", payload={"folder": folder.pk}, since=since
-            )
-            assert response["resumed"] is True, response
-            replayed = [await again.receive_event() for _ in missed]
+        async with live_client(two.url) as again:
+            resumed = await again.subscribe("notes", {"folder": folder.pk}, since=since)
+            assert resumed.response["resumed"] is True, resumed.response
+            replayed = [await resumed.next(timeout=5) for _ in missed]
             assert [event["data"] for event in replayed] == missed
             live = await note("live")
-            assert (await again.receive_event())["data"] == live
+            assert (await resumed.next(timeout=5))["data"] == live
             with pytest.raises(TimeoutError):
-                await again.receive_event(timeout=0.5)
+                await resumed.next(timeout=0.5)

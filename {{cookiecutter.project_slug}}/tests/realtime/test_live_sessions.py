@@ -3,7 +3,7 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime_api.live_server import LiveClient
+from realtime_api.live_server import live_client
 from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_session
 
@@ -27,12 +27,12 @@ async def test_password_change_closes_the_users_sockets_on_every_server(
     keys = [await database_sync_to_async(create_session)(u) for u in (user, user)]
     other_key = await database_sync_to_async(create_session)(bystander)
     async with (
-        await LiveClient.connect(first.url, keys[0]) as on_first,
-        await LiveClient.connect(second.url, keys[1]) as on_second,
-        await LiveClient.connect(second.url, other_key) as untouched,
+        live_client(first.url, keys[0], reconnect=False) as on_first,
+        live_client(second.url, keys[1], reconnect=False) as on_second,
+        live_client(second.url, other_key, reconnect=False) as untouched,
     ):
         await set_password(user, "a new password")
-        assert await on_first.close_code() == CLOSE_CODE
-        assert await on_second.close_code() == CLOSE_CODE
+        assert await on_first.wait_closed(timeout=5) == CLOSE_CODE
+        assert await on_second.wait_closed(timeout=5) == CLOSE_CODE
         with pytest.raises(TimeoutError):
-            await untouched.close_code(timeout=0.5)
+            await untouched.wait_closed(timeout=0.5)

@@ -14,7 +14,8 @@
 //     onStateChange: ({ state }) => console.log("socket:", state),
 //   });
 //   const unsubscribe = client.subscribe("comments", { topic: 3 }, (event) => {
-//     console.log(event.action, event.data); // "create" | "update" | "delete"
+//     // "create" | "update" | "delete" | "leave" (no longer visible: drop it)
+//     console.log(event.action, event.data);
 //   }, {
 //     // A reconnect could not replay what was missed: read again.
 //     onReset: ({ reason }) => reloadComments(),
@@ -65,6 +66,10 @@ const DEFAULTS = {
   onReset: null,
   // The WebSocket class (inject one outside browsers, e.g. in Node < 22).
   WebSocket: globalThis.WebSocket,
+  // Pages on another origin (no session cookie there): a function that
+  // returns (or resolves with) a fresh ticket from POST /api/realtime/ticket/,
+  // called before every connection, since a ticket opens one socket once.
+  ticket: null,
 };
 
 // A request answered with an error status (>= 400), or not answered at all.
@@ -337,9 +342,29 @@ export class RealtimeClient {
 
   connect() {
     this.setState("connecting", { attempt: this.attempt });
+    if (!this.options.ticket) {
+      this.open(this.url);
+      return;
+    }
+    Promise.resolve()
+      .then(() => this.options.ticket())
+      .then(
+        (ticket) => {
+          if (this.stopped) return;
+          const separator = this.url.includes("?") ? "&" : "?";
+          this.open(`${this.url}${separator}ticket=${encodeURIComponent(ticket)}`);
+        },
+        (error) => {
+          this.options.onError(error);
+          if (!this.stopped) this.scheduleReconnect({ code: null, reason: String(error) });
+        },
+      );
+  }
+
+  open(url) {
     let socket;
     try {
-      socket = new this.options.WebSocket(this.url);
+      socket = new this.options.WebSocket(url);
     } catch (error) {
       this.options.onError(error);
       this.scheduleReconnect({ code: null, reason: String(error) });

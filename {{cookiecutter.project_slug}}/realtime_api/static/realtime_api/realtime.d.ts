@@ -1,0 +1,197 @@
+// Type declarations of realtime.js, the browser client of the realtime API
+// (realtime_api/PROTOCOL.md). Keep them next to realtime.js: TypeScript reads
+// them for `import ... from "./realtime.js"`. Checked by `tsc --noEmit` in
+// tests/realtime/test_typescript.py.
+
+/** A JSON value as frames carry it. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** An object as the API renders it (what `retrieve` answers). */
+export interface Item {
+  id: number | string;
+  [field: string]: Json;
+}
+
+/** The protocol's request actions. */
+export type Action =
+  | "list"
+  | "retrieve"
+  | "create"
+  | "update"
+  | "delete"
+  | "options"
+  | "subscribe"
+  | "unsubscribe"
+  | "watch"
+  | "unwatch";
+
+/** The answer to one request frame: the HTTP status and body of its HTTP twin. */
+export interface ResponseFrame<Data = Json> {
+  type: "response";
+  stream: string | null;
+  action: string | null;
+  lookup?: string;
+  request_id: string | number | null;
+  status: number;
+  data: Data;
+  /** `watch`: the live query's id. */
+  watch?: string;
+  /** `subscribe` with `since`: whether the missed events follow. */
+  resumed?: boolean;
+  /** `subscribe` with `since`, not resumed: "too old". */
+  reason?: string;
+}
+
+/** A change to an object a subscription matches (or a live query's event). */
+export interface EventFrame<Data = Item> {
+  type: "event";
+  stream: string;
+  /**
+   * Subscriptions: "create", "update", "delete", or "leave" (the object is no
+   * longer visible to you, or no longer in the subscription: drop it; `data`
+   * is then `{id}`). Live queries: "enter", "update", "leave".
+   */
+  action: "create" | "update" | "delete" | "leave" | "enter";
+  /** Grows with every change on the stream; subscribe with `since` after it. */
+  seq: number;
+  data: Data;
+  /** The live query this event belongs to. */
+  watch?: string;
+}
+
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
+
+export declare const STATES: readonly ConnectionState[];
+
+export interface StateChange {
+  state: ConnectionState;
+  /** The close code that caused "reconnecting" (4001: the session changed). */
+  code: number | null;
+  reason: string;
+  attempt: number;
+  /** Milliseconds until the next attempt. */
+  delay: number;
+}
+
+export interface ResetInfo {
+  stream: string;
+  filter: Record<string, Json>;
+  /** "too old", "no seq" or "not resumed": read what you show again. */
+  reason: string;
+}
+
+export interface ClientOptions {
+  /** How long a request may take, waiting for a connection included (ms). */
+  timeout?: number;
+  /** Requests that may wait for a connection at once. */
+  maxQueued?: number;
+  /** Reconnect delays (ms): doubling from minDelay up to maxDelay, with jitter. */
+  minDelay?: number;
+  maxDelay?: number;
+  onStateChange?: ((change: StateChange) => void) | null;
+  onError?: (error: Error) => void;
+  /** For subscriptions without an `onReset` of their own. */
+  onReset?: ((info: ResetInfo) => void) | null;
+  /** The WebSocket class (inject one outside browsers). */
+  WebSocket?: new (url: string) => WebSocket;
+  /**
+   * Pages on another origin: a fresh ticket (POST /api/realtime/ticket/) for
+   * every connection, added to the URL as `?ticket=`.
+   */
+  ticket?: (() => string | Promise<string>) | null;
+}
+
+export interface RequestOptions {
+  lookup?: string | number | null;
+  payload?: Record<string, Json>;
+  timeout?: number;
+  /** `subscribe` only: resume after this seq. */
+  since?: number | null;
+}
+
+/** A request answered with an error status (>= 400), or not answered at all. */
+export declare class RequestError extends Error {
+  constructor(message: string, frame?: ResponseFrame | null);
+  name: "RequestError";
+  /** The response frame, or null (timeout, lost socket). */
+  frame: ResponseFrame | null;
+  status: number | null;
+  /** The error body: `{detail}` or the serializer's field errors. */
+  data: Json;
+}
+
+/** What `subscribe` returns: call it to unsubscribe. */
+export interface Unsubscribe {
+  (): Promise<ResponseFrame | null>;
+  /** Settles with the first subscribe answer; rejects with a RequestError. */
+  ready: Promise<ResponseFrame>;
+}
+
+export interface WatchHandlers<T extends Item = Item> {
+  /** The snapshot: first, and after every reconnect. */
+  onReset?: (items: T[], info: { reconnect: boolean }) => void;
+  onEnter?: (item: T, index: number, items: T[]) => void;
+  onUpdate?: (item: T, previous: T, index: number, items: T[]) => void;
+  /** Deleted, changed out of the query, or no longer visible. */
+  onLeave?: (previous: T, items: T[]) => void;
+  /** Refused after a reconnect. */
+  onError?: (error: RequestError) => void;
+  /** Place entering and changed objects (the `ordering` param by default). */
+  compare?: (a: T, b: T) => number;
+}
+
+export interface LiveQuery<T extends Item = Item> {
+  /** The ordered local copy of the list. */
+  readonly items: T[];
+  /** Resolves with the first items; rejects with the RequestError of a refusal. */
+  ready: Promise<T[]>;
+  unwatch(): Promise<ResponseFrame | null>;
+}
+
+/** The socket URL for a path on this page's host: "/ws/" -> "wss://host/ws/". */
+export declare function socketUrl(path?: string): string;
+
+/** The comparison of an `ordering` param ("-created,title"), ties by id; or null. */
+export declare function orderingCompare(
+  ordering: string | string[] | null | undefined,
+): ((a: Item, b: Item) => number) | null;
+
+export declare class RealtimeClient {
+  constructor(url?: string, options?: ClientOptions);
+  readonly url: string;
+  readonly options: Required<ClientOptions>;
+  readonly state: ConnectionState;
+
+  /** Send a request frame; resolve with its response (status < 400). */
+  request<Data = Json>(
+    stream: string,
+    action: Action,
+    options?: RequestOptions,
+  ): Promise<ResponseFrame<Data>>;
+
+  /** Receive every event of `stream` on this socket while subscribed. */
+  subscribe<T extends Item = Item>(
+    stream: string,
+    filter: Record<string, Json>,
+    onEvent: (event: EventFrame<T | { id: T["id"] }>) => void,
+    options?: { onReset?: (info: ResetInfo) => void },
+  ): Unsubscribe;
+
+  /** A live query: `params` is what `list` takes. */
+  watch<T extends Item = Item>(
+    stream: string,
+    params?: Record<string, Json>,
+    handlers?: WatchHandlers<T>,
+  ): LiveQuery<T>;
+
+  /** Listen to connection states (called at once with the current one). */
+  onStateChange(listener: (change: StateChange) => void): () => boolean;
+
+  /** Close for good: no reconnect; waiting requests are rejected. */
+  close(): void;
+
+  /** Retry at once when a reconnect is scheduled. */
+  retryNow(): void;
+
+  isOpen(): boolean;
+}

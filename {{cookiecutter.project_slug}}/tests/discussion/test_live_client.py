@@ -1,0 +1,202 @@
+"""The Python client (realtime_api/client.py) against a real daphne."""
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import urllib.request
+
+import pytest
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from discussion.models import Topic
+from realtime_api.client import RequestError
+from realtime_api.live_server import live_client
+from realtime_api.sessions import CLOSE_CODE
+from realtime_api.testing import create_session, create_token, create_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def comment(client, topic, text):
+    created = await client.request(
+        "comments", "create", payload={"topic": topic.pk, "text": text}
+    )
+    return created["data"]
+
+
+async def test_errors_raise_with_the_status_and_the_body(daphne_server, user):
+    """A refused request raises RequestError carrying what HTTP would answer."""
+    topic = await Topic.objects.acreate(title="Errors", owner=user)
+    async with live_client(daphne_server.url, token=await create_token(user)) as client:
+        with pytest.raises(RequestError) as invalid:
+            await client.request("comments", "create", payload={"topic": topic.pk})
+        assert invalid.value.status == 400
+        assert invalid.value.data == {"text": ["This field is required."]}
+        with pytest.raises(RequestError) as missing:
+            await client.request("topics", "retrieve", lookup=999999)
+        assert missing.value.status == 404
+        with pytest.raises(RequestError) as refused:
+            await client.subscribe("comments", {"nope": 1})
+        assert refused.value.status == 400
+        assert "nope" in refused.value.data["detail"]
+
+
+async def test_watch_keeps_an_ordered_live_list(daphne_server, user):
+    """enter, update and leave keep `items` equal to what `list` answers."""
+    topic = await Topic.objects.acreate(title="Live", owner=user)
+    params = {"topic": topic.pk, "ordering": "-created"}
+    async with (
+        live_client(daphne_server.url, token=await create_token(user)) as client,
+        live_client(
+            daphne_server.url, token=await create_token(await create_user())
+        ) as reader,
+    ):
+        first = await comment(client, topic, "first")
+        live = await reader.watch("comments", params)
+        assert [item["id"] for item in live.items] == [first["id"]]
+        second = await comment(client, topic, "second")
+        await client.request("comments", "update", first["id"], {"text": "edited"})
+        await client.request("comments", "delete", second["id"])
+        changes = [await live.next(timeout=5) for _ in range(3)]
+        assert [(c.action, c.item["id"]) for c in changes] == [
+            ("enter", second["id"]),
+            ("update", first["id"]),
+            ("leave", second["id"]),
+        ]
+        assert changes[0].index == 0  # Newest first.
+        assert changes[1].previous["text"] == "first"
+        listed = await reader.request("comments", "list", payload=params)
+        assert live.items == listed["data"]["results"]
+        # The topic made private: its comments leave the other user's query.
+        await client.request("topics", "update", topic.pk, {"is_private": True})
+        left = await live.next(timeout=5)
+        assert (left.action, left.item["id"], live.items) == ("leave", first["id"], [])
+
+
+def log_out_over_http(server, session_key):
+    """POST /api-auth/logout/ as the browser of that session would (CSRF included)."""
+    csrf = secrets.token_hex(16)  # Django accepts a token the browser set itself.
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api-auth/logout/",
+        method="POST",
+        headers={
+            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}; csrftoken={csrf}",
+            "X-CSRFToken": csrf,
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+async def test_a_subscription_resumes_after_a_close_without_gap_or_duplicate(
+    daphne_server, user
+):
+    """Closed with 4001 (its session logged out elsewhere), the client
+    reconnects, resumes with `since`, and hears every change once, in order."""
+    topic = await Topic.objects.acreate(title="Resume", owner=user)
+    session_key = await database_sync_to_async(create_session)(user)
+    frames, states = [], []
+    reconnecting = asyncio.Event()
+
+    def on_state_change(state, info):
+        states.append((state, info["code"]))
+        if state == "reconnecting":
+            reconnecting.set()
+
+    options = {
+        "min_delay": 1.0,  # Time enough to write while it is away.
+        "on_state_change": on_state_change,
+        "trace": lambda direction, text: frames.append((direction, text)),
+    }
+    resets = []
+    async with (
+        live_client(daphne_server.url, session_key, **options) as client,
+        live_client(daphne_server.url, token=await create_token(user)) as writer,
+    ):
+        subscription = await client.subscribe(
+            "comments", {"topic": topic.pk}, on_reset=resets.append
+        )
+        before = await comment(writer, topic, "before")
+        assert (await subscription.next(timeout=5))["data"]["id"] == before["id"]
+        await asyncio.to_thread(log_out_over_http, daphne_server, session_key)
+        await asyncio.wait_for(reconnecting.wait(), 5)
+        missed = [await comment(writer, topic, f"missed {n}") for n in range(3)]
+        heard = [(await subscription.next(timeout=10))["data"] for _ in missed]
+        assert [c["id"] for c in heard] == [c["id"] for c in missed]
+        after = await comment(writer, topic, "after")
+        assert (await subscription.next(timeout=5))["data"]["id"] == after["id"]
+        with pytest.raises(TimeoutError):
+            await subscription.next(timeout=0.3)
+    assert ("reconnecting", CLOSE_CODE) in states
+    assert resets == []
+    sent = [json.loads(text) for direction, text in frames if direction == "send"]
+    resubscribe = [frame for frame in sent if "since" in frame]
+    assert len(resubscribe) == 1
+    received = [
+        json.loads(text) for direction, text in frames if direction == "receive"
+    ]
+    request_id = resubscribe[0]["request_id"]
+    answer = next(f for f in received if f.get("request_id") == request_id)
+    assert answer["resumed"] is True
+    # The new socket is anonymous now: the missed comments render as such.
+    assert not any(event["can_edit"] for event in heard)
+
+
+async def test_the_command_prints_live_changes(daphne_server, user):
+    """python -m realtime_api.client URL --token T comments watch '{"topic": N}'."""
+    topic = await Topic.objects.acreate(title="Command", owner=user)
+    key = await create_token(user)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtime_api.client",
+        f"{daphne_server.url}/ws/",
+        "--token",
+        key,
+        "comments",
+        "watch",
+        json.dumps({"topic": topic.pk}),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=settings.BASE_DIR,
+        env=os.environ,
+    )
+    try:
+        first = json.loads(await asyncio.wait_for(process.stdout.readline(), 15))
+        assert first == {"action": "snapshot", "items": []}
+        async with live_client(daphne_server.url, token=key) as client:
+            created = await comment(client, topic, "printed")
+            line = json.loads(await asyncio.wait_for(process.stdout.readline(), 10))
+            assert line == {"action": "enter", "data": created, "index": 0}
+            await client.request("comments", "delete", created["id"])
+            line = json.loads(await asyncio.wait_for(process.stdout.readline(), 10))
+            assert line["action"] == "leave"
+            assert line["data"]["id"] == created["id"]
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_the_command_reports_a_refused_request(daphne_server, user):
+    """A request the server refuses: its status and body on stderr, exit code 1."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtime_api.client",
+        f"{daphne_server.url}/ws/",
+        "--token",
+        await create_token(user),
+        "comments",
+        "create",
+        "{}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=settings.BASE_DIR,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 1
+    assert b"answered 400" in err
+    assert b"This field is required." in err

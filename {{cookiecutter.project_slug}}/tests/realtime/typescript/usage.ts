@@ -1,0 +1,105 @@
+// Uses realtime.js as the README shows, typed by realtime.d.ts; compiled by
+// tests/realtime/test_typescript.py with `tsc --noEmit --strict`. Each
+// `@ts-expect-error` line must fail to type-check, or tsc reports it.
+
+import {
+  type EventFrame,
+  type Item,
+  RealtimeClient,
+  RequestError,
+  STATES,
+  orderingCompare,
+  socketUrl,
+} from "../../../realtime_api/static/realtime_api/realtime.js";
+
+interface Comment extends Item {
+  id: number;
+  topic: number;
+  text: string;
+  created: string;
+}
+
+const client = new RealtimeClient("/ws/", {
+  onStateChange: ({ state, code, delay }) => {
+    const known: boolean = STATES.includes(state);
+    console.log(known, state, code, delay);
+  },
+  onReset: ({ stream, reason }) => console.log(stream, reason),
+});
+
+const shown = new Map<number, Comment>();
+const unsubscribe = client.subscribe<Comment>(
+  "comments",
+  { topic: 3 },
+  (event: EventFrame<Comment | { id: number }>) => {
+    // A "leave" (or "delete") carries the id only: drop the item.
+    if (event.action === "leave" || event.action === "delete") shown.delete(event.data.id);
+    else shown.set(event.data.id, event.data as Comment);
+    console.log(event.seq);
+  },
+  { onReset: ({ filter }) => console.log(filter) },
+);
+
+async function main(): Promise<void> {
+  const answer = await unsubscribe.ready;
+  const matched: number | null = answer.status;
+  console.log(matched);
+
+  const live = client.watch<Comment>(
+    "comments",
+    { topic: 3, search: "pizza", ordering: "-created" },
+    {
+      onReset: (items, { reconnect }) => console.log(items.length, reconnect),
+      onEnter: (item, index, items) => console.log(item.text, index, items.length),
+      onUpdate: (item, previous, index) => console.log(item.text, previous.text, index),
+      onLeave: (previous, items) => console.log(previous.id, items.length),
+    },
+  );
+  const first: Comment[] = await live.ready;
+  console.log(first, live.items);
+  await live.unwatch();
+
+  const { data } = await client.request<{ results: Comment[] }>("comments", "list", {
+    payload: { topic: 3 },
+  });
+  console.log(data.results[0]?.text);
+  try {
+    await client.request("comments", "update", { lookup: 5, payload: { text: "" } });
+  } catch (error) {
+    if (error instanceof RequestError) console.log(error.status, error.data, error.frame?.request_id);
+  }
+  await unsubscribe();
+
+  const compare = orderingCompare("-created,id");
+  console.log(compare?.({ id: 1 }, { id: 2 }), socketUrl("/ws/"), client.isOpen());
+  const stop = client.onStateChange(({ state }) => console.log(state));
+  stop();
+  client.retryNow();
+  client.close();
+}
+
+// A page on another origin: a fresh ticket for every connection.
+const elsewhere = new RealtimeClient("wss://api.example.com/ws/", {
+  ticket: async () => {
+    const response = await fetch("https://api.example.com/api/realtime/ticket/", {
+      method: "POST",
+      headers: { Authorization: "Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b" },
+    });
+    const { ticket } = (await response.json()) as { ticket: string; expires_in: number };
+    return ticket;
+  },
+});
+elsewhere.close();
+
+// The declarations are strict enough to catch mistakes:
+// @ts-expect-error: not an action of the protocol.
+client.request("comments", "frobnicate");
+// @ts-expect-error: a payload is an object, not a string.
+client.request("comments", "create", { payload: "text" });
+// @ts-expect-error: watch handlers get items, not frames.
+client.watch<Comment>("comments", {}, { onEnter: (item: string) => item });
+// @ts-expect-error: the state is one of STATES.
+const wrong: "online" = client.state;
+
+void main;
+void wrong;
