@@ -1,8 +1,11 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import COMMENT_TEXT_MAX_LENGTH, Comment, Topic
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class CanEditField(serializers.ReadOnlyField):
     """True when the requesting user may change the object: its owner or author.
 

@@ -45,3 +45,8 @@ def event_log_seconds():
 def redis_prefix():
     """The prefix of the event log's keys in Redis (one per project)."""
     return getattr(settings, "REALTIME_API_REDIS_PREFIX", "realtime")
+
+
+def metrics_token():
+    """The bearer token that may read /metrics (None: staff sessions only)."""
+    return getattr(settings, "REALTIME_API_METRICS_TOKEN", None)

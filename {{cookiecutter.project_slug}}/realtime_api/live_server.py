@@ -5,12 +5,16 @@ the test connection's settings into a DATABASE_URL for it.
 """
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import websockets
@@ -53,6 +57,35 @@ def database_url(settings_dict=None):
         host = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}"
         return f"postgres://{auth}@{host}/{quote(db['NAME'])}"
     raise NotImplementedError(f"No DATABASE_URL for {db['ENGINE']}")
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def http_get(url, headers=None, timeout=10):
+    """GET `url` with a real HTTP client; any status is an answer, not an error."""
+    request = urllib.request.Request(url, headers=headers or {})
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, head, body = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, head, body = error.code, error.headers, error.read()
+    return HttpResponse(status, {k.lower(): v for k, v in head.items()}, body)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Show redirects to the test instead of following them."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
 
 
 class DaphneServer:
@@ -103,6 +136,30 @@ class DaphneServer:
         self.log_file.flush()
         with open(self.log_file.name) as log:
             return log.read()
+
+
+class RedisServer:
+    """A throwaway redis-server on a spare port, to stop and start at will."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        if not wait_for_port(self.port, 10, self.process):
+            raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
 
 
 class LiveClient(FrameClient):

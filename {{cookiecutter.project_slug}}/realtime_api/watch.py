@@ -11,6 +11,7 @@ import logging
 from channels.db import database_sync_to_async
 from rest_framework import exceptions
 
+from . import metrics
 from .changes import pk_value
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
@@ -98,8 +99,10 @@ class LiveQuery:
             )
             try:
                 await watcher.socket.deliver(frame)
+                metrics.event_delivered(self.stream)
             except Exception:
                 logger.warning("Watch frame not sent; dropping the watcher")
+                metrics.events_dropped([self.stream], "deliver")
                 self.watchers.remove(watcher)
 
 
@@ -153,6 +156,7 @@ class WatchMixin:
         if first:
             await self.start(live_query, members)
         self.watches[watcher.watch_id] = watcher
+        metrics.WATCHES.labels(frame.stream).inc()
         return response_frame(frame, status, data_json, watch=watcher.watch_id)
 
     def add_watcher(self, endpoint, query):
@@ -200,6 +204,7 @@ class WatchMixin:
         if watcher is None or watcher.query.stream != frame.stream:
             raise ProtocolError(404, f"No watch {watch_id!r} on this socket.")
         del self.watches[watch_id]
+        metrics.WATCHES.labels(frame.stream).dec()
         self.remove_watcher(watcher)
         return response_frame(frame, 200, dumps({"detail": "unwatched"}))
 
@@ -207,6 +212,7 @@ class WatchMixin:
         """End every watch of the socket on disconnect."""
         for watcher in (self.watches or {}).values():
             self.remove_watcher(watcher)
+            metrics.WATCHES.labels(watcher.query.stream).dec()
         self.watches = None
 
 

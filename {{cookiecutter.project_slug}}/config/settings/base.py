@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "realtime_api",
 {%- if cookiecutter.include_sample_app == "y" %}
@@ -39,7 +41,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the host check and HTTPS redirect:
+    # load balancers probe each process by its address over plain HTTP.
+    "realtime_api.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from STATIC_ROOT, with or without a proxy in front.
+    # https://whitenoise.readthedocs.io/en/stable/django.html
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -126,6 +134,25 @@ REST_FRAMEWORK = {
     ],
     # Pagination is chosen per view (`pagination_class`), not globally.
     "DEFAULT_PAGINATION_CLASS": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI 3 schema of the HTTP API at /api/schema/, its docs at /api/docs/.
+# The socket's protocol is realtime_api/PROTOCOL.md.
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+{%- set title = cookiecutter.project_name|replace('\\', '\\\\')|replace('"', '\\"') %}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "{{ title }}",{% if title|length > 72 %}  # noqa: E501{% endif %}
+    "DESCRIPTION": (
+        "The HTTP API. Each view also answers over the WebSocket at /ws/: "
+        "see realtime_api/PROTOCOL.md."
+    ),
+    "VERSION": "{{ cookiecutter.version }}",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Realtime API (realtime_api/) -----------------------------------------------------
@@ -147,6 +174,9 @@ REALTIME_API_REDIS_URL = env.str("REDIS_URL", default="") or None
 REALTIME_API_REDIS_PREFIX = redis_prefix(env)
 REALTIME_API_EVENT_LOG_SIZE = env.int("REALTIME_API_EVENT_LOG_SIZE", default=10_000)
 REALTIME_API_EVENT_LOG_SECONDS = env.int("REALTIME_API_EVENT_LOG_SECONDS", default=600)
+# /metrics answers staff sessions and `Authorization: Bearer <this token>`.
+# With several processes, also set PROMETHEUS_MULTIPROC_DIR (realtime_api/metrics.py).
+REALTIME_API_METRICS_TOKEN = env.str("METRICS_TOKEN", default="") or None
 
 # --- Logging --------------------------------------------------------------------------
 # Everything to the console (stderr); the process manager collects it.

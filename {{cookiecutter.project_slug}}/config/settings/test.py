@@ -29,3 +29,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# With DEBUG off (some tests turn it off) WhiteNoise serves only what
+# collectstatic wrote to STATIC_ROOT, which the tests do not fill: serve the
+# apps' own static folders, as in development.
+WHITENOISE_AUTOREFRESH = True
