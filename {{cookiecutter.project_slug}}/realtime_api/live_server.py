@@ -89,11 +89,16 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class DaphneServer:
-    """A daphne process serving the project's ASGI application on a free port."""
+    """A daphne process serving the project's ASGI application on a free port.
 
-    def __init__(self, env=None, application="config.asgi:application"):
+    `options` are more daphne command-line options (e.g. --proxy-headers).
+    `stop()` then `start()` restarts it on the same port.
+    """
+
+    def __init__(self, env=None, application="config.asgi:application", options=()):
         self.port = free_port()
         self.application = application
+        self.options = list(options)
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get(
@@ -113,7 +118,7 @@ class DaphneServer:
 
     def start(self, timeout=30):
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
-        command += ["-p", str(self.port), self.application]
+        command += ["-p", str(self.port), *self.options, self.application]
         self.process = subprocess.Popen(
             command, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT
         )
