@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-# As in config/settings/production.py; tests/discussion/test_deploy.py runs
+# As in config/settings/production.py; the deploy tests (-m deploy) run
 # the production settings themselves.
 PRODUCTION_STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -140,7 +140,8 @@ REST_FRAMEWORK = {
 # The OpenAPI 3 schema of the HTTP API at /api/schema/, its docs at /api/docs/.
 # The socket's protocol is realtime_api/PROTOCOL.md.
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
-{%- set title = cookiecutter.project_name|replace('\\', '\\\\')|replace('"', '\\"') %}
+{#- A double quote as an escape that ruff format leaves alone. #}
+{%- set title = cookiecutter.project_name|replace('\\', '\\\\')|replace('"', '\\u0022') %}
 SPECTACULAR_SETTINGS = {
     "TITLE": "{{ title }}",{% if title|length > 72 %}  # noqa: E501{% endif %}
     "DESCRIPTION": (
