@@ -174,11 +174,13 @@ class Hub:
             return
         await database_sync_to_async(evaluate)(plans)
         for plan in plans:
+            delivered = 0  # Counted once per change: fan-out is the hot path.
             for subscriber in plan.subscribers:
                 verdict = plan.verdicts[subscriber.audience]
                 for key, frame in subscriber.react(plan.change, verdict):
                     await subscriber.deliver(key, frame)
-                    metrics.event_delivered(plan.change.stream)
+                    delivered += 1
+            metrics.events_delivered(plan.change.stream, delivered)
             for query in plan.queries:
                 await query.react(plan.change, plan.results[query])
 

@@ -120,8 +120,9 @@ def event_published(stream):
     EVENTS_PUBLISHED.labels(stream).inc()
 
 
-def event_delivered(stream):
-    EVENTS_DELIVERED.labels(stream).inc()
+def events_delivered(stream, count):
+    if count:
+        EVENTS_DELIVERED.labels(stream).inc(count)
 
 
 def events_dropped(streams, stage):

@@ -93,17 +93,19 @@ class LiveQuery:
                 await self.send("leave", dumps({"id": pk}), change)
 
     async def send(self, action, data_json, change):
+        delivered = 0
         for watcher in list(self.watchers):
             frame = event_frame(
                 self.stream, action, data_json, change.seq, watch=watcher.watch_id
             )
             try:
                 await watcher.socket.deliver(frame)
-                metrics.event_delivered(self.stream)
+                delivered += 1
             except Exception:
                 logger.warning("Watch frame not sent; dropping the watcher")
                 metrics.events_dropped([self.stream], "deliver")
                 self.watchers.remove(watcher)
+        metrics.events_delivered(self.stream, delivered)
 
 
 def watch_query(adapter, payload):
