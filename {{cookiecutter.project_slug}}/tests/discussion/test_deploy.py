@@ -19,7 +19,7 @@ from realtime_api.live_server import DaphneServer, LiveClient, database_url, htt
 from realtime_api.testing import create_session
 from tests.conftest import production_env, require_program
 from tests.nginx import NginxServer, unit_daphne_options
-from tests.realtime.test_metrics import parse, value
+from tests.prometheus import parse, value
 
 pytestmark = [
     pytest.mark.deploy,

@@ -4,7 +4,8 @@ as sockets subscribe, watch, receive and leave."""
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.realtime.test_metrics import TOKEN, scrape, value
+from tests.prometheus import value
+from tests.realtime.test_metrics import TOKEN, scrape
 
 from .helpers import communicator
 

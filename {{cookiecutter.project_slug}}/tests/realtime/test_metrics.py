@@ -4,9 +4,9 @@ figures that move with what sockets do."""
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 from realtime_api.testing import AuthWebsocketCommunicator
+from tests.prometheus import parse, value
 
 from .whoami import application
 
@@ -27,18 +27,6 @@ def scrape(client=None, **headers):
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=")
     return parse(response.content.decode())
-
-
-def parse(text):
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples, name, **labels):
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_anonymous_gets_a_401_asking_for_the_token():
