@@ -114,6 +114,13 @@ def test_http_api_probes_and_schema_through_nginx(stack):
     assert stack.get("/api/schema/").status == 200
     assert stack.get("/healthz").json() == {"status": "ok"}
     assert stack.get("/readyz").json()["status"] == "ok"
+    # nginx states the client's address: one the client sent is not believed
+    # (daphne logs the address it takes for the client's).
+    spoofed = stack.get("/api/?spoofed", **{"X-Forwarded-For": "203.0.113.9"})
+    assert spoofed.status == 200
+    logs = "".join(server.log() for server in stack.servers)
+    assert '"GET /api/?spoofed"' in logs
+    assert "203.0.113.9" not in logs
     # Without the proxy's headers the same request is redirected to HTTPS.
     direct = http_get(f"http://127.0.0.1:{stack.servers[0].port}/api/")
     assert direct.status == 301
