@@ -51,7 +51,10 @@ RESERVED_NAMES = frozenset(
         "django_filter",
         "django_filters",
         "djangorestframework",
+        "drf_spectacular",
+        "drf_spectacular_sidecar",
         "environ",
+        "prometheus_client",
         "psycopg",
         "pytest",
         "pytest_asyncio",
@@ -64,6 +67,8 @@ RESERVED_NAMES = frozenset(
         "setuptools",
         "twisted",
         "websockets",
+        "whitenoise",
+        "yaml",
     }
 )
 

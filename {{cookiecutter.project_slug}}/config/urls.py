@@ -8,12 +8,14 @@ from django.urls import include, path
 {%- if cookiecutter.include_sample_app == "n" %}
 from django.views.generic import RedirectView
 {%- endif %}
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
-{%- if cookiecutter.include_sample_app == "y" %}
 
+{% if cookiecutter.include_sample_app == "y" -%}
 from discussion.pages import demo
 from discussion.views import CommentViewSet, TopicViewSet
-{%- endif %}
+{% endif -%}
+from realtime_api.metrics import metrics_view
 
 # Register each viewset here: it is served at /api/<prefix>/.
 router = DefaultRouter()
@@ -32,7 +34,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Socket tickets and the AsyncAPI document of the WebSocket API.
     path("api/realtime/", include("realtime_api.urls")),
+    # The OpenAPI 3 schema of the router's views, and Swagger UI to try them.
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(router.urls)),
     # Log in and out of the browsable API.
     path("api-auth/", include("rest_framework.urls")),
+    # Prometheus metrics, for staff and METRICS_TOKEN (realtime_api/metrics.py).
+    # /healthz and /readyz are answered earlier, by realtime_api.health's middleware.
+    path("metrics", metrics_view, name="metrics"),
 ]

@@ -7,12 +7,13 @@ class RealtimeApiConfig(AppConfig):
     verbose_name = "Realtime API"
 
     def ready(self):
-        from . import broadcast, sessions
+        from . import broadcast, metrics, sessions
 
         # Every save and delete asks the registry whether it matters, so a
         # shell, the admin and a management command broadcast too.
         broadcast.connect()
         sessions.connect_signals()
+        metrics.setup()
         checks.register(check_registry)
         checks.register(check_ticket_seconds)
 

@@ -59,3 +59,8 @@ def allowed_origins():
 def ticket_seconds():
     """How long a ticket from POST /api/realtime/ticket/ stays usable (1 to 60)."""
     return getattr(settings, "REALTIME_API_TICKET_SECONDS", 30)
+
+
+def metrics_token():
+    """The bearer token that may read /metrics (None: staff sessions only)."""
+    return getattr(settings, "REALTIME_API_METRICS_TOKEN", None)

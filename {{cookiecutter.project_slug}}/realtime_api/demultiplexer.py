@@ -8,11 +8,12 @@ comes before the events it caused.
 
 import asyncio
 import logging
+import time
 from functools import cached_property
 
 from channels.db import database_sync_to_async
 
-from . import conf, request_factory
+from . import conf, metrics, request_factory
 from .protocol import (
     ACTIONS,
     ProtocolError,
@@ -46,6 +47,7 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
     # a list once something needs it.
     after_response = ()
     held = None  # frames that arrive while a request is answered
+    opened = False  # counted among the open sockets
 
     @cached_property
     def http_scope(self):
@@ -59,8 +61,10 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
             await self.close()  # Refuses the handshake: HTTP 403.
             return
         await super().connect()
+        self.opened = metrics.socket_opened()
 
     async def disconnect(self, code):
+        metrics.socket_closed(code, self.opened)
         if hasattr(self, "runtime"):
             self.end_watches()
             self.end_subscriptions()
@@ -72,7 +76,7 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
         # Events for this socket wait while it answers: the response comes
         # first, then replayed events, then what arrived meanwhile.
         self.held = []
-        frame = RequestFrame()
+        frame, started = RequestFrame(), time.perf_counter()
         with self.runtime.publisher.collecting() as published:
             try:
                 reply = await self.handle(frame, text_data)
@@ -82,6 +86,7 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
                 logger.exception("Request failed: %s", frame)
                 reply = error_frame(frame, 500, "Internal server error.")
         await self.send(text_data=reply)
+        metrics.frame_answered(self.registry, frame, started)
         for done in published:  # Published before this socket's next frame.
             await asyncio.wrap_future(done)
         pending, self.after_response = self.after_response, ()

@@ -15,6 +15,7 @@ import time
 
 from channels.db import database_sync_to_async
 
+from . import metrics
 from .audience import Audience, Verdict
 from .changes import Change, stream_group
 
@@ -108,6 +109,7 @@ class Hub:
                 await self.handle(batch)
             except Exception:
                 logger.exception("Changes not delivered: %s", [c.id for c in batch])
+                metrics.events_dropped([c.stream for c in batch], "deliver")
 
     # --- Listeners -----------------------------------------------------------
 
@@ -172,10 +174,13 @@ class Hub:
             return
         await database_sync_to_async(evaluate)(plans)
         for plan in plans:
+            delivered = 0  # Counted once per change: fan-out is the hot path.
             for subscriber in plan.subscribers:
                 verdict = plan.verdicts[subscriber.audience]
                 for key, frame in subscriber.react(plan.change, verdict):
                     await subscriber.deliver(key, frame)
+                    delivered += 1
+            metrics.events_delivered(plan.change.stream, delivered)
             for query in plan.queries:
                 await query.react(plan.change, plan.results[query])
 

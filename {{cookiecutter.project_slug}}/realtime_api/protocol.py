@@ -42,6 +42,7 @@ class RequestFrame:
     payload: dict = field(default_factory=dict)
     request_id: str | int | None = None
     since: int | None = None  # subscribe: the seq of the last event received
+    status: int | None = None  # the status answered, once the response is built
 
 
 def parse_request(text, frame, bound_stream=None):
@@ -133,6 +134,7 @@ def _structured_lookup(lookup):
 
 def response_frame(frame, status, data_json, **extra):
     """Build a response frame around `data_json`, JSON text rendered once."""
+    frame.status = status
     head = {"type": "response", "stream": frame.stream, "action": frame.action}
     if frame.lookup is not None:
         head["lookup"] = frame.lookup

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from asgiref.sync import async_to_sync
 
+from . import metrics
 from .changes import stream_group
 
 logger = logging.getLogger(__name__)
@@ -71,12 +72,14 @@ class Publisher:
                 logger.exception(
                     "Event not delivered: %s %s", change.stream, change.action
                 )
+                metrics.events_dropped([change.stream], "publish")
 
     async def publish(self, change):
         """Log `change` under the stream's next seq, and send it to every process."""
         seq = await self.runtime.event_log.append(change)
         message = change.with_seq(seq).to_message()
         await self.runtime.layer.group_send(stream_group(change.stream), message)
+        metrics.event_published(change.stream)
 
 
 def publish_after_commit(change):
@@ -94,6 +97,7 @@ def publish_after_commit(change):
             async_to_sync(_publish_now)(change)
     except Exception:
         logger.exception("Event not delivered: %s %s", change.stream, change.action)
+        metrics.events_dropped([change.stream], "publish")
 
 
 async def _publish_now(change):

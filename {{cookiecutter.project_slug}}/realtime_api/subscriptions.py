@@ -12,6 +12,7 @@ from collections import Counter
 
 from channels.db import database_sync_to_async
 
+from . import metrics
 from .endpoints import Refused
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
@@ -51,6 +52,7 @@ class Subscriber:
         before = set(self.groups)
         self.remove(key)
         self.filters[key] = groups
+        metrics.SUBSCRIPTIONS.labels(self.stream).inc()
         self.groups.update(groups)
         self.known.update(matched)
         return set(self.groups) - before
@@ -58,7 +60,10 @@ class Subscriber:
     def remove(self, key):
         """Remove a subscription; return the groups no filter uses any more."""
         unused = []
-        for group in self.filters.pop(key, ()):
+        if key not in self.filters:
+            return unused
+        metrics.SUBSCRIPTIONS.labels(self.stream).dec()
+        for group in self.filters.pop(key):
             self.groups[group] -= 1
             if not self.groups[group]:
                 del self.groups[group]
@@ -170,6 +175,7 @@ class SubscriptionMixin:
         """Forget every subscription on disconnect."""
         for subscriber in (self.subscribers or {}).values():
             self.runtime.hub.remove_subscriber(subscriber)
+            metrics.SUBSCRIPTIONS.labels(subscriber.stream).dec(len(subscriber.filters))
         self.subscribers = None
 
     async def replay(self, subscriber, since, groups):

@@ -11,6 +11,7 @@ import logging
 from channels.db import database_sync_to_async
 from rest_framework import exceptions
 
+from . import metrics
 from .changes import pk_value
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
@@ -92,15 +93,19 @@ class LiveQuery:
                 await self.send("leave", dumps({"id": pk}), change)
 
     async def send(self, action, data_json, change):
+        delivered = 0
         for watcher in list(self.watchers):
             frame = event_frame(
                 self.stream, action, data_json, change.seq, watch=watcher.watch_id
             )
             try:
                 await watcher.socket.deliver(frame)
+                delivered += 1
             except Exception:
                 logger.warning("Watch frame not sent; dropping the watcher")
+                metrics.events_dropped([self.stream], "deliver")
                 self.watchers.remove(watcher)
+        metrics.events_delivered(self.stream, delivered)
 
 
 def watch_query(adapter, payload):
@@ -153,6 +158,7 @@ class WatchMixin:
         if first:
             await self.start(live_query, members)
         self.watches[watcher.watch_id] = watcher
+        metrics.WATCHES.labels(frame.stream).inc()
         return response_frame(frame, status, data_json, watch=watcher.watch_id)
 
     def add_watcher(self, endpoint, query):
@@ -200,6 +206,7 @@ class WatchMixin:
         if watcher is None or watcher.query.stream != frame.stream:
             raise ProtocolError(404, f"No watch {watch_id!r} on this socket.")
         del self.watches[watch_id]
+        metrics.WATCHES.labels(frame.stream).dec()
         self.remove_watcher(watcher)
         return response_frame(frame, 200, dumps({"detail": "unwatched"}))
 
@@ -207,6 +214,7 @@ class WatchMixin:
         """End every watch of the socket on disconnect."""
         for watcher in (self.watches or {}).values():
             self.remove_watcher(watcher)
+            metrics.WATCHES.labels(watcher.query.stream).dec()
         self.watches = None
 
 

@@ -7,8 +7,15 @@ misconfigured CI job cannot pass by skipping them.
 """
 
 import os
+import shutil
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
+from django.core.management.utils import get_random_secret_key
+
+from realtime_api.live_server import RedisServer
 
 # Fixtures of the realtime app: `user` and `admin`.
 pytest_plugins = ["realtime_api.pytest_plugin"]
@@ -53,3 +60,48 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.name.startswith("test_browser"):
             item.add_marker(pytest.mark.browser)
+
+
+def require_program(name, why):
+    """Skip (or, in CI, fail) unless the program is installed; return its path."""
+    path = shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    if path is None:
+        reason = f"needs the {name} program {why}"
+        if running_in_ci():
+            pytest.fail(f"{reason} (CI is set, so this is a failure)", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def spare_redis():
+    """A redis-server of the test's own, on a spare port: `.stop()`, `.start()`."""
+    require_program("redis-server", "to stop and restart a real Redis")
+    redis = RedisServer()
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+def production_env(**variables):
+    """The environment of a process on the production settings (no .env)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_ENV_FILE="",
+        DJANGO_SECRET_KEY=get_random_secret_key(),
+        DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1",
+    )
+    env.update(variables)
+    return env
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory):
+    """STATIC_ROOT as `collectstatic` fills it with the production settings."""
+    root = tmp_path_factory.mktemp("static")
+    manage = str(settings.BASE_DIR / "manage.py")
+    command = [sys.executable, manage, "collectstatic", "--no-input", "-v", "0"]
+    env = production_env(DJANGO_STATIC_ROOT=str(root))
+    subprocess.run(command, env=env, check=True)
+    return root

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "realtime_api",
 {%- if cookiecutter.include_sample_app == "y" %}
@@ -42,7 +44,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the host check and HTTPS redirect:
+    # load balancers probe each process by its address over plain HTTP.
+    "realtime_api.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from STATIC_ROOT, with or without a proxy in front.
+    # https://whitenoise.readthedocs.io/en/stable/django.html
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -136,6 +144,25 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
+# The OpenAPI 3 schema of the HTTP API at /api/schema/, its docs at /api/docs/.
+# The socket's protocol is realtime_api/PROTOCOL.md.
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+{#- A double quote as an escape that ruff format leaves alone. #}
+{%- set title = cookiecutter.project_name|replace('\\', '\\\\')|replace('"', '\\u0022') %}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "{{ title }}",{% if title|length > 72 %}  # noqa: E501{% endif %}
+    "DESCRIPTION": (
+        "The HTTP API. Each view also answers over the WebSocket at /ws/: "
+        "see realtime_api/PROTOCOL.md."
+    ),
+    "VERSION": "{{ cookiecutter.version }}",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 # --- Realtime API (realtime_api/) -----------------------------------------------------
 # The wire protocol is documented in realtime_api/PROTOCOL.md.
 
@@ -160,6 +187,9 @@ REALTIME_API_EVENT_LOG_SECONDS = env.int("REALTIME_API_EVENT_LOG_SECONDS", defau
 REALTIME_API_ALLOWED_ORIGINS = env.list("REALTIME_API_ALLOWED_ORIGINS", default=[])
 # Seconds a ticket stays usable (at most 60); each opens one socket, once.
 REALTIME_API_TICKET_SECONDS = env.int("REALTIME_API_TICKET_SECONDS", default=30)
+# /metrics answers staff sessions and `Authorization: Bearer <this token>`.
+# With several processes, also set PROMETHEUS_MULTIPROC_DIR (realtime_api/metrics.py).
+REALTIME_API_METRICS_TOKEN = env.str("METRICS_TOKEN", default="") or None
 
 # --- Logging --------------------------------------------------------------------------
 # Everything to the console (stderr); the process manager collects it.

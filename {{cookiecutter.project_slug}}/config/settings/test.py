@@ -33,3 +33,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.realtime.testapp"]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# With DEBUG off (some tests turn it off) WhiteNoise serves only what
+# collectstatic wrote to STATIC_ROOT, which the tests do not fill: serve the
+# apps' own static folders, as in development.
+WHITENOISE_AUTOREFRESH = True

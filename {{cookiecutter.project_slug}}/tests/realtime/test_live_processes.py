@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from realtime_api.client import RequestError
-from realtime_api.live_server import free_port, live_client, wait_for_port
+from realtime_api.live_server import RedisServer, live_client
 from realtime_api.testing import create_session
 from tests.conftest import running_in_ci
 
@@ -65,25 +65,6 @@ async def test_changes_reach_subscribers_of_every_process(testapp_servers, user)
             event = await subscription.next(timeout=5)
             assert event["action"] == "update"
             assert event["data"]["text"] == "edited in a shell"
-
-
-class RedisServer:
-    """A throwaway redis-server on a spare port, to stop and start at will."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.process = None
-
-    def start(self):
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        assert wait_for_port(self.port, 10, self.process), "redis-server did not start"
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -1,0 +1,143 @@
+"""Run deploy/nginx.conf for real: Debian's nginx on loopback ports, in front
+of the test's daphne processes, as a child process (no daemon, no TLS).
+
+The shipped site is rendered with the fewest changes that let it run here:
+the upstream's servers, the static folder, a loopback port instead of TLS.
+Each change must find what it replaces, so a shipped file that drifts from
+what the tests run fails loudly.
+"""
+
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+
+from realtime_api.live_server import free_port, wait_for_port
+
+DEPLOY = Path(settings.BASE_DIR) / "deploy"
+SITE = DEPLOY / "nginx.conf"
+MIME_TYPES = Path("/etc/nginx/mime.types")
+
+
+def unit_file():
+    """deploy/systemd/<project>@.service: the one template unit."""
+    (unit,) = (DEPLOY / "systemd").glob("*@.service")
+    return unit
+
+
+def unit_daphne_options():
+    """The daphne options of the unit's ExecStart, without --bind/--port."""
+    text = unit_file().read_text()
+    (line,) = re.findall(r"^ExecStart=(.+)$", text, re.MULTILINE)
+    argv = shlex.split(line)
+    assert argv[0].endswith("/daphne") and argv[-1] == "config.asgi:application"
+    options, rest = [], iter(argv[1:-1])
+    for arg in rest:
+        if arg in ("--bind", "--port", "-b", "-p"):
+            next(rest)
+        else:
+            options.append(arg)
+    return options
+
+
+def substitute(pattern, replacement, text, count):
+    """re.subn that insists on finding `pattern` exactly `count` times."""
+    text, found = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+    assert found == count, f"deploy/nginx.conf: {pattern!r} found {found}x"
+    return text
+
+
+def render_site(upstream_ports, port, static_root, extra_ws_directives=""):
+    """The shipped site, on 127.0.0.1:`port`, in front of `upstream_ports`.
+
+    nginx stands for the TLS terminator: it tells the application that the
+    request came over HTTPS, as in production (the settings redirect
+    anything else).
+    """
+    text = SITE.read_text()
+    servers = "".join(f"    server 127.0.0.1:{p};\n" for p in upstream_ports)
+    text = substitute(
+        r"^    server 127\.0\.0\.1:\d+;\n(?:    server .*\n)*", servers, text, 1
+    )
+    # The port-80 server only redirects to HTTPS: not run here.
+    text = substitute(r"^server \{\n    listen 80;\n(?:.*\n)*?\}\n", "", text, 1)
+    text = substitute(
+        r"^    listen 443 ssl;$", f"    listen 127.0.0.1:{port};", text, 1
+    )
+    text = substitute(r"^    listen \[::\]:443 ssl;\n", "", text, 1)
+    text = substitute(r"^    ssl_.*\n", "", text, 5)
+    text = substitute(r"\$scheme", "https", text, 2)
+    text = substitute(
+        r"alias /srv/\w+/staticfiles/;", f"alias {static_root}/;", text, 1
+    )
+    return substitute(
+        r"^(    location /ws/ \{\n)", rf"\1{extra_ws_directives}", text, 1
+    )
+
+
+def main_config(prefix, site):
+    """nginx.conf for a foreground nginx whose files all live under `prefix`."""
+    types = f"include {MIME_TYPES};" if MIME_TYPES.exists() else ""
+    temp = "".join(
+        f"    {kind}_temp_path {prefix}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    # As root, workers would switch to an unprivileged user that cannot read
+    # the test's private temporary folders.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    http = f"    {types}\n    access_log {prefix}/access.log;\n{temp}{site}"
+    return (
+        f"{user}daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\n"
+        f"error_log {prefix}/error.log warn;\n"
+        "events { worker_connections 1024; }\n"
+        "http {\n" + http + "}\n"
+    )
+
+
+class NginxServer:
+    """Debian's nginx (or `nginx` on PATH) in the foreground, on a free port."""
+
+    def __init__(self, binary, prefix, upstream_ports, static_root, **render):
+        self.binary = binary
+        self.prefix = Path(prefix)
+        self.port = free_port()
+        site = render_site(upstream_ports, self.port, static_root, **render)
+        self.config = self.prefix / "nginx.conf"
+        self.config.write_text(main_config(self.prefix, site))
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.port}"
+
+    def command(self, *args):
+        return [self.binary, "-p", str(self.prefix), "-c", str(self.config), *args]
+
+    def start(self):
+        error_log = str(self.prefix / "error.log")
+        check = subprocess.run(
+            self.command("-t", "-e", error_log), capture_output=True, text=True
+        )
+        assert check.returncode == 0, f"nginx -t failed:\n{check.stderr}"
+        self.process = subprocess.Popen(
+            self.command("-e", error_log), stderr=subprocess.STDOUT
+        )
+        if not wait_for_port(self.port, 10, self.process):
+            self.stop()
+            raise RuntimeError(f"nginx did not start:\n{self.log()}")
+        return self
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # nginx: fast shutdown
+            self.process.wait(timeout=10)
+
+    def log(self):
+        return (self.prefix / "error.log").read_text()

@@ -1,0 +1,60 @@
+"""deploy/ as shipped: its nginx site and systemd unit agree with each other,
+and nginx accepts the site with TLS as it is."""
+
+import re
+import subprocess
+
+import pytest
+
+from tests.conftest import require_program
+from tests.nginx import SITE, main_config, unit_daphne_options, unit_file
+
+
+def seconds(value):
+    """An nginx time ("120s", "2m", "90") in seconds."""
+    number, unit = re.fullmatch(r"(\d+)(ms|s|m|h)?", value).groups()
+    return int(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[unit]
+
+
+def option(options, name):
+    return int(options[options.index(name) + 1])
+
+
+def test_proxy_timeouts_exceed_the_servers_ping_interval():
+    """An idle socket gets a ping before nginx's timeouts could cut it."""
+    site = SITE.read_text()
+    ws = site[site.index("location /ws/") :]
+    ws = ws[: ws.index("}")]
+    options = unit_daphne_options()
+    ping = option(options, "--ping-interval")
+    for directive in ("proxy_read_timeout", "proxy_send_timeout"):
+        (value,) = re.findall(rf"{directive} (\w+);", ws)
+        assert seconds(value) > ping + option(options, "--ping-timeout")
+
+
+def test_unit_runs_one_daphne_per_port_behind_the_proxy():
+    """The instance name is the port; client addresses come from nginx."""
+    unit = unit_file().read_text()
+    assert "--port %i" in unit and "--bind 127.0.0.1" in unit
+    assert "--proxy-headers" in unit_daphne_options()
+    assert re.search(r"^KillSignal=SIGTERM$", unit, re.MULTILINE)
+
+
+@pytest.mark.deploy
+def test_nginx_accepts_the_site_with_tls(tmp_path):
+    """`nginx -t` on the shipped site, with a throwaway certificate."""
+    nginx = require_program("nginx", "to check deploy/nginx.conf")
+    openssl = require_program("openssl", "to make a throwaway certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make_certificate = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes"]
+    make_certificate += ["-days", "1", "-subj", "/CN=api.example.com"]
+    make_certificate += ["-out", cert, "-keyout", key]
+    subprocess.run(make_certificate, check=True, capture_output=True)
+    site = SITE.read_text()
+    site = re.sub(r"ssl_certificate \S+;", f"ssl_certificate {cert};", site)
+    site = re.sub(r"ssl_certificate_key \S+;", f"ssl_certificate_key {key};", site)
+    config = tmp_path / "nginx.conf"
+    config.write_text(main_config(tmp_path, site))
+    command = [nginx, "-t", "-p", tmp_path, "-c", config, "-e", tmp_path / "error.log"]
+    check = subprocess.run(command, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
