@@ -50,13 +50,15 @@ class FrameClient:
     async def request(self, stream, action, lookup=None, payload=None, **extra):
         """Send a request frame and return its response frame (as a dict).
 
-        `extra` goes into the frame next to `payload` (e.g. `since=42`);
-        event frames that arrive first are kept for `receive_event()`.
+        `extra` goes into the frame next to `payload` (e.g. `since=42`;
+        None leaves a key out); event frames that arrive first are kept for
+        `receive_event()`.
         """
         timeout = extra.pop("timeout", self.timeout)
         request_id = extra.pop("request_id", f"t-{next(self._request_ids)}")
         path = f"{stream}/{action}/" + (f"{lookup}/" if lookup is not None else "")
         frame = {"stream": path, "payload": payload or {}, "request_id": request_id}
+        extra = {key: value for key, value in extra.items() if value is not None}
         await self.send_text(json.dumps({**frame, **extra}))
         return await self.receive_response(request_id, timeout)
 

@@ -32,8 +32,8 @@ INSTALLED_APPS = [
     "rest_framework",
     # API tokens: `Authorization: Token <key>` over HTTP and on socket handshakes.
     "rest_framework.authtoken",
-    "drf_spectacular",
     "django_filters",
+    # The OpenAPI schema (/api/schema/) and the AsyncAPI payloads read the views.
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
