@@ -40,23 +40,23 @@ class Audience:
         self.endpoint.initial(route="detail", check=False)
         self.users = 0  # Subscribers and live queries that use it.
 
-    def evaluate(self, change):
-        """Return this audience's Verdict on a change (a database query or two)."""
-        if change.action == "delete":
-            return Verdict()
-        if change.action == "recheck":
-            return self.recheck(change.filter)
-        obj = self.visible_object(change.pk)
-        if obj is None:
-            return Verdict()
-        return Verdict(visible=True, data_json=self.endpoint.render(obj))
+    def evaluate(self, changes):
+        """Return this audience's Verdict on each of `changes` (a batch).
 
-    def visible_object(self, pk):
-        """Return the object if this audience may `retrieve` it now, else None."""
-        obj = self.endpoint.get_queryset().filter(pk=pk).first()
-        if obj is not None and not self.permits(obj):
-            return None
-        return obj
+        The objects of every create and update are read in one query, as the
+        audience may see them now (a later change of the batch included).
+        """
+        pks = {c.pk for c in changes if c.action in ("create", "update")}
+        rendered = self.render_many(pks) if pks else {}
+        verdicts = {}
+        for change in changes:
+            if change.action == "recheck":
+                verdicts[change] = self.recheck(change.filter)
+            elif change.pk in rendered:
+                verdicts[change] = Verdict(visible=True, data_json=rendered[change.pk])
+            else:
+                verdicts[change] = Verdict()
+        return verdicts
 
     def permits(self, obj):
         """Tell whether the view's object permissions let a GET see `obj`."""
@@ -80,7 +80,8 @@ class Audience:
 
     def visible_objects(self, pks):
         """Return {pk: object} for the objects of `pks` this audience may see."""
-        objects = self.endpoint.get_queryset().filter(pk__in=pks)
+        # No ordering: the view's would only cost the database a sort.
+        objects = self.endpoint.get_queryset().filter(pk__in=pks).order_by()
         return {pk_value(obj.pk): obj for obj in objects if self.permits(obj)}
 
     def render_many(self, pks):

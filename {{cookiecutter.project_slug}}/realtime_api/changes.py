@@ -21,7 +21,7 @@ def pk_value(pk):
     return pk if isinstance(pk, int) else str(pk)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Change:
     """A change to one object of a stream, or a `recheck` of several.
 

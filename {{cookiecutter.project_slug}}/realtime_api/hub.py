@@ -12,7 +12,9 @@ moment are evaluated in one trip to the database thread.
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import ThreadSensitiveContext
 from channels.db import database_sync_to_async
 
 from . import metrics
@@ -59,6 +61,10 @@ class Hub:
         self.opening = asyncio.Lock()
         self.queue = asyncio.Queue()
         self.tasks = ()
+        # Evaluations read the database in a thread (and connection) of their
+        # own: the sockets' requests do not wait behind them, and the changes
+        # that arrive meanwhile make the next batch.
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="realtime-hub")
 
     # --- Joining the streams' groups -----------------------------------------
 
@@ -172,11 +178,12 @@ class Hub:
                 plans.append(Plan(change, subscribers, queries))
         if not plans:
             return
-        await database_sync_to_async(evaluate)(plans)
+        await self.in_database(evaluate, plans)
         for plan in plans:
             delivered = 0  # Counted once per change: fan-out is the hot path.
             for subscriber in plan.subscribers:
-                verdict = plan.verdicts[subscriber.audience]
+                # No verdict (its evaluation failed): as if it saw nothing.
+                verdict = plan.verdicts.get(subscriber.audience, Verdict())
                 for key, frame in subscriber.react(plan.change, verdict):
                     await subscriber.deliver(key, frame)
                     delivered += 1
@@ -187,9 +194,14 @@ class Hub:
     async def evaluate_now(self, query, changes):
         """Evaluate changes for one live query (its catch-up), then deliver them."""
         plans = [Plan(change, set(), [query]) for change in changes]
-        await database_sync_to_async(evaluate)(plans)
+        await self.in_database(evaluate, plans)
         for plan in plans:
             await query.react(plan.change, plan.results[query])
+
+    async def in_database(self, function, *args):
+        """Run `function` in the hub's own database thread."""
+        async with ThreadSensitiveContext(executor=self.executor):
+            return await database_sync_to_async(function)(*args)
 
 
 class Plan:
@@ -206,21 +218,34 @@ class Plan:
 
 
 def evaluate(plans):
-    """In the database thread: each audience once per change, then the live queries."""
+    """In the database thread: each audience, then each live query, once per batch."""
+    changes = {}  # Audience or LiveQuery -> the changes of the batch it needs
     for plan in plans:
-        audiences = {s.audience for s in plan.subscribers}
-        audiences.update(query.audience for query in plan.queries)
-        for audience in audiences:
-            plan.verdicts[audience] = _safely(audience.evaluate, plan.change, Verdict())
+        for audience in {s.audience for s in plan.subscribers}:
+            changes.setdefault(audience, []).append(plan.change)
         for query in plan.queries:
-            verdict = plan.verdicts[query.audience]
-            plan.results[query] = _safely(query.evaluate, plan.change, None, verdict)
+            changes.setdefault(query.audience, []).append(plan.change)
+            changes.setdefault(query, []).append(plan.change)
+    verdicts = {}
+    for audience, batch in changes.items():
+        if isinstance(audience, Audience):
+            verdicts[audience] = _safely(audience.evaluate, batch) or {}
+    results = {}
+    for query, batch in changes.items():
+        if not isinstance(query, Audience):
+            results[query] = _safely(query.evaluate, batch, verdicts[query.audience])
+    for plan in plans:
+        for audience, found in verdicts.items():
+            if plan.change in found:
+                plan.verdicts[audience] = found[plan.change]
+        for query in plan.queries:
+            plan.results[query] = (results[query] or {}).get(plan.change)
 
 
-def _safely(function, change, failed, *args):
+def _safely(function, batch, *args):
     """Run an evaluation; on an error, log it and deliver nothing (fail closed)."""
     try:
-        return function(change, *args)
+        return function(batch, *args)
     except Exception:
-        logger.exception("Change %s %s not evaluated", change.stream, change.action)
-        return failed
+        logger.exception("Changes not evaluated: %s", [c.id for c in batch])
+        return None

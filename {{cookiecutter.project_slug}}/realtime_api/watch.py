@@ -61,23 +61,33 @@ class LiveQuery:
         except exceptions.APIException:
             return self.audience.adapter.model._default_manager.none()
 
-    def evaluate(self, change, verdict):
-        """In the database thread: where a change puts objects, relative to the query.
+    def evaluate(self, changes, verdicts):
+        """In the database thread: where a batch of changes puts objects.
 
-        Returns {pk: data JSON, or None where the object is not in the query}.
+        Returns, per change, {pk: data JSON, or None where the object is not
+        in the query}. The objects its audience may see are matched against
+        the query in one query for the whole batch.
         """
-        if change.action == "delete":
-            return {change.pk: None}
-        if change.action == "recheck":
-            matching = self.queryset().filter(**change.filter)
-            now = {pk_value(pk) for pk in matching.values_list("pk", flat=True)}
-            now &= verdict.visible_pks
-            touched = (verdict.hidden | verdict.visible_pks) & self.members
-            entering = self.audience.render_many(now - self.members)
-            return {**dict.fromkeys(touched - now), **entering}
-        if verdict.visible and self.queryset().filter(pk=change.pk).exists():
-            return {change.pk: verdict.data_json}
-        return {change.pk: None}
+        visible = {c.pk for c in changes if verdicts[c].visible}
+        matching = self.matching(pk__in=visible) if visible else set()
+        results = {}
+        for change in changes:
+            verdict = verdicts[change]
+            if change.action == "recheck":
+                now = self.matching(**change.filter) & verdict.visible_pks
+                touched = (verdict.hidden | verdict.visible_pks) & self.members
+                entering = self.audience.render_many(now - self.members)
+                results[change] = {**dict.fromkeys(touched - now), **entering}
+            elif verdict.visible and change.pk in matching:
+                results[change] = {change.pk: verdict.data_json}
+            else:
+                results[change] = {change.pk: None}
+        return results
+
+    def matching(self, **lookups):
+        """The pks of the query's objects among those `lookups` select."""
+        pks = self.queryset().filter(**lookups).order_by().values_list("pk", flat=True)
+        return {pk_value(pk) for pk in pks}
 
     async def react(self, change, result):
         """Update the members and tell the watchers (on the loop)."""
