@@ -65,6 +65,10 @@ FIXED_DATA = {
         "properties": {
             "detail": {"const": "subscribed"},
             "matched": {"type": "integer", "minimum": 0},
+            "warning": {
+                "type": "string",
+                "description": "Present when the subscription can hear nothing.",
+            },
         },
         "additionalProperties": False,
     },

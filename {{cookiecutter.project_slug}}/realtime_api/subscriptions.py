@@ -19,6 +19,15 @@ from .protocol import ProtocolError, dumps, event_frame, response_frame
 logger = logging.getLogger(__name__)
 
 
+# Why a subscription that joined no group will never hear anything.
+NOTHING_TO_HEAR = (
+    "Nothing matches this filter now, so this subscription will hear of "
+    "nothing: a subscription follows the objects it matched (and the groups "
+    "its endpoint adds for some filters), not objects that match it later. "
+    "For a live query of a filter, use `watch`."
+)
+
+
 class RecentIds:
     """The keys of the last `size` events sent (a bounded set)."""
 
@@ -149,6 +158,8 @@ class SubscriptionMixin:
         if frame.since is not None:
             resumed = await self.replay(subscriber, frame.since, subscription.groups)
         data = {"detail": "subscribed", "matched": len(subscription.matched)}
+        if not subscription.groups:
+            data["warning"] = NOTHING_TO_HEAR
         return response_frame(frame, 200, dumps(data), **resumed)
 
     def subscriber(self, endpoint):

@@ -43,18 +43,18 @@ def secret_from_env(env: environ.Env, name: str, default: str | None = None) -> 
 def database_from_env(env: environ.Env) -> dict:
     """Return ``DATABASES["default"]`` for ``DATABASE_URL`` (SQLite without it).
 
-    Connections are reused, because opening one per ORM call from a WebSocket
-    consumer's thread loses about 60% of WebSocket create throughput (measured
-    on SQLite). How depends on the engine:
+    Connections are reused: opening one per ORM call from a WebSocket
+    consumer's thread would cost more than the query. How depends on the
+    engine:
 
     - PostgreSQL: psycopg's connection pool, as Django recommends under ASGI.
       Persistent connections (CONN_MAX_AGE) are not reused across ASGI HTTP
-      requests, each of which runs in a new thread: measured with daphne,
-      CONN_MAX_AGE=60 left 76 idle server connections after 300 requests.
-      ``DATABASE_POOL=false`` switches back to CONN_MAX_AGE.
+      requests, each of which runs in a thread of its own, so they pile up on
+      the server; the pool hands them back. ``DATABASE_POOL=false`` switches
+      back to CONN_MAX_AGE.
     - SQLite: persistent connections (no pool exists). The connections that
-      HTTP request threads leave behind are only file handles, reclaimed by
-      the garbage collector (measured: about 250 after 4000 requests).
+      HTTP request threads leave behind are only file handles, which the
+      garbage collector reclaims.
 
     https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
     https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool

@@ -205,3 +205,31 @@ async def test_subscribing_twice_sends_each_event_once(world, user):
         await unsubscribe(ws, "notes", {"id": note.pk})
         await save(note, text="again")
         assert await ws.queue_empty()
+
+
+async def test_a_filter_that_can_hear_nothing_says_so_and_points_to_watch(world, user):
+    """A subscription that joined no group answers `matched: 0` with a warning,
+    and hears nothing of a later match; a watch of the same filter does."""
+    async with communicator(user) as ws:
+        data = (await subscribe(ws, "folders", {"name": "dune"}))["data"]
+        assert (data["detail"], data["matched"]) == ("subscribed", 0)
+        assert "use `watch`" in data["warning"]
+        live = await ws.request("folders", "watch", payload={"search": "dune"})
+        assert live["status"] == 200
+        folder = await Folder.objects.acreate(name="Dune", owner=user)
+        event = await ws.receive_event()
+        assert (event["action"], event["data"]["id"]) == ("enter", folder.pk)
+        assert event["watch"] == live["watch"]
+        assert await ws.queue_empty()
+
+
+async def test_a_group_subscription_that_matches_nothing_yet_has_no_warning(
+    world, user
+):
+    """`{"folder": 3}` with no note yet joins the folder's group: no warning."""
+    folder = await Folder.objects.acreate(name="Empty", owner=user)
+    async with communicator(user) as ws:
+        data = (await subscribe(ws, "notes", {"folder": folder.pk}))["data"]
+        assert data == {"detail": "subscribed", "matched": 0}
+        note = await Note.objects.acreate(folder=folder, author=user, text="first")
+        assert (await ws.receive_event())["data"]["id"] == note.pk
