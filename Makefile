@@ -32,6 +32,7 @@ demo: $(VENV)/.installed
 		&& .venv/bin/python -m pip install --quiet -e ".[dev]" \
 		&& .venv/bin/python manage.py migrate --verbosity 0 \
 		&& echo "" \
+		&& .venv/bin/python manage.py demo_data \
 		&& echo "  $$project runs on SQLite and the in-memory channel layer." \
 		&& echo "  Open http://$(HOST):$(PORT)/ (stop with Ctrl-C)." \
 		&& echo "" \
