@@ -4,15 +4,18 @@ One venv per bake, module-scoped, reused by every step: the default bake and
 the one without the sample app. The pip cache makes the second install fast.
 """
 
+import json
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import walkthrough
 from conftest import SUPPORTED_COMBINATIONS, answers, run
 
 pytestmark = pytest.mark.slow
@@ -140,3 +143,75 @@ def test_every_combination_imports_and_checks(installed_project, cookies, contex
     env = installed_project.env(PYTHONPATH=str(project))
     run([installed_project.python, "-c", "import config.settings.dev"], cwd=project, env=env)
     run([installed_project.python, "manage.py", "check", "--fail-level", "WARNING"], cwd=project, env=env)
+
+
+# What the walk-through's blocks create or change, in the generated README.
+WALKTHROUGH_FILES = {
+    "library/models.py",
+    "library/views.py",
+    "config/urls.py",
+    "library/streams.py",
+    "config/realtime.py",
+}
+MAKE_TOKEN = """
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+user = get_user_model().objects.create_user("reader", password="pw")
+print(Token.objects.create(user=user).key)
+"""
+
+
+def test_readme_walkthrough_serves_a_new_model(installed_project, tmp_path):
+    """The README's "Serve a new model over the socket", followed step by step
+    in a copy of the bake: a client watching "dune" sees the book added over
+    HTTP, and a subscription that matches nothing says so."""
+    project = walkthrough.copy_project(installed_project.path, tmp_path / "project")
+    code = walkthrough.blocks((project / "README.md").read_text())
+    assert set(code) == WALKTHROUGH_FILES
+    env = installed_project.env(DJANGO_SETTINGS_MODULE="config.settings.dev")
+
+    def manage(*args):
+        return run([installed_project.python, "manage.py", *args], cwd=project, env=env)
+
+    manage("startapp", "library")
+    walkthrough.add_installed_app(project, "library")
+    for path, text in code.items():
+        walkthrough.apply(project, path, text)
+    manage("makemigrations", "library")
+    manage("migrate", "--verbosity", "0")
+    token = manage("shell", "-c", MAKE_TOKEN).strip().splitlines()[-1]
+
+    port = walkthrough.free_port()
+    server = subprocess.Popen(
+        [installed_project.python, "-m", "daphne", "-p", str(port), "config.asgi:application"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    client = [installed_project.python, "-m", "realtime_api.client", f"ws://127.0.0.1:{port}/ws/"]
+    readers = []
+    try:
+        assert walkthrough.wait_for_port(port, server), "daphne did not start"
+        watcher = walkthrough.LineReader(
+            [*client, "--token", token, "books", "watch", '{"search": "dune"}'], cwd=project, env=env
+        )
+        subscriber = walkthrough.LineReader(
+            [*client, "--token", token, "books", "subscribe", '{"title": "dune"}'], cwd=project, env=env
+        )
+        readers += [watcher, subscriber]
+        assert json.loads(watcher.until(lambda line: "snapshot" in line))["items"] == []
+        answer = json.loads(subscriber.until(lambda line: "matched" in line))
+        assert answer["matched"] == 0
+        assert "watch" in answer["warning"]
+
+        books = f"http://127.0.0.1:{port}/api/books/"
+        assert walkthrough.post_form(books, token, {"title": "Dune"}) == 201
+        entered = json.loads(watcher.until(lambda line: "Dune" in line))
+        assert entered["action"] == "enter"
+        assert entered["data"]["added_by"] == "reader"
+    finally:
+        for reader in readers:
+            reader.stop()
+        server.terminate()
+        server.wait(timeout=10)
