@@ -494,12 +494,15 @@ class RealtimeClient:
                 return self._standing.pop(key)
         return None
 
-    async def _send_standing(self, standing):
-        """Send a subscribe or watch frame on the current socket."""
+    async def _send_standing(self, standing, seqs=None):
+        """Send a subscribe or watch frame on the current socket.
+
+        `seqs` are the seqs to resume from (by default the latest seen).
+        """
         standing.generation = self._generation
         since = None
         if standing.action == "subscribe" and (standing.answered or standing.resume):
-            since = self._seqs.get(standing.stream)
+            since = (self._seqs if seqs is None else seqs).get(standing.stream)
         frame = request_frame(
             standing.stream, standing.action, None, standing.payload, since
         )
@@ -583,6 +586,10 @@ class RealtimeClient:
     async def _resume(self):
         """Send every subscription and live query, then let requests through."""
         generation = self._generation
+        # Every subscription of a stream resumes from what was seen before the
+        # reconnect: the replay of the first, read while the next is sent,
+        # must not move the next one's since past what it missed.
+        seqs = dict(self._seqs)
         while self._connected and self._generation == generation:
             unsent = [s for s in self._standing.values() if s.generation != generation]
             if not unsent:
@@ -590,7 +597,7 @@ class RealtimeClient:
                 self._set_state("open")
                 return
             for standing in unsent:
-                await self._send_standing(standing)
+                await self._send_standing(standing, seqs)
 
     async def _read(self, socket):
         try:

@@ -145,6 +145,42 @@ async def test_a_subscription_resumes_after_a_close_without_gap_or_duplicate(
     assert not any(event["can_edit"] for event in heard)
 
 
+async def test_every_subscription_of_a_stream_resumes_from_the_same_seq(
+    daphne_server, user
+):
+    """Two subscriptions of one stream: after a reconnect both are sent again
+    with the seq seen before it, so the first one's replay, read while the
+    second is sent, cannot make the second skip what it missed."""
+    topics = [await Topic.objects.acreate(title=t, owner=user) for t in "AB"]
+    session_key = await database_sync_to_async(create_session)(user)
+    frames = []
+    reconnecting = asyncio.Event()
+    options = {
+        "min_delay": 1.0,
+        "on_state_change": lambda state, info: (
+            state == "reconnecting" and reconnecting.set()
+        ),
+        "trace": lambda direction, text: frames.append((direction, text)),
+    }
+    async with (
+        live_client(daphne_server.url, session_key, **options) as client,
+        live_client(daphne_server.url, token=await create_token(user)) as writer,
+    ):
+        subscriptions = [
+            await client.subscribe("comments", {"topic": topic.pk}) for topic in topics
+        ]
+        await comment(writer, topics[0], "seen")
+        seen = await subscriptions[0].next(timeout=5)
+        await asyncio.to_thread(log_out_over_http, daphne_server, session_key)
+        await asyncio.wait_for(reconnecting.wait(), 5)
+        missed = [await comment(writer, topic, "missed") for topic in topics]
+        # Each handle of a stream sees every event of the stream's socket.
+        heard = [await subscriptions[0].next(timeout=10) for _ in missed]
+        assert {e["data"]["id"] for e in heard} == {c["id"] for c in missed}
+    sent = [json.loads(text) for direction, text in frames if direction == "send"]
+    assert [frame["since"] for frame in sent if "since" in frame] == [seen["seq"]] * 2
+
+
 async def test_the_command_prints_live_changes(daphne_server, user):
     """python -m realtime_api.client URL --token T comments watch '{"topic": N}'."""
     topic = await Topic.objects.acreate(title="Command", owner=user)
