@@ -6,6 +6,7 @@ default bake again on every other supported Python found (see pythons.py).
 The pip cache makes the later installs fast.
 """
 
+import hashlib
 import os
 import secrets
 import socket
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SUPPORTED_COMBINATIONS, answers, record_tested, run
+from conftest import SUPPORTED_COMBINATIONS, TEMPLATE_DIR, answers, record_tested, run
 from pythons import SUPPORTED_PYTHONS, django_line, find_pythons
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,9 @@ DEFAULTS_HERE = HERE[:1]
 # Real servers for the second run of the default bake's test suite.
 POSTGRES = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
+# Names this checkout's database: runs from two checkouts on one server must
+# not drop each other's test database; this checkout's next run replaces it.
+CHECKOUT = hashlib.sha256(str(TEMPLATE_DIR).encode()).hexdigest()[:8]
 
 VERSIONS_PROBE = "import django, platform; print(platform.python_version(), django.__version__)"
 
@@ -208,7 +212,7 @@ def test_own_test_suite_passes_on_real_servers(installed_project):
         "not browser or redis or deploy",
         CI="true",
         REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
-        DATABASE_URL=f"postgres://postgres@{POSTGRES[0]}:{POSTGRES[1]}/{installed_project.slug}",
+        DATABASE_URL=f"postgres://postgres@{POSTGRES[0]}:{POSTGRES[1]}/{installed_project.slug}_{CHECKOUT}",
     )
     record_tested(installed_project, f"pytest of the {installed_project.bake} bake on PostgreSQL and Redis")
 
