@@ -34,7 +34,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_filters",
-    "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
     "realtime_api",
