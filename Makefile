@@ -11,6 +11,11 @@ HOST := 127.0.0.1
 PORT := 8000
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not slow"'
 PYTEST_ARGS ?=
+# Other Pythons that make test bakes the default project with, besides
+# $(PYTHON): commands or paths, e.g. PYTHONS="python3.12 /opt/py313/bin/python3".
+# Empty: each python3.11 ... python3.14 on PATH or in pyenv (tests/pythons.py).
+PYTHONS ?=
+export PYTHONS
 
 .PHONY: demo test lint clean
 

@@ -17,9 +17,26 @@ FIRST_PROBLEM_LINES = 80
 FIRST_PROBLEM = re.compile(r"=+ (ERRORS|FAILURES) =+$")
 
 
+# What the baked projects' test suites passed on, for the closing summary.
+TESTED = []
+
+
 def pytest_configure(config):
     """Bake this repository's template, wherever pytest is started from."""
     config.option.template = str(TEMPLATE_DIR)
+
+
+def record_tested(versions, what):
+    """Note that `what` passed on `versions` ("Python X + Django Y")."""
+    TESTED.append(f"{versions}: {what} passed")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """List the Python and Django pairs that the baked projects' test suites passed on."""
+    if TESTED:
+        terminalreporter.section("Python and Django versions tested")
+        for line in TESTED:
+            terminalreporter.line(line)
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
 """Install baked projects into their own venvs and run their checks and test suites.
 
-One venv per bake, module-scoped, reused by every step: the default bake and
-the one without the sample app. The pip cache makes the second install fast.
+One venv per install, module-scoped, reused by every step: the default bake
+and the one without the sample app on the Python running these tests, and the
+default bake again on every other supported Python found (see pythons.py).
+The pip cache makes the later installs fast.
 """
 
+import hashlib
 import json
 import os
 import secrets
@@ -11,12 +14,14 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import walkthrough
-from conftest import SUPPORTED_COMBINATIONS, answers, run
+from conftest import SUPPORTED_COMBINATIONS, TEMPLATE_DIR, answers, record_tested, run
+from pythons import SUPPORTED_PYTHONS, django_line, find_pythons
 
 pytestmark = pytest.mark.slow
 
@@ -26,18 +31,37 @@ BAKES = {
     "no-sample-app": {"include_sample_app": "n"},
 }
 
+RUNNING_PYTHON = "{}.{}".format(*sys.version_info[:2])
+
+# (bake, Python) pairs: every bake on the Python running these tests; the
+# default bake on each other supported Python, where pip resolves another Django.
+INSTALLS = [
+    *((bake, RUNNING_PYTHON) for bake in BAKES),
+    *(("defaults", python) for python in SUPPORTED_PYTHONS if python != RUNNING_PYTHON),
+]
+HERE = [pytest.param((bake, RUNNING_PYTHON), id=f"{bake}-py{RUNNING_PYTHON}") for bake in BAKES]
+DEFAULTS_HERE = HERE[:1]
+
 # Real servers for the second run of the default bake's test suite.
 POSTGRES = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
+# Names this checkout's database: runs from two checkouts on one server must
+# not drop each other's test database; this checkout's next run replaces it.
+CHECKOUT = hashlib.sha256(str(TEMPLATE_DIR).encode()).hexdigest()[:8]
+
+VERSIONS_PROBE = "import django, platform; print(platform.python_version(), django.__version__)"
 
 
 @dataclass
 class InstalledProject:
-    """A baked project with its own venv."""
+    """A baked project with its own venv, and the Python and Django versions installed there."""
 
     path: Path
+    bake: str
     slug: str
     python: Path
+    python_version: str
+    django_version: str
 
     def env(self, **overrides):
         """Return an environment for the project's commands: its venv first, no settings leaked from outside."""
@@ -56,19 +80,44 @@ class InstalledProject:
         """Run the venv's python with args in the project folder, failing the test with its output."""
         return run([self.python, *args], cwd=self.path, env=self.env(**env))
 
+    def __str__(self):
+        return f"Python {self.python_version} + Django {self.django_version}"
 
-@pytest.fixture(scope="module", params=list(BAKES))
-def installed_project(request, cookies_session):
-    """Bake with cookiecutter's defaults (plus the bake's overrides), then pip install -e ".[dev]" in a new venv."""
-    result = cookies_session.bake(extra_context=BAKES[request.param])
+
+@pytest.fixture(scope="session")
+def pythons():
+    """Return {"3.X": command} of the supported Pythons found (PYTHONS, PATH or pyenv)."""
+    try:
+        return {**find_pythons(), RUNNING_PYTHON: sys.executable}
+    except ValueError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="module", params=INSTALLS, ids=lambda install: f"{install[0]}-py{install[1]}")
+def installed_project(request, cookies_session, pythons):
+    """Bake (cookiecutter's defaults plus the bake's overrides), then pip install -e ".[dev]" in a new venv."""
+    bake, python = request.param
+    if python not in pythons:
+        listed = os.environ.get("PYTHONS", "").strip()
+        pytest.skip(f"Python {python} " + ("not in PYTHONS" if listed else "not on PATH or in pyenv (or set PYTHONS)"))
+    result = cookies_session.bake(extra_context=BAKES[bake])
     assert result.exit_code == 0, result.exception
     project = result.project_path
     started = time.monotonic()
-    run([sys.executable, "-m", "venv", project / ".venv"], cwd=project)
-    python = project / ".venv" / "bin" / "python"
-    run([python, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=project)
-    print(f"\n{request.param}: venv and install took {time.monotonic() - started:.0f} s")
-    return InstalledProject(path=project, slug=result.context["project_slug"], python=python)
+    run([pythons[python], "-m", "venv", project / ".venv"], cwd=project)
+    venv_python = project / ".venv" / "bin" / "python"
+    run([venv_python, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=project)
+    versions = run([venv_python, "-c", VERSIONS_PROBE], cwd=project)
+    installed = InstalledProject(project, bake, result.context["project_slug"], venv_python, *versions.split())
+    print(f"\n{bake}: {installed}, installed in {time.monotonic() - started:.0f} s")
+    return installed
+
+
+def skip_or_fail_in_ci(message):
+    """Skip the test with message; when CI is set, fail it instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}, and CI is set", pytrace=False)
+    pytest.skip(message)
 
 
 def require_server(name, address):
@@ -76,15 +125,49 @@ def require_server(name, address):
     try:
         socket.create_connection(address, timeout=2).close()
     except OSError:
-        message = f"no {name} server at {address[0]}:{address[1]}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}, and CI is set", pytrace=False)
-        pytest.skip(message)
+        skip_or_fail_in_ci(f"no {name} server at {address[0]}:{address[1]}")
+
+
+@pytest.mark.parametrize(
+    ("line", "needs"), [("5.2", "Python 3.11"), ("6", "Python 3.12 or newer")], ids=["django-5.2", "django-6"]
+)
+def test_each_django_line_gets_a_python(pythons, line, needs):
+    """The bakes run on Django 5.2 LTS and on 6.x: a Python for each is found (a skip without, a failure in CI)."""
+    if not any(django_line(python) == line for python in pythons):
+        skip_or_fail_in_ci(f"no Python for Django {line}: install {needs} or list it in PYTHONS")
 
 
 def test_own_test_suite_passes(installed_project):
-    """The baked project's own pytest passes on the embedded defaults (SQLite, in-memory layer)."""
-    installed_project.run("-m", "pytest", "--color=no", "-p", "no:cacheprovider")
+    """The baked project's own pytest passes on the embedded defaults (SQLite, in-memory layer).
+
+    What needs PostgreSQL or Redis waits for the real-server pass. CI is passed
+    on, so that in CI a browser test without Chromium fails instead of skipping.
+    """
+    ci = {"CI": os.environ["CI"]} if "CI" in os.environ else {}
+    installed_project.run(
+        "-m", "pytest", "--color=no", "-p", "no:cacheprovider", "-m", "not redis and not postgres", **ci
+    )
+    record_tested(installed_project, f"pytest of the {installed_project.bake} bake")
+
+
+def test_pip_resolves_the_expected_django(installed_project):
+    """pip installs Django 5.2 LTS on Python 3.11 and 6.x from 3.12, as the READMEs say."""
+    line = django_line(installed_project.python_version)
+    assert installed_project.django_version.startswith(f"{line}."), f"{installed_project}: expected Django {line}.x"
+
+
+def test_classifiers_name_the_tested_versions(installed_project):
+    """pyproject.toml's classifiers name the Python and Django versions just tested.
+
+    So a new Django release (6.2, say) is noticed: this fails until the
+    classifiers and the READMEs name it.
+    """
+    pyproject = tomllib.loads((installed_project.path / "pyproject.toml").read_text(encoding="utf-8"))
+    classifiers = pyproject["project"]["classifiers"]
+    python = ".".join(installed_project.python_version.split(".")[:2])
+    django = ".".join(installed_project.django_version.split(".")[:2])
+    assert f"Programming Language :: Python :: {python}" in classifiers
+    assert f"Framework :: Django :: {django}" in classifiers
 
 
 def test_django_check_passes(installed_project):
@@ -111,8 +194,9 @@ def test_deploy_check_passes(installed_project):
     )
 
 
+@pytest.mark.parametrize("installed_project", HERE, indirect=True)
 def test_own_test_suite_passes_on_real_servers(installed_project):
-    """Each bake's pytest passes again on PostgreSQL and channels-redis, with CI=true.
+    """Each bake's pytest passes again on PostgreSQL and channels-redis, with CI=true (on one Python).
 
     The browser tests ran in the first pass; only those that need Redis run
     again. Without the sample app, the framework's Redis tests must run too.
@@ -131,11 +215,12 @@ def test_own_test_suite_passes_on_real_servers(installed_project):
         "not browser or redis or deploy",
         CI="true",
         REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
-        DATABASE_URL=f"postgres://postgres@{POSTGRES[0]}:{POSTGRES[1]}/{installed_project.slug}",
+        DATABASE_URL=f"postgres://postgres@{POSTGRES[0]}:{POSTGRES[1]}/{installed_project.slug}_{CHECKOUT}",
     )
+    record_tested(installed_project, f"pytest of the {installed_project.bake} bake on PostgreSQL and Redis")
 
 
-@pytest.mark.parametrize("installed_project", ["defaults"], indirect=True)
+@pytest.mark.parametrize("installed_project", DEFAULTS_HERE, indirect=True)
 @pytest.mark.parametrize("overrides", SUPPORTED_COMBINATIONS)
 def test_every_combination_imports_and_checks(installed_project, cookies, context, overrides):
     """Each supported combination's settings import and pass `manage.py check`, with the default bake's venv."""
@@ -161,6 +246,7 @@ print(Token.objects.create(user=user).key)
 """
 
 
+@pytest.mark.parametrize("installed_project", HERE, indirect=True)
 def test_readme_walkthrough_serves_a_new_model(installed_project, tmp_path):
     """The README's "Serve a new model over the socket", followed step by step
     in a copy of the bake: a client watching "dune" sees the book added over

@@ -137,7 +137,7 @@ def test_sample_app_is_included_by_default(cookies, context):
 
 
 def test_github_actions_can_be_left_out(cookies, context):
-    """use_github_actions=n generates no .github folder."""
+    """use_github_actions=n generates no .github folder: neither the workflow nor dependabot.yml."""
     result = cookies.bake(extra_context={**context, "use_github_actions": "n"})
     assert result.exit_code == 0
     assert not (result.project_path / ".github").exists()
@@ -151,11 +151,10 @@ def test_github_actions_workflow(cookies, context):
     workflow = yaml.safe_load(text)
     job = workflow["jobs"]["test"]
     assert set(job["services"]) == {"postgres", "redis"}
-    assert job["strategy"]["matrix"]["python-version"] == ["3.11", "3.12"]
     assert {"CI", "DATABASE_URL", "REDIS_URL"} <= set(job["env"])
     commands = "\n".join(step.get("run", "") for step in job["steps"])
     for command in (
-        'pip install -e ".[dev]"',
+        'pip install -e ".[dev]" "${{ matrix.django }}"',
         "ruff check",
         "ruff format --check",
         "python manage.py check --fail-level WARNING",
@@ -163,6 +162,35 @@ def test_github_actions_workflow(cookies, context):
         "pytest",
     ):
         assert command in commands
+
+
+def test_github_actions_matrix_tests_the_supported_pairs(cookies, context):
+    """The workflow tests the oldest Python on Django 5.2 LTS, and the newest Python on the newest Django allowed.
+
+    The pairs that `make test` runs (see pythons.py); the newest row takes
+    whatever pyproject.toml allows, so that a Dependabot pull request which
+    widens Django's range is tested on the new release.
+    """
+    project = cookies.bake(extra_context=context).project_path
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    assert workflow["jobs"]["test"]["strategy"]["matrix"] == {
+        "include": [
+            {"python-version": "3.11", "django": "Django>=5.2,<6"},
+            {"python-version": "3.13", "django": "Django"},
+        ]
+    }
+
+
+def test_dependabot_proposes_new_releases(cookies, context):
+    """dependabot.yml watches the project's Python packages and the workflow's actions."""
+    project = cookies.bake(extra_context=context).project_path
+    config = yaml.safe_load((project / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    assert config["version"] == 2
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(updates) == {"pip", "github-actions"}
+    for update in updates.values():
+        assert update["directory"] == "/"
+        assert update["schedule"]["interval"] in {"daily", "weekly", "monthly"}
 
 
 @pytest.mark.parametrize(

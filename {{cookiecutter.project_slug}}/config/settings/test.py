@@ -32,8 +32,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # models exist in the test database only, and dev's migrations ignore it.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.realtime.testapp"]
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
 # With DEBUG off (some tests turn it off) WhiteNoise serves only what
 # collectstatic wrote to STATIC_ROOT, which the tests do not fill: serve the
 # apps' own static folders, as in development.
