@@ -8,13 +8,14 @@ field that decides visibility changed (a topic made private).
 
 import logging
 
+from asgiref.sync import async_to_sync
 from django.db import router, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_delete, post_init, post_save
 
+from . import metrics, publisher
 from .changes import Change, pk_value
-from .publisher import publish_after_commit
 from .registry import get_registry
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,24 @@ def remember_loaded(instance):
 
 def _schedule(change, using):
     transaction.on_commit(lambda: publish_after_commit(change), using=using)
+
+
+def publish_after_commit(change):
+    """Run by `transaction.on_commit`: publish `change`.
+
+    In a socket's request, hand it to the socket's publisher and return.
+    Elsewhere (an HTTP view, the admin, a shell) wait until it is sent.
+    """
+    try:
+        if not publisher.hand_over(change):
+            async_to_sync(_publish_now)(change)
+    except Exception:
+        logger.exception("Event not delivered: %s %s", change.stream, change.action)
+        metrics.events_dropped([change.stream], "publish")
+
+
+async def _publish_now(change):
+    await get_registry().runtime().publisher.publish_in_turn(change)
 
 
 def _on_init(sender, instance, **kwargs):

@@ -13,8 +13,6 @@ import contextvars
 import logging
 from contextlib import contextmanager
 
-from asgiref.sync import async_to_sync
-
 from . import metrics
 from .changes import stream_group
 
@@ -82,25 +80,11 @@ class Publisher:
         metrics.event_published(change.stream)
 
 
-def publish_after_commit(change):
-    """Run by `transaction.on_commit`: publish `change`.
-
-    In a socket's request, hand it to the socket's publisher and return. Elsewhere
-    (an HTTP view, the admin, a shell) wait until it is sent.
-    """
+def hand_over(change):
+    """In a socket's request, hand `change` to its publisher; False elsewhere."""
     collecting = _collecting.get()
-    try:
-        if collecting is not None:
-            publisher, handed = collecting
-            handed.append(publisher.submit_threadsafe(change))
-        else:
-            async_to_sync(_publish_now)(change)
-    except Exception:
-        logger.exception("Event not delivered: %s %s", change.stream, change.action)
-        metrics.events_dropped([change.stream], "publish")
-
-
-async def _publish_now(change):
-    from .registry import get_registry
-
-    await get_registry().runtime().publisher.publish_in_turn(change)
+    if collecting is None:
+        return False
+    publisher, handed = collecting
+    handed.append(publisher.submit_threadsafe(change))
+    return True

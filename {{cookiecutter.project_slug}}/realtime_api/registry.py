@@ -13,6 +13,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from . import conf
+from .runtime import Runtime
 from .view_adapter import ViewAdapter
 
 
@@ -75,8 +76,6 @@ class Registry:
         A server process has one loop; tests start a loop per test, and each
         gets fresh state instead of a closed loop's.
         """
-        from .runtime import Runtime
-
         loop = asyncio.get_running_loop()
         runtime = self._runtimes.get(loop)
         if runtime is None:
