@@ -335,3 +335,16 @@ async def test_names_come_from_the_endpoint(world, user, other, monkeypatch):
     async with communicator(user) as ws:
         members = await join(ws, "folders", world.public_folder.pk)
         assert members == [{"id": user.pk, "name": "User"}]
+
+
+@pytest.mark.parametrize(("heartbeat", "ttl"), [(5, 26), (5, 5), (0, 10), ("5", 15)])
+def test_presence_must_end_within_30_s_of_a_dead_process(settings, heartbeat, ttl):
+    """manage.py check refuses a heartbeat and TTL that could keep ghosts > 30 s."""
+    from realtime_api.apps import check_presence_seconds
+
+    settings.REALTIME_API_PRESENCE_HEARTBEAT_SECONDS = heartbeat
+    settings.REALTIME_API_PRESENCE_TTL_SECONDS = ttl
+    assert [e.id for e in check_presence_seconds(None)] == ["realtime_api.E003"]
+    settings.REALTIME_API_PRESENCE_HEARTBEAT_SECONDS = 5
+    settings.REALTIME_API_PRESENCE_TTL_SECONDS = 15
+    assert check_presence_seconds(None) == []

@@ -1,0 +1,103 @@
+"""Presence across real server processes on Redis: a process killed with
+SIGKILL takes its sockets' presence with it within TTL + heartbeat, and a
+Redis restart leaves no ghost and loses nobody for longer than that.
+
+The servers run with a short heartbeat and TTL (the defaults, 5 and 15 s,
+bound it at 20 s), so the tests take seconds.
+"""
+
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+
+from realtime_api.live_server import LiveClient
+from realtime_api.testing import create_session, join
+
+from .testapp.models import Folder
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+HEARTBEAT, TTL = 0.5, 2
+BOUND = TTL + HEARTBEAT  # What the settings promise, in seconds.
+FAST = {
+    "REALTIME_API_PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
+    "REALTIME_API_PRESENCE_TTL_SECONDS": str(TTL),
+    "REALTIME_API_PRESENCE_GRACE_SECONDS": "0",
+}
+
+
+def member(user):
+    return {"id": user.pk, "name": user.username}
+
+
+async def session(user):
+    return await database_sync_to_async(create_session)(user)
+
+
+async def test_a_killed_server_takes_its_sockets_presence_with_it(
+    testapp_servers, user, other
+):
+    """SIGKILL one server: the others present hear its user leave within the bound."""
+    one, two = testapp_servers(env=FAST), testapp_servers(env=FAST)
+    folder = await Folder.objects.acreate(name="Room", owner=user)
+    async with await LiveClient.connect(two.url, await session(user)) as watcher:
+        await join(watcher, "folders", folder.pk)
+        doomed = await LiveClient.connect(one.url, await session(other))
+        members = await join(doomed, "folders", folder.pk)
+        assert members == [member(other), member(user)]
+        event = await watcher.receive_event()
+        assert event["data"] == {"joined": [member(other)], "left": []}
+
+        one.process.kill()  # No close frame, no disconnect handler: gone.
+        one.process.wait()
+        killed = time.monotonic()
+        event = await watcher.receive_event(timeout=BOUND + 5)
+        waited = time.monotonic() - killed
+        assert event["data"] == {"joined": [], "left": [member(other)]}
+        assert waited <= BOUND + 1, f"{waited:.1f} s, more than {BOUND} s"
+
+        async with await LiveClient.connect(two.url, await session(user)) as fresh:
+            assert await join(fresh, "folders", folder.pk) == [member(user)]
+
+
+async def test_a_redis_restart_leaves_no_ghost_and_loses_nobody(
+    testapp_servers, spare_redis, user, other, admin
+):
+    """Redis restarts empty while one user leaves: the others hear only that
+    user leave, within the bound, and the users still there stay present."""
+    env = {**FAST, "REDIS_URL": spare_redis.url, "REDIS_CHANNEL_LAYER": "pubsub"}
+    one, two = testapp_servers(env=env), testapp_servers(env=env)
+    folder = await Folder.objects.acreate(name="Room", owner=user)
+    async with (
+        await LiveClient.connect(one.url, await session(user)) as stays,
+        await LiveClient.connect(two.url, await session(other)) as also_stays,
+    ):
+        leaves = await LiveClient.connect(two.url, await session(admin))
+        await join(stays, "folders", folder.pk)
+        await join(also_stays, "folders", folder.pk)
+        await join(leaves, "folders", folder.pk)
+        for _ in range(2):
+            await stays.receive_event()  # other and admin joined
+
+        spare_redis.stop()
+        await leaves.connection.close()  # Its server cannot tell anyone.
+        spare_redis.start()  # Empty: every entry is gone.
+        restarted = time.monotonic()
+
+        event = await stays.receive_event(timeout=2 * BOUND + 5)
+        waited = time.monotonic() - restarted
+        assert event["data"] == {"joined": [], "left": [member(admin)]}
+        assert waited <= BOUND + 1, f"{waited:.1f} s, more than {BOUND} s"
+
+        async with await LiveClient.connect(one.url, await session(admin)) as back:
+            members = await join(back, "folders", folder.pk)
+            assert members == [member(admin), member(other), member(user)]
+        # Events flow again: admin came and went; other leaves now.
+        await also_stays.request("folders", "leave", folder.pk)
+        events = [await stays.receive_event() for _ in range(3)]
+        assert [e["data"] for e in events] == [
+            {"joined": [member(admin)], "left": []},
+            {"joined": [], "left": [member(admin)]},
+            {"joined": [], "left": [member(other)]},
+        ]
