@@ -1,22 +1,24 @@
-"""Presence across real server processes on Redis: a process killed with
-SIGKILL takes its sockets' presence with it within TTL + heartbeat, and a
-Redis restart leaves no ghost and loses nobody for longer than that.
+"""Presence with real servers: the Python client against daphne; across
+processes on Redis, a process killed with SIGKILL takes its sockets'
+presence with it within TTL + heartbeat, and a Redis restart leaves no ghost
+and loses nobody for longer than that.
 
 The servers run with a short heartbeat and TTL (the defaults, 5 and 15 s,
 bound it at 20 s), so the tests take seconds.
 """
 
+import asyncio
 import time
 
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime_api.live_server import LiveClient
+from realtime_api.live_server import LiveClient, live_client
 from realtime_api.testing import create_session, join
 
 from .testapp.models import Folder
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 HEARTBEAT, TTL = 0.5, 2
 BOUND = TTL + HEARTBEAT  # What the settings promise, in seconds.
@@ -35,6 +37,45 @@ async def session(user):
     return await database_sync_to_async(create_session)(user)
 
 
+async def test_the_python_client_keeps_who_is_present(testapp_server, user, other):
+    """presence(): members kept up to date, signals, a rejoin after a reconnect
+    (within the grace period: nobody sees it), and the end when taken out."""
+    folder = await Folder.objects.acreate(name="Room", owner=user)
+    seen = []
+    async with (
+        live_client(testapp_server.url, await session(user)) as owner,
+        live_client(testapp_server.url, await session(other), min_delay=0.1) as guest,
+    ):
+        here = await owner.presence("folders", folder.pk)
+        assert here.members == [member(user)]
+        there = await guest.presence("folders", folder.pk, on_change=seen.append)
+        assert there.members == [member(other), member(user)]
+        arrived = await here.next(timeout=5)
+        assert arrived["data"] == {"joined": [member(other)], "left": []}
+        assert here.members == [member(other), member(user)]
+
+        await there.signal({"typing": True})
+        signal = await here.next(timeout=5)
+        assert signal["data"] == {"from": member(other), "payload": {"typing": True}}
+
+        await guest._socket.close()  # The network drops: it reconnects, rejoins.
+        for _ in range(50):
+            if len(seen) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert seen == [[member(other), member(user)]] * 2
+        with pytest.raises(TimeoutError):  # The others saw nothing of it.
+            await here.next(timeout=0.5)
+
+        await owner.request("folders", "update", folder.pk, {"is_private": True})
+        frames = [frame async for frame in there]  # Ends: taken out.
+        assert [f["data"]["joined"] for f in frames] == [[]]
+        assert there.members == [] and seen[-1] == []
+        assert (await here.next(timeout=5))["data"]["left"] == [member(other)]
+        await here.leave()
+
+
+@pytest.mark.redis
 async def test_a_killed_server_takes_its_sockets_presence_with_it(
     testapp_servers, user, other
 ):
@@ -61,6 +102,7 @@ async def test_a_killed_server_takes_its_sockets_presence_with_it(
             assert await join(fresh, "folders", folder.pk) == [member(user)]
 
 
+@pytest.mark.redis
 async def test_a_redis_restart_leaves_no_ghost_and_loses_nobody(
     testapp_servers, spare_redis, user, other, admin
 ):
