@@ -261,13 +261,20 @@ class PresenceMixin:
             )
         self.runtime.hub.index(listener, joined=listener.add(target))
         try:
+            # As the hub checks a change: the view's queryset and object
+            # permissions for this user (the filter backends, costly, once).
+            check = listener.audience.visible_object
+            if await database_sync_to_async(check)(target.pk) is not None:
+                return None
             await database_sync_to_async(find_target)(endpoint, frame.lookup, False)
-        except BaseException as exc:
+        except Refused as refused:  # What `retrieve` answers now.
             self.stop_listening(listener, target.pk)
-            if isinstance(exc, Refused):
-                return response_frame(frame, exc.status, exc.data_json)
+            return response_frame(frame, refused.status, refused.data_json)
+        except BaseException:
+            self.stop_listening(listener, target.pk)
             raise
-        return None
+        self.stop_listening(listener, target.pk)
+        raise ProtocolError(404, "Not found.")
 
     def presence_listener(self, endpoint, member):
         """Return the socket's PresenceListener of the endpoint's stream."""

@@ -16,10 +16,15 @@ the sockets here were told. The view changes three ways:
   to write their entries again.
 
 A change is applied only when it is newer (its room version) than what the
-view knows of that user, so events that cross each other settle right. Each
-change of the view is one event frame for the room's sockets here, built
-once and sent in the order the view changed. Signals use the same groups;
-they are never stored.
+view knows of that user, so events that cross each other settle right.
+
+The changes of a room are sent in batches, BATCH_SECONDS apart at most: a
+storm of 200 arrivals becomes a few frames per socket, not 200. Each socket
+gets the net change since what it was last told (its join's answer, or the
+last batch), so it never hears of its own join nor twice of anyone; sockets
+told the same get one frame, built once. Signals use the same groups and
+are never stored; a room's batch goes out before a signal, so a signal never
+comes from someone the socket was not told of.
 """
 
 import asyncio
@@ -37,6 +42,8 @@ from .protocol import dumps, presence_event_frame
 logger = logging.getLogger(__name__)
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,99}$")
+# How long the changes of a room gather before they are sent (seconds).
+BATCH_SECONDS = 0.05
 
 
 def presence_group(stream, pk):
@@ -75,6 +82,9 @@ class Room:
         self.key = f"{stream}:{pk}"
         self.group = presence_group(stream, pk)
         self.sockets = {}  # socket -> user id
+        self.told = {}  # socket -> how much of `changes` it knew when it joined
+        self.changes = []  # (user id, member, now present): not sent yet
+        self.sending = None  # The timer of the next batch.
         self.local = {}  # user id -> LocalUser
         self.members = {}  # user id -> member: who is present, as told here
         self.versions = {}  # user id -> the version of the last change applied
@@ -88,24 +98,22 @@ class Room:
         return version > self.versions.get(user, self.base)
 
     def apply(self, version, joined, left):
-        """Apply a change known at `version`; return the members added, removed."""
-        added, removed = [], []
+        """Apply a change known at `version` to the view; note what it changed."""
         for user, member in joined.items():
             if self.is_newer(user, version):
                 self.versions[user] = version
                 self.missing.pop(user, None)
                 if user not in self.members:
-                    added.append(member)
+                    self.changes.append((user, member, True))
                 self.members[user] = member
         for user in left:
             if self.is_newer(user, version):
                 self.versions[user] = version
                 if user in self.members:
-                    removed.append(self.members.pop(user))
-        return added, removed
+                    self.changes.append((user, self.members.pop(user), False))
 
     def read(self, state, full=False):
-        """Apply a read of the room (a RoomState); return the members added, removed.
+        """Apply a read of the room (a RoomState with members).
 
         Every read adds who it finds and removes who left with it. A `full`
         read (a heartbeat's) also counts who it lacks: twice in a row is gone.
@@ -116,8 +124,8 @@ class Room:
             for event in self.early:
                 self.apply(event["version"], event["joined"], event["left"])
             self.early = []
-            return [], []
-        added, removed = self.apply(state.version, state.members, state.gone)
+            return
+        self.apply(state.version, state.members, state.gone)
         if full:
             lacking = {}
             for user, member in self.members.items():
@@ -125,10 +133,43 @@ class Room:
                     self.missing[user] += 1
                     if self.missing[user] >= 2:
                         lacking[user] = member
-            removed += self.apply(state.version, {}, lacking)[1]
+            self.apply(state.version, {}, lacking)
             for user in lacking:
                 self.missing.pop(user, None)
-        return added, removed
+
+    def add_socket(self, socket, user):
+        """A socket that knows the view as it is now (its join's answer)."""
+        self.sockets[socket] = user
+        self.told[socket] = len(self.changes)
+
+    def remove_socket(self, socket):
+        self.told.pop(socket, None)
+        return self.sockets.pop(socket, None)
+
+    def batches(self):
+        """Take the changes not sent yet: [(frame, sockets)], one per net change."""
+        by_start = collections.defaultdict(list)
+        for socket, start in self.told.items():
+            if start < len(self.changes):
+                by_start[start].append(socket)
+        batches = []
+        for start, sockets in sorted(by_start.items(), key=lambda item: item[0]):
+            joined, left = self.net(self.changes[start:])
+            if joined or left:
+                batches.append((self.frame(joined, left), sockets))
+        self.changes = []
+        self.told = dict.fromkeys(self.told, 0)
+        return batches
+
+    def net(self, changes):
+        """Who joined and who left over `changes` (one who came and went: neither)."""
+        before, last = {}, {}
+        for user, member, present in changes:
+            before.setdefault(user, not present)
+            last[user] = member
+        joined = [m for u, m in last.items() if u in self.members and not before[u]]
+        left = [m for u, m in last.items() if u not in self.members and before[u]]
+        return joined, left
 
     def frame(self, joined=(), left=()):
         data = {"joined": ordered(joined), "left": ordered(left)}
@@ -191,7 +232,12 @@ class PresenceHub:
                 await self.layer.group_add(room.group, self.channel)
                 room.in_group = True
             if local is None:
-                state = await self.store.join(room.key, self.process, user, member)
+                # The first socket here reads who is present; later ones
+                # keep the view that events and heartbeats keep up to date.
+                read = room.base is None
+                state = await self.store.join(
+                    room.key, self.process, user, member, read=read
+                )
         except BaseException:
             await self._drop_if_empty(room)
             raise
@@ -201,12 +247,16 @@ class PresenceHub:
             local.leaving.cancel()
             local.leaving = None
         local.sockets += 1
-        room.sockets[socket] = user
         metrics.PRESENT_SOCKETS.labels(room.stream).inc()
         self._start_heartbeat()
         if state is not None:
-            added, removed = room.read(state)
-            self._tell(room, added, removed, skip=socket)
+            if state.members is None:  # The view here is kept: no read needed.
+                room.apply(state.version, {user: member}, state.gone)
+            else:
+                room.read(state)
+        room.add_socket(socket, user)  # It knows the view as it is now.
+        self._schedule(room)
+        if state is not None:
             joined = {user: member} if state.new else {}
             await self._publish(room, state.version, joined, state.gone)
         return room.member_list()
@@ -223,12 +273,14 @@ class PresenceHub:
         if room is None:
             return
         async with room.lock:
-            user = room.sockets.pop(socket, None)
+            if removed and socket in room.sockets:
+                # Told everything first, then that everyone it knows left.
+                self._flush(room)
+                self._send(room.frame(left=room.members.values()), [socket])
+            user = room.remove_socket(socket)
             if user is None:
                 return
             metrics.PRESENT_SOCKETS.labels(room.stream).dec()
-            if removed:
-                self._send(room.frame(left=room.members.values()), [socket])
             local = room.local[user]
             local.sockets -= 1
             if local.sockets == 0:
@@ -276,8 +328,8 @@ class PresenceHub:
             # The entry expires unrefreshed; whoever sweeps it announces it.
             logger.warning("Presence entry not removed: %s", room.key, exc_info=True)
             return
-        added, removed = room.read(state)
-        self._tell(room, added, removed)
+        room.apply(state.version, {}, state.gone)
+        self._schedule(room)
         await self._publish(room, state.version, {}, state.gone)
 
     async def _drop_if_empty(self, room):
@@ -285,6 +337,8 @@ class PresenceHub:
         if room.sockets or room.local or self.rooms.get(room.key) is not room:
             return
         del self.rooms[room.key]
+        if room.sending is not None:
+            room.sending.cancel()
         if room.in_group:
             room.in_group = False
             try:
@@ -329,21 +383,28 @@ class PresenceHub:
             frame = presence_event_frame(room.stream, "signal", room.lookup, data)
             sender = message.get("sender")
             others = [s for s in room.sockets if s.channel_name != sender]
+            self._flush(room)
             self._send(frame, others)
         elif message["kind"] == "change":
             if room.base is None:
                 room.early.append(message)
                 return
-            added, removed = room.apply(
-                message["version"], message["joined"], message["left"]
-            )
-            self._tell(room, added, removed)
+            room.apply(message["version"], message["joined"], message["left"])
+            self._schedule(room)
 
-    def _tell(self, room, added, removed, skip=None):
-        """Send a change of the view to the room's sockets here (but `skip`)."""
-        if added or removed:
-            sockets = [s for s in room.sockets if s is not skip]
-            self._send(room.frame(added, removed), sockets)
+    def _schedule(self, room):
+        """Send the room's changes within BATCH_SECONDS (with the others then)."""
+        if room.changes and room.sending is None:
+            loop = asyncio.get_running_loop()
+            room.sending = loop.call_later(BATCH_SECONDS, self._flush, room)
+
+    def _flush(self, room):
+        """Queue the room's changes for its sockets now."""
+        if room.sending is not None:
+            room.sending.cancel()
+            room.sending = None
+        for frame, sockets in room.batches():
+            self._send(frame, sockets)
 
     def _send(self, frame, sockets):
         """Queue a frame for `sockets`: frames go out in the order queued."""
@@ -398,8 +459,8 @@ class PresenceHub:
             except Exception:
                 logger.warning("Presence not refreshed: %s", room.key, exc_info=True)
                 return
-            added, removed = room.read(state, full=True)
-            self._tell(room, added, removed)
+            room.read(state, full=True)
+            self._schedule(room)
             await self._publish(room, state.version, {}, state.gone)
 
     def members(self, room_key):

@@ -36,7 +36,7 @@ class RoomState:
     """A room after one call: who is present, and who left with the call."""
 
     version: int
-    members: dict  # user id (str) -> member, everyone present now
+    members: dict | None  # user id (str) -> member, everyone present; None: not read
     new: bool = False  # join: the user had no entry in the room before
     gone: dict = field(default_factory=dict)  # user id -> member, left just now
 
@@ -55,12 +55,13 @@ class MemoryPresenceStore:
     def _room(self, room):
         return self.rooms.setdefault(room, {"entries": set(), "members": {}})
 
-    async def join(self, room, process, user, member):
+    async def join(self, room, process, user, member, read=True):
         state = self._room(room)
         new = user not in state["members"]
         state["entries"].add((process, user))
         state["members"][user] = member
-        return RoomState(self._next_version(), dict(state["members"]), new)
+        members = dict(state["members"]) if read else None
+        return RoomState(self._next_version(), members, new)
 
     async def leave(self, room, process, user):
         state = self._room(room)
@@ -72,7 +73,7 @@ class MemoryPresenceStore:
                 gone[user] = member
         if not state["entries"]:
             del self.rooms[room]
-        return RoomState(self._next_version(), dict(state["members"]), gone=gone)
+        return RoomState(self._next_version(), None, gone=gone)
 
     async def refresh(self, room, process, local):
         state = self._room(room)
@@ -121,14 +122,15 @@ local function next_version()
   return version
 end
 
--- {version, new, {user, member, ...} present, {user, member, ...} gone}:
--- the users of `removed` entries who have no entry left are gone.
-local function finish(removed, new)
-  local users = present_users()
-  local gone = {}
+-- {version, new, {user, member, ...} present (if `read` is '1') or {},
+-- {user, member, ...} gone, read}: the users of `removed` entries who are
+-- not in `users` (those with an entry left) are gone.
+local function finish(removed, users, new, read)
+  local gone, seen = {}, {}
   for _, entry in ipairs(removed) do
     local user = user_of(entry)
-    if not users[user] then
+    if not users[user] and not seen[user] then
+      seen[user] = true
       local member = redis.call('HGET', KEYS[2], user)
       if member then
         redis.call('HDEL', KEYS[2], user)
@@ -138,29 +140,34 @@ local function finish(removed, new)
     end
   end
   local present = {}
-  for user in pairs(users) do
-    local member = redis.call('HGET', KEYS[2], user)
-    if member then
-      table.insert(present, user)
-      table.insert(present, member)
+  if read == '1' then
+    local all = redis.call('HGETALL', KEYS[2])
+    for i = 1, #all, 2 do
+      if users[all[i]] then
+        table.insert(present, all[i])
+        table.insert(present, all[i + 1])
+      end
     end
   end
   local version = next_version()
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   redis.call('EXPIRE', KEYS[2], ARGV[2])
-  return {version, new, present, gone}
+  return {version, new, present, gone, read == '1' and 1 or 0}
 end
 """
 
-# ARGV[3]: the entry, ARGV[4]: its user, ARGV[5]: the member (JSON).
+# ARGV[3]: the entry, ARGV[4]: its user, ARGV[5]: the member (JSON),
+# ARGV[6]: '1' to read who is present.
 _JOIN = (
     _PROLOGUE
     + """
 local removed = sweep()
-local new = present_users()[ARGV[4]] and 0 or 1
+local users = present_users()
+local new = users[ARGV[4]] and 0 or 1
 redis.call('ZADD', KEYS[1], expires, ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-return finish(removed, new)
+users[ARGV[4]] = true
+return finish(removed, users, new, ARGV[6])
 """
 )
 
@@ -171,7 +178,7 @@ _LEAVE = (
 redis.call('ZREM', KEYS[1], ARGV[3])
 local removed = sweep()
 table.insert(removed, ARGV[3])
-return finish(removed, 0)
+return finish(removed, present_users(), 0, '0')
 """
 )
 
@@ -183,7 +190,8 @@ for i = 4, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], expires, ARGV[3] .. ':' .. ARGV[i])
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
-return finish(sweep(), 0)
+local removed = sweep()
+return finish(removed, present_users(), 0, '1')
 """
 )
 
@@ -228,12 +236,15 @@ class RedisPresenceStore:
         reply = await client.presence_scripts[script](
             keys=self.keys(room), args=[ttl, key_ttl, *args]
         )
-        version, new, present, gone = reply
-        return RoomState(int(version), _members(present), bool(new), _members(gone))
+        version, new, present, gone, read = reply
+        members = _members(present) if read else None
+        return RoomState(int(version), members, bool(new), _members(gone))
 
-    async def join(self, room, process, user, member):
+    async def join(self, room, process, user, member, read=True):
+        """Add the entry; `read`: also return who is present (else None)."""
         entry = f"{process}:{user}"
-        return await self._run("join", room, entry, user, json.dumps(member))
+        read = "1" if read else "0"
+        return await self._run("join", room, entry, user, json.dumps(member), read)
 
     async def leave(self, room, process, user):
         return await self._run("leave", room, f"{process}:{user}")

@@ -4,10 +4,14 @@ The same tests run on the in-memory store and, with REDIS_URL, on Redis.
 Across processes (a server killed, Redis restarted): test_live_presence.py.
 """
 
+import json
+from types import SimpleNamespace
+
 import pytest
 
 from realtime_api import presence
-from realtime_api.testing import expect_ok, join, subscribe
+from realtime_api.presence_hub import Room
+from realtime_api.testing import events_until_quiet, expect_ok, join, subscribe
 
 from .helpers import communicator, save
 from .testapp.models import Folder
@@ -124,7 +128,7 @@ async def test_a_signal_reaches_every_other_socket_present(world, user, other):
             await join(ws, "folders", folder.pk)
         await join(elsewhere, "folders", world.others_folder.pk)
         for ws in (sender, senders_tab):
-            await collect(ws)  # Who joined.
+            await events_until_quiet(ws)  # Who joined.
 
         payload = {"typing": True}
         response = await sender.request("folders", "signal", folder.pk, payload)
@@ -137,18 +141,12 @@ async def test_a_signal_reaches_every_other_socket_present(world, user, other):
             "data": {"from": member(user), "payload": payload},
         }
         for ws in (senders_tab, receiver):
-            events = [e for e in await collect(ws) if e["action"] == "signal"]
+            events = [
+                e for e in await events_until_quiet(ws) if e["action"] == "signal"
+            ]
             assert events == [expected]
         assert await sender.queue_empty(0.2)
         assert await elsewhere.queue_empty(0.1)
-
-
-async def collect(ws):
-    """The events a socket has, or gets until none comes for 0.3 s."""
-    events, ws.events = list(ws.events), []
-    while not await ws.queue_empty(0.3):
-        events.append(await ws.receive_event())
-    return events
 
 
 async def test_a_signal_is_never_logged(world, user):
@@ -189,7 +187,9 @@ async def test_a_signal_over_one_kib_is_a_413(world, user, other):
         too_big = {"t": "x" * (1025 - len('{"t":""}'))}
         response = await ws.request("folders", "signal", folder.pk, too_big)
         assert response["status"] == 413, response
-        signals = [e for e in await collect(receiver) if e["action"] == "signal"]
+        signals = [
+            e for e in await events_until_quiet(receiver) if e["action"] == "signal"
+        ]
         assert [e["data"]["payload"] for e in signals] == [fits]
 
 
@@ -267,7 +267,7 @@ async def test_a_deleted_folder_takes_everyone_out(world, user, other):
         # Whoever is taken out first is told everyone left; the other hears
         # that one leave, then that everyone else did.
         for ws in (owner, guest):
-            events = await collect(ws)
+            events = await events_until_quiet(ws)
             assert all(e["data"]["joined"] == [] for e in events)
             left = [m for e in events for m in e["data"]["left"]]
             assert sorted(left, key=lambda m: m["id"]) == [member(user), member(other)]
@@ -348,3 +348,20 @@ def test_presence_must_end_within_30_s_of_a_dead_process(settings, heartbeat, tt
     settings.REALTIME_API_PRESENCE_HEARTBEAT_SECONDS = 5
     settings.REALTIME_API_PRESENCE_TTL_SECONDS = 15
     assert check_presence_seconds(None) == []
+
+
+def test_each_socket_gets_the_net_change_since_it_was_last_told():
+    """Batched changes: who came and went is not sent; a socket that joined
+    meanwhile hears only what changed after its join's answer."""
+    room = Room("folders", 1, "1")
+    room.read(SimpleNamespace(version=1, members={}, gone={}))
+    x, y, z = ({"id": n, "name": n} for n in "xyz")
+    room.add_socket("early", "e")
+    room.apply(2, {"x": x, "y": y}, {})
+    room.add_socket("late", "l")  # Its answer listed x and y.
+    room.apply(3, {"z": z}, {"x": x})
+    room.apply(3, {}, {"stale": x})  # Nobody it knows: no change.
+    frames = {tuple(sockets): json.loads(frame) for frame, sockets in room.batches()}
+    assert frames[("early",)]["data"] == {"joined": [y, z], "left": []}
+    assert frames[("late",)]["data"] == {"joined": [z], "left": [x]}
+    assert room.batches() == []  # All sent.
