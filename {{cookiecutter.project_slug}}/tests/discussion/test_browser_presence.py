@@ -23,12 +23,16 @@ ALONE = "Nobody else is reading this topic."
 
 
 def test_the_page_shows_who_reads_the_topic_and_who_is_typing(open_page, alice, bob):
-    """bob opens alice's topic: each sees the other; bob types and alice sees
-    it until he posts; bob opens another topic and alice is alone again."""
+    """bob opens alice's topic: each sees the other (an anonymous reader is
+    neither shown nor shown anyone); bob types and alice sees it until he
+    posts; bob opens another topic and alice is alone again."""
     lunch = Topic.objects.create(title="Lunch", owner=alice)
     Topic.objects.create(title="Dinner", owner=alice)
     alice_page = open_page(alice, f"/#topic={lunch.pk}")
     expect(alice_page.locator("#viewers")).to_have_text(ALONE)
+    anonymous = open_page(None, f"/#topic={lunch.pk}")
+    expect(anonymous.locator("#comments-heading")).to_have_text("Lunch")
+    expect(anonymous.locator("#viewers")).to_be_hidden()
 
     bob_page = open_page(bob, f"/#topic={lunch.pk}")
     expect(alice_page.locator("#viewers")).to_have_text(
@@ -48,13 +52,3 @@ def test_the_page_shows_who_reads_the_topic_and_who_is_typing(open_page, alice, 
     bob_page.locator("#topics > li", has_text="Dinner").click()
     expect(bob_page.locator("#viewers")).to_have_text(ALONE)
     expect(alice_page.locator("#viewers")).to_have_text(ALONE, timeout=LIVE)
-
-
-def test_anonymous_readers_are_not_shown_and_see_nobody(open_page, alice):
-    """Presence shows who is there: an anonymous page neither joins nor lists."""
-    lunch = Topic.objects.create(title="Lunch", owner=alice)
-    alice_page = open_page(alice, f"/#topic={lunch.pk}")
-    anonymous = open_page(None, f"/#topic={lunch.pk}")
-    expect(anonymous.locator("#comments-heading")).to_have_text("Lunch")
-    expect(anonymous.locator("#viewers")).to_be_hidden()
-    expect(alice_page.locator("#viewers")).to_have_text(ALONE)

@@ -273,6 +273,34 @@ async def test_a_deleted_folder_takes_everyone_out(world, user, other):
             assert sorted(left, key=lambda m: m["id"]) == [member(user), member(other)]
 
 
+@pytest.fixture
+def note_presence(monkeypatch):
+    """Presence on notes too, whose visibility their folder decides (a recheck)."""
+    from .testapp.streams import NoteStream, registry
+
+    adapter = registry.get("notes")
+    monkeypatch.setattr(NoteStream, "presence", True)
+    actions = adapter.allowed_actions | {"join", "leave", "signal"}
+    monkeypatch.setattr(adapter, "allowed_actions", actions)
+
+
+async def test_a_recheck_takes_out_who_may_no_longer_see(
+    note_presence, world, user, other
+):
+    """A folder made private hides its notes: their presence loses the others."""
+    note = world.public_note
+    async with communicator(user) as owner, communicator(other) as guest:
+        await join(owner, "notes", note.pk)
+        await join(guest, "notes", note.pk)
+        await owner.receive_event()  # other joined
+
+        await save(world.public_folder, is_private=True)
+
+        removed = await guest.receive_event()
+        assert removed["data"] == {"joined": [], "left": [member(other), member(user)]}
+        assert (await owner.receive_event())["data"]["left"] == [member(other)]
+
+
 async def test_a_folder_hidden_while_joining_is_not_joined(monkeypatch, world, other):
     """A change committed while the join reads the object is not missed."""
     folder = world.public_folder
