@@ -181,14 +181,14 @@ class SignalBucket:
 class PresenceMixin:
     """`join`, `leave` and `signal` for the socket's consumer (state made on use)."""
 
-    presence = None  # stream -> PresenceListener
+    presence_listeners = None  # stream -> PresenceListener
     signal_bucket = None
 
     async def handle_presence(self, endpoint, frame):
         endpoint.check_lookup(frame.action, frame.lookup)
         if frame.action == "join":
             return await self.join_presence(endpoint, frame)
-        listener = (self.presence or {}).get(frame.stream)
+        listener = (self.presence_listeners or {}).get(frame.stream)
         pk = listener.lookups.get(frame.lookup) if listener is not None else None
         if frame.action == "leave":
             if pk is not None:
@@ -247,7 +247,7 @@ class PresenceMixin:
         listener now, or shows in the second read.
         """
         limit = conf.presence_max_rooms()
-        if sum(len(other.rooms) for other in self.presence.values()) >= limit:
+        if sum(len(other.rooms) for other in self.presence_listeners.values()) >= limit:
             return response_frame(
                 frame,
                 429,
@@ -278,13 +278,13 @@ class PresenceMixin:
 
     def presence_listener(self, endpoint, member):
         """Return the socket's PresenceListener of the endpoint's stream."""
-        if self.presence is None:
-            self.presence = {}
-        listener = self.presence.get(endpoint.stream)
+        if self.presence_listeners is None:
+            self.presence_listeners = {}
+        listener = self.presence_listeners.get(endpoint.stream)
         if listener is None:
             audience = self.runtime.hub.audience(endpoint)
             listener = PresenceListener(self, endpoint.stream, audience, member)
-            self.presence[endpoint.stream] = listener
+            self.presence_listeners[endpoint.stream] = listener
         return listener
 
     def stop_listening(self, listener, pk):
@@ -293,9 +293,10 @@ class PresenceMixin:
 
     def drop_if_unused(self, listener):
         """Forget a listener present on nothing (and release its audience)."""
-        if not listener.rooms and self.presence.get(listener.stream) is listener:
+        listeners = self.presence_listeners
+        if not listener.rooms and listeners.get(listener.stream) is listener:
             self.runtime.hub.remove_subscriber(listener)
-            del self.presence[listener.stream]
+            del listeners[listener.stream]
 
     async def leave_presence(self, listener, pk, closing=False, removed=False):
         self.stop_listening(listener, pk)
@@ -335,14 +336,14 @@ class PresenceMixin:
 
     async def end_presence(self):
         """Leave every object on disconnect (its user stays for the grace period)."""
-        for listener in list((self.presence or {}).values()):
+        for listener in list((self.presence_listeners or {}).values()):
             for pk in list(listener.rooms):
                 try:
                     await self.leave_presence(listener, pk, closing=True)
                 except Exception:
                     # The entry expires unrefreshed: the others hear of it then.
                     logger.warning("Presence not left on close", exc_info=True)
-        self.presence = None
+        self.presence_listeners = None
 
 
 def unavailable():
