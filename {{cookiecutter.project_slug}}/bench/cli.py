@@ -39,6 +39,7 @@ from .scenario import DEFAULT, Scenario
 # Upper bounds of the sizes, so a typo cannot exhaust the machine.
 LIMITS = {"requests": 100_000, "sockets": 500, "subscribers": 5000, "events": 10_000}
 LIMITS["idle"] = 20_000
+LIMITS["signals"] = 1000
 FANOUT_WORKLOADS = {"w2", "w2u", "w4"}  # They need --subscribe.
 MODEL_VARIABLE = "REALTIME_BENCH_MODEL"  # A setting or an environment variable
 
@@ -138,10 +139,18 @@ def build_parser():
         "--subscribers",
         type=int,
         default=200,
-        help="W2 and W2u subscribed sockets (W2u: as many users), W4 watchers",
+        help="W2 and W2u subscribed sockets (W2u: as many users), W4 watchers, "
+        "W5 users joining one object",
     )
     sizes.add_argument("--events", type=int, default=50, help="W2, W2u and W4 creates")
     sizes.add_argument("--idle", type=int, default=1000, help="W3 idle sockets")
+    sizes.add_argument(
+        "--signals",
+        type=int,
+        default=10,
+        help="W5 signals, each to every other socket present (default: "
+        "%(default)s, the server's burst: past it, the load waits out each 429)",
+    )
     sizes.add_argument(
         "--rounds",
         type=int,
@@ -182,6 +191,12 @@ def build_parser():
         metavar="APP_LABEL.MODEL",
         help="The model the reference endpoint writes for the same creates "
         f"(default: the {MODEL_VARIABLE} setting or environment variable).",
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="The server's Redis, for W5 to count the commands a join costs "
+        "(INFO commandstats; default: REDIS_URL of these settings, if set). Use "
+        "a Redis server of the bench's own: it counts everyone's commands.",
     )
     parser.add_argument("--json", metavar="PATH", help="Also write the results.")
     parser.add_argument(
@@ -242,6 +257,7 @@ def options_from(args):
         subscribers=args.subscribers,
         events=args.events,
         idle=args.idle,
+        signals=args.signals,
         rounds=args.rounds,
         timeout=args.timeout,
         workloads=workloads,
@@ -340,7 +356,7 @@ def target_from(args, scenario, options):
 
         if session_key is None:
             session_key = sessions.session_key()
-            if "w2u" in options.workloads:
+            if {"w2u", "w5"} & set(options.workloads):
                 user_keys = sessions.session_keys(options.subscribers)
     except DatabaseError as exc:
         raise BenchError(
@@ -355,6 +371,7 @@ def target_from(args, scenario, options):
         csrf_token=secrets.token_hex(16),
         server_pid=args.server_pid,
         user_cookies=None if user_keys is None else [cookie(k) for k in user_keys],
+        redis_url=args.redis_url or getattr(settings, "REALTIME_API_REDIS_URL", None),
     )
 
 

@@ -14,6 +14,9 @@ every workload by `Options.timeout` seconds.
 - W4: `subscribers` sockets `watch` the parent's list (a live query) while
   one writer makes `events` creates; each must enter every watch. Compared
   with W2 on the app: the price of evaluating a query instead of a group.
+- W5: `subscribers` sockets, as many users, join the parent object's
+  presence at once, then one of them sends `signals` signals to the others
+  (presence.py); the app only (presence is the app's own).
 
 Each workload runs on the app's socket and, when the server has it, on the
 reference endpoint (reference.py), so figures compare as ratios.
@@ -25,13 +28,14 @@ from urllib.parse import urlsplit
 
 from realtime_api.client import RealtimeError
 
-from .client import BenchError, client, close_all, connect_many
+from .client import BenchError, client, close_all, connect, connect_many, request
+from .presence import presence
 from .scenario import fill
 from .workloads import creates, fanout, hold_idle, http_creates
 
 APP, REFERENCE, HTTP = "app", "reference", "http"
 
-WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4")
+WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4", "w5")
 
 
 @dataclass
@@ -45,8 +49,10 @@ class Target:
     cookie: str = ""  # "sessionid=...": the load's user
     csrf_token: str = ""
     server_pid: int | None = None
-    # W2u: one cookie per subscriber, each a session of a different user.
+    # W2u and W5: one cookie per socket, each a session of a different user.
     user_cookies: list | None = None
+    # The server's Redis, whose INFO commandstats W5 reads (None: not counted).
+    redis_url: str | None = None
 
     @property
     def origin(self):
@@ -62,6 +68,7 @@ class Options:
     subscribers: int = 200  # W2, W2u, W4
     events: int = 50  # W2, W2u, W4: creates by the writer
     idle: int = 1000  # W3
+    signals: int = 10  # W5: signals sent to the others present
     rounds: int = 1  # Each measurement is repeated; the median round counts.
     timeout: float = 120.0  # Seconds, per workload
     workloads: tuple = WORKLOADS
@@ -78,6 +85,8 @@ def labels(options):
         "w2u": f"W2u fan-out, {n} subscribers, {n} users",
         "w3": f"W3 idle, {options.idle} sockets",
         "w4": f"W4 watch, {n} watchers",
+        "w5 join": f"W5 presence join storm, {n} users",
+        "w5 signal": f"W5 presence signal, {n - 1} receivers",
     }
 
 
@@ -93,6 +102,8 @@ class Row:
     p99_ms: float | None = None
     missing: int | None = None
     rss_per_socket_kib: float | None = None
+    storm_ms: float | None = None  # W5: until every socket knew everyone
+    redis_calls_per_join: dict | None = None  # W5: Redis commands per join
 
 
 @dataclass
@@ -126,7 +137,7 @@ async def run(target, options, scenario, progress=None):
     await bench.prepare()
     # W3 first: later workloads leave freed memory behind, which the first
     # endpoint measured would reuse and the second would not.
-    for workload in ("w3", "w1", "http", "w2", "w2u", "w4"):
+    for workload in ("w3", "w1", "http", "w2", "w2u", "w4", "w5"):
         if workload in options.workloads:
             await getattr(bench, workload)()
     return bench.report
@@ -204,6 +215,86 @@ class Bench:
     async def w4(self):
         # Live queries are the app's own: there is no reference to compare.
         await self.fanout(self.labels["w4"], {APP: self.target.url}, action="watch")
+
+    async def w5(self):
+        """Presence: a join storm on the parent object, then signals (app only)."""
+        join, signal = self.labels["w5 join"], self.labels["w5 signal"]
+        reason = await self.presence_unavailable()
+        if reason is not None:
+            self.report.skipped[join] = self.report.skipped[signal] = reason
+            return
+        rounds = []
+        for _ in range(self.options.rounds):
+            result = await self.bounded(
+                presence(
+                    self.target.url,
+                    self.target,
+                    self.scenario.parent_stream,
+                    self.parent,
+                    self.options.subscribers,
+                    self.options.signals,
+                    self.target.redis_url,
+                    self.bar(join, self.options.subscribers),
+                ),
+                join,
+            )
+            rounds.append(result)
+        rounds.sort(key=lambda result: result.storm_ms)
+        result = rounds[len(rounds) // 2]
+        self.report.rows.append(
+            Row(
+                join,
+                APP,
+                result.joins,
+                rate=result.joins / (result.storm_ms / 1000),
+                p50_ms=result.join_p50_ms,
+                p99_ms=result.join_p99_ms,
+                missing=max(r.unsettled for r in rounds),
+                storm_ms=result.storm_ms,
+                redis_calls_per_join=result.redis_calls
+                if self.target.redis_url
+                else None,
+            )
+        )
+        self.report.rows.append(
+            Row(
+                signal,
+                APP,
+                result.signals * (result.joins - 1),
+                rate=result.signal_rate,
+                p50_ms=result.signal_p50_ms,
+                p99_ms=result.signal_p99_ms,
+                missing=max(r.undelivered for r in rounds),
+            )
+        )
+
+    async def presence_unavailable(self):
+        """Why W5 cannot run here, or None: one join of the parent, refused or not."""
+        if self.target.user_cookies is None:
+            return (
+                "needs a session per socket, which the load creates unless "
+                "--session is given"
+            )
+        if self.scenario.parent_stream is None or self.parent is None:
+            return "needs a parent object to join (--parent-stream)"
+        if self.options.subscribers < 2:
+            return "needs 2 sockets at least (--subscribers)"
+        ws = await connect(self.target.url, self.target)
+        try:
+            path = f"{self.scenario.parent_stream}/join/{self.parent}/"
+            reply = await request(ws, path, {})
+        finally:
+            await close_all([ws])
+        if reply.get("status") == 405:
+            return (
+                f"{self.scenario.parent_stream} has no presence (set "
+                "`presence = True` on its endpoint)"
+            )
+        if reply.get("status") != 200:
+            raise BenchError(
+                f"{path} answered {reply.get('status')}: {reply.get('data')}"
+            )
+        return None
 
     async def w3(self):
         """Hold `idle` sockets per endpoint, all at once, and weigh them.

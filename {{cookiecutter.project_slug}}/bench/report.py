@@ -119,6 +119,25 @@ def print_report(console, report, ratios, target):
             number(row.rss_per_socket_kib, 1),
         )
     console.print(table)
+    for row in report.rows:
+        if row.storm_ms is not None:
+            console.print(
+                f"{row.workload}: every socket knew all {row.count} users "
+                f"{row.storm_ms:,.0f} ms after the first join was sent.",
+                markup=False,
+            )
+        if row.redis_calls_per_join:
+            calls = ", ".join(
+                f"{name} {value:.2f}"
+                for name, value in sorted(
+                    row.redis_calls_per_join.items(), key=lambda item: -item[1]
+                )
+            )
+            total = sum(row.redis_calls_per_join.values())
+            console.print(
+                f"{row.workload}: Redis commands per join {total:.2f} ({calls}).",
+                markup=False,
+            )
     if ratios:
         table = Table(title="Ratios (same run, same server and channel layer)")
         table.add_column("ratio")

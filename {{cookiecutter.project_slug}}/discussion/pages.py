@@ -17,6 +17,7 @@ def demo(request):
         "socketPath": "/" + conf.websocket_path().lstrip("/"),
         "clientUrl": static("realtime_api/realtime.js"),
         "user": user.username if user.is_authenticated else None,
+        "userId": user.pk if user.is_authenticated else None,
         "isStaff": user.is_staff,
     }
     return render(request, "discussion/demo.html", {"config": config})

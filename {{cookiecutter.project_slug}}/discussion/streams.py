@@ -9,12 +9,23 @@ class TopicStream(Endpoint):
     """Topics; `{"is_private": false}` also hears of public topics added later.
 
     So does `{"owner": "<your username>"}`, for your own topics, private ones
-    included: the live demo page's lists are built on these two.
+    included: the live demo page's lists are built on these two. Users
+    present on a topic appear by their full name, else their username.
     """
 
     view = TopicViewSet
     stream = "topics"
+    # Who is reading a topic, and who is typing in it (the demo page shows
+    # both): `topics/join/3/` is allowed to whoever may `retrieve` topic 3.
+    presence = True
     subscription_field_mapping = {"ids": "pk__in", "title": "title__istartswith"}
+
+    def get_presence_member(self, user):
+        """A user as the others present see them: their full name, or username."""
+        member = super().get_presence_member(user)
+        if member is not None:
+            member["name"] = user.get_full_name() or member["name"]
+        return member
 
     def get_group_names(self, topic):
         """A topic's own group, its owner's, and "topics-public" while public."""

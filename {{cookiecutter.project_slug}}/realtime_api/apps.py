@@ -16,6 +16,7 @@ class RealtimeApiConfig(AppConfig):
         metrics.setup()
         checks.register(check_registry)
         checks.register(check_ticket_seconds)
+        checks.register(check_presence_seconds)
 
 
 def check_registry(app_configs, **kwargs):
@@ -49,5 +50,26 @@ def check_ticket_seconds(app_configs, **kwargs):
             f"REALTIME_API_TICKET_SECONDS is {seconds!r}.",
             hint="Give tickets 1 to 60 seconds (an integer): 30 is the default.",
             id="realtime_api.E002",
+        )
+    ]
+
+
+def check_presence_seconds(app_configs, **kwargs):
+    """A dead process's presence must end within 30 s (PROTOCOL.md)."""
+    from . import conf
+
+    heartbeat = conf.presence_heartbeat_seconds()
+    ttl = conf.presence_ttl_seconds()
+    numbers = all(isinstance(v, int | float) for v in (heartbeat, ttl))
+    if numbers and 0 < heartbeat < ttl and ttl + heartbeat <= 30:
+        return []
+    return [
+        checks.Error(
+            f"REALTIME_API_PRESENCE_HEARTBEAT_SECONDS is {heartbeat!r} and "
+            f"REALTIME_API_PRESENCE_TTL_SECONDS is {ttl!r}.",
+            hint="Refresh presence more often than it expires, and keep the two "
+            "within 30 s together (a dead process's sockets stay present that "
+            "long): 5 and 15 are the defaults.",
+            id="realtime_api.E003",
         )
     ]

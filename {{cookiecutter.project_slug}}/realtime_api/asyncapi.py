@@ -156,6 +156,8 @@ class Stream:
             self.add_events("events", frame_schemas.SUBSCRIPTION_EVENTS)
         if "watch" in self.adapter.allowed_actions:
             self.add_events("watchEvents", frame_schemas.WATCH_EVENTS)
+        if "join" in self.adapter.allowed_actions:
+            self.add_presence_events()
         path = conf.websocket_path()
         document["channels"][self.name] = {
             "address": f"/{path}{self.name}/",
@@ -216,6 +218,17 @@ class Stream:
             "messages": [self.ref(name) for name in names],
         }
 
+    def add_presence_events(self):
+        for name, (action, data) in frame_schemas.PRESENCE_EVENTS.items():
+            schema = frame_schemas.presence_event_frame(self.name, action, data)
+            self.messages[name] = message(f"{self.name} {action}", schema)
+        self.operations[f"{self.name}.presenceEvents"] = {
+            "action": "send",
+            "channel": self.channel_ref(),
+            "summary": frame_schemas.EVENT_SUMMARIES["presenceEvents"],
+            "messages": [self.ref(name) for name in frame_schemas.PRESENCE_EVENTS],
+        }
+
     # --- Bodies, from the OpenAPI operations of the HTTP twins --------------
 
     def http_operation(self, action):
@@ -237,6 +250,8 @@ class Stream:
             )
         if action == "unwatch":
             return frame_schemas.UNWATCH_PAYLOAD
+        if action == "signal":
+            return frame_schemas.SIGNAL_PAYLOAD
         return {"type": "object", "description": "Ignored: send {} or nothing."}
 
     def success(self, action):

@@ -7,6 +7,10 @@
         async for change in comments:  # enter, update, leave; reset after a reconnect
             print(change.action, change.item)
 
+    here = await client.presence("topics", 3)  # who else is on topic 3
+    print(here.members)  # [{"id": 7, "name": "alice"}, ...], kept up to date
+    await here.signal({"typing": True})  # to the others present, never stored
+
 Authenticate with `token` (sends `Authorization: Token <key>`), `authorization`
 (any header value, e.g. "Bearer <jwt>"), `cookie` (a browser session's
 cookies) or `ticket` (a ticket from POST /api/realtime/ticket/, or a function
@@ -275,13 +279,80 @@ class LiveQuery(_Feed):
         self._put(Change(action, data, previous, index, items))
 
 
-class _Standing:
-    """A subscription or live query: sent again on every new socket."""
+class Presence(_Feed):
+    """Who is present on one object: `members`, kept up to date.
 
-    def __init__(self, stream, action, payload):
+    Iterate for its event frames: "presence" (`data`: who joined and who
+    left) and "signal" (`data`: `from`, a member, and the `payload` another
+    socket sent). `members` lists each user once, you included, ordered by
+    name; `on_change(members)` is called after every change (and after the
+    join is answered again on a new socket). When the object stops being
+    visible to you, the server takes you out: `members` becomes [] and the
+    iteration ends.
+    """
+
+    def __init__(self, client, standing, on_change):
+        super().__init__()
+        self._client = client
+        self._standing = standing
+        self.on_change = on_change
+        self.members = []
+        self.response = None  # The first join response frame.
+
+    @property
+    def stream(self):
+        return self._standing.stream
+
+    @property
+    def lookup(self):
+        return self._standing.lookup
+
+    async def signal(self, payload, *, timeout=None):
+        """Relay `payload` (a dict, at most 1 KiB as JSON) to the others present."""
+        return await self._client.request(
+            self.stream, "signal", self.lookup, payload, timeout=timeout
+        )
+
+    async def leave(self):
+        """Stop being present (the last Presence of an object leaves it)."""
+        await self._client._drop(self._standing, self)
+
+    def _reset(self, members):
+        self.members = list(members)
+        self._changed()
+
+    def _apply(self, frame):
+        """Apply a presence event to `members`; hand the frame to the iteration."""
+        if frame.get("action") == "presence":
+            data = frame.get("data") or {}
+            joined, left = data.get("joined", []), data.get("left", [])
+            changed = {member.get("id") for member in [*joined, *left]}
+            members = [m for m in self.members if m.get("id") not in changed]
+            self.members = sorted([*members, *joined], key=member_order)
+            self._changed()
+        self._put(frame)
+
+    def _changed(self):
+        if self.on_change is not None:
+            try:
+                self.on_change(self.members)
+            except Exception:
+                logger.exception("on_change failed for %s %s", self.stream, self.lookup)
+
+
+def member_order(member):
+    """Members as the server lists them: by name (case-insensitive), then id."""
+    return (str(member.get("name", "")).casefold(), str(member.get("id")))
+
+
+class _Standing:
+    """A subscription, live query or presence: sent again on every new socket."""
+
+    def __init__(self, stream, action, payload, lookup=None):
         self.stream = stream
         self.action = action
         self.payload = payload
+        self.lookup = lookup
         self.handles = set()
         self.generation = None  # The socket it was last sent on.
         self.answered = False
@@ -439,7 +510,27 @@ class RealtimeClient:
         live.response = await self._join(standing, live, timeout)
         return live
 
-    # --- Standing requests: subscriptions and live queries --------------------
+    async def presence(self, stream, lookup, *, on_change=None, timeout=None):
+        """Join an object's presence; return a Presence with its first members.
+
+        Raises RequestError when the server refuses (the object's `retrieve`
+        answer, 403 for an anonymous socket). After a reconnect the client
+        joins again, and `members` is read afresh.
+        """
+        key = (stream, "join", str(lookup))
+        standing = self._standing.get(key)
+        if standing is None:
+            standing = self._standing[key] = _Standing(stream, "join", {}, str(lookup))
+        others = [handle for handle in standing.handles if handle.members]
+        here = Presence(self, standing, on_change)
+        here.response = await self._join(standing, here, timeout)
+        if others:  # Joined before: the others' members are up to date.
+            here._reset(others[0].members)
+        elif not here.members:
+            here._reset(here.response["data"]["members"])
+        return here
+
+    # --- Standing requests: subscriptions, live queries, presence ------------
 
     def _standing_for(self, stream, action, payload):
         key = (stream, action, stable_json(payload))
@@ -477,16 +568,19 @@ class RealtimeClient:
         handle._put(_END)
         if standing.handles or self._forget(standing) is None:
             return
+        lookup = None
         if isinstance(handle, LiveQuery):
             if handle.id is None:
                 return
             self._watch_ids.pop(handle.id, None)
             action, payload = "unwatch", {"watch": handle.id}
+        elif isinstance(handle, Presence):
+            action, payload, lookup = "leave", {}, standing.lookup
         else:
             action, payload = "unsubscribe", standing.payload
         if self._open is not None and self._open.is_set():
             with contextlib.suppress(RealtimeError):
-                await self.request(standing.stream, action, payload=payload)
+                await self.request(standing.stream, action, lookup, payload=payload)
 
     def _forget(self, standing):
         for key, value in list(self._standing.items()):
@@ -504,7 +598,7 @@ class RealtimeClient:
         if standing.action == "subscribe" and (standing.answered or standing.resume):
             since = (self._seqs if seqs is None else seqs).get(standing.stream)
         frame = request_frame(
-            standing.stream, standing.action, None, standing.payload, since
+            standing.stream, standing.action, standing.lookup, standing.payload, since
         )
         try:
             # Answered at once, in the reading task: a watch's events, which
@@ -531,6 +625,9 @@ class RealtimeClient:
                 live.id = frame.get("watch")
                 self._watch_ids[live.id] = live
                 live._reset(frame, reconnect=resuming)
+        elif standing.action == "join":
+            for here in standing.handles:
+                here._reset(frame["data"]["members"])
         elif resuming and frame.get("resumed") is not True:
             reason = frame.get("reason") or (
                 "no seq" if since is None else "not resumed"
@@ -714,6 +811,19 @@ class RealtimeClient:
         stream, seq = frame.get("stream"), frame.get("seq")
         if isinstance(seq, int) and seq > self._seqs.get(stream, -1):
             self._seqs[stream] = seq
+        if frame.get("action") in ("presence", "signal"):
+            key = (stream, "join", frame.get("lookup"))
+            standing = self._standing.get(key)
+            if standing is None or not standing.answered:
+                return
+            for here in standing.handles:
+                here._apply(frame)
+            if not any(here.members for here in standing.handles):
+                # Taken out: the object is no longer visible to this user.
+                self._forget(standing)
+                for here in standing.handles:
+                    here._put(_END)
+            return
         if "watch" in frame:
             live = self._watch_ids.get(frame["watch"])
             if live is not None and live._standing.stream == stream:

@@ -64,3 +64,34 @@ def ticket_seconds():
 def metrics_token():
     """The bearer token that may read /metrics (None: staff sessions only)."""
     return getattr(settings, "REALTIME_API_METRICS_TOKEN", None)
+
+
+def presence_heartbeat_seconds():
+    """How often a process refreshes its presence entries and re-reads its rooms."""
+    return getattr(settings, "REALTIME_API_PRESENCE_HEARTBEAT_SECONDS", 5)
+
+
+def presence_ttl_seconds():
+    """How long presence entries outlive their process's last refresh.
+
+    A process that dies takes its sockets' presence with it within this plus
+    one heartbeat (PROTOCOL.md: 30 s at most; 20 s by default).
+    """
+    return getattr(settings, "REALTIME_API_PRESENCE_TTL_SECONDS", 15)
+
+
+def presence_grace_seconds():
+    """How long a user whose last socket closed stays present (a page reload)."""
+    return getattr(settings, "REALTIME_API_PRESENCE_GRACE_SECONDS", 2)
+
+
+def presence_signal_rate():
+    """Signals a socket may send: (per second, burst)."""
+    rate = getattr(settings, "REALTIME_API_PRESENCE_SIGNALS_PER_SECOND", 5)
+    burst = getattr(settings, "REALTIME_API_PRESENCE_SIGNAL_BURST", 10)
+    return rate, burst
+
+
+def presence_max_rooms():
+    """How many objects one socket may be present on at once."""
+    return getattr(settings, "REALTIME_API_PRESENCE_MAX_ROOMS", 20)

@@ -14,6 +14,7 @@ from functools import cached_property
 from channels.db import database_sync_to_async
 
 from . import conf, metrics, request_factory
+from .presence import PresenceMixin
 from .protocol import (
     ACTIONS,
     ProtocolError,
@@ -25,12 +26,13 @@ from .protocol import (
 from .registry import get_registry
 from .sessions import GroupUserConsumer
 from .subscriptions import SubscriptionMixin
+from .view_adapter import PRESENCE_ACTIONS
 from .watch import WatchMixin
 
 logger = logging.getLogger(__name__)
 
 
-class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
+class APIDemultiplexer(SubscriptionMixin, WatchMixin, PresenceMixin, GroupUserConsumer):
     """One socket, many streams: routes each request frame to its endpoint.
 
     Serves the streams of `registry` (the project's, REALTIME_API_REGISTRY,
@@ -68,6 +70,7 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
         if hasattr(self, "runtime"):
             self.end_watches()
             self.end_subscriptions()
+            await self.end_presence()
         await super().disconnect(code)
 
     # --- Requests ------------------------------------------------------------
@@ -116,6 +119,8 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, GroupUserConsumer):
             return await self.handle_subscription(endpoint, frame)
         if frame.action in ("watch", "unwatch"):
             return await self.handle_watch(endpoint, frame)
+        if frame.action in PRESENCE_ACTIONS:
+            return await self.handle_presence(endpoint, frame)
         status, data_json = await database_sync_to_async(endpoint.dispatch)(
             frame.action, frame.lookup, frame.payload
         )

@@ -67,6 +67,11 @@ class Endpoint:
     # changes, its comments leave (or enter) what each subscriber sees.
     visibility_depends_on = {}
 
+    # --- Presence (PROTOCOL.md "Presence") ----------------------------------
+    # True: sockets may `join` and `leave` this stream's objects, hear who
+    # else is there, and `signal` them ("typing..."). Joining is a `retrieve`.
+    presence = False
+
     def __init__(self, adapter, scope=None, http_scope=None):
         self.adapter = adapter
         self.scope = scope if scope is not None else {}
@@ -181,6 +186,17 @@ class Endpoint:
             return "anonymous"
         return f"user-{user.pk}"
 
+    def get_presence_member(self, user):
+        """Return how `user` appears to the others present, or None to refuse.
+
+        The default: `{"id": pk, "name": username}`, and None (a 403) for an
+        anonymous user, since presence shows who is there. Override to show a
+        display name; keep "id" and "name", and add what clients need.
+        """
+        if user is None or not user.is_authenticated:
+            return None
+        return {"id": user.pk, "name": user.get_username()}
+
     def get_deleted_data(self, obj):
         """Return the `data` of a delete event: the pk, and the lookup field."""
         data = {"id": obj.pk}
@@ -234,6 +250,18 @@ class Endpoint:
             subscription = Subscription.parse(self, payload)
             subscription.groups = frozenset(self.get_subscription_groups(subscription))
         return subscription
+
+    def presence_object(self, lookup, check=True):
+        """Return the object to join, found as `retrieve` finds it for this user.
+
+        The view's checks and `get_object()` run as for a GET of the object,
+        so a refusal raises `Refused` with what `retrieve` answers (the same
+        404 for an object that does not exist and one this user may not see).
+        `check=False` skips the throttles, for checking again.
+        """
+        with self.refusals():
+            self.initial(route="detail", lookup=lookup, check=check)
+            return self.view_instance.get_object()
 
     def render(self, obj):
         """Return `obj` as JSON text, as `retrieve` renders it for this user."""

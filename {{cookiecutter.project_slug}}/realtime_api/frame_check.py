@@ -32,6 +32,8 @@ EVENT_MESSAGES = {
     (True, "enter"): "watchChangeEvent",
     (True, "update"): "watchChangeEvent",
     (True, "leave"): "watchLeaveEvent",
+    (False, "presence"): "presenceEvent",
+    (False, "signal"): "signalEvent",
 }
 
 

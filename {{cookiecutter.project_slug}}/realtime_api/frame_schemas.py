@@ -16,11 +16,18 @@ ACTION_SUMMARIES = {
     "unsubscribe": "End the subscription with the same filter.",
     "watch": "A list that stays live: its response, then enter/update/leave.",
     "unwatch": "End a live query.",
+    "join": "Be present on an object (a `retrieve` of it): who is there, then "
+    "presence events.",
+    "leave": "Stop being present on an object.",
+    "signal": "Relay a small payload (at most 1 KiB) to the others present; "
+    "never stored.",
 }
 EVENT_SUMMARIES = {
     "events": "Changes to the objects of this socket's subscriptions, each "
     "authorized for the receiving user when it is delivered.",
     "watchEvents": "What enters, changes in and leaves a live query.",
+    "presenceEvents": "Who arrives on and leaves an object this socket is "
+    "present on, and the others' signals. Not logged: no seq.",
 }
 # Event message name -> (actions, data is just the id, carries a watch id).
 SUBSCRIPTION_EVENTS = {
@@ -30,6 +37,39 @@ SUBSCRIPTION_EVENTS = {
 WATCH_EVENTS = {
     "watchChangeEvent": (["enter", "update"], False, True),
     "watchLeaveEvent": (["leave"], True, True),
+}
+# Presence event message name -> (action, schema of its data).
+MEMBER = {"$ref": "#/components/schemas/RealtimePresenceMember"}
+PRESENCE_EVENTS = {
+    "presenceEvent": (
+        "presence",
+        {
+            "type": "object",
+            "required": ["joined", "left"],
+            "properties": {
+                "joined": {"type": "array", "items": MEMBER},
+                "left": {"type": "array", "items": MEMBER},
+            },
+            "additionalProperties": False,
+        },
+    ),
+    "signalEvent": (
+        "signal",
+        {
+            "type": "object",
+            "required": ["from", "payload"],
+            "properties": {
+                "from": MEMBER,
+                "payload": {"type": "object", "description": "As the sender sent it."},
+            },
+            "additionalProperties": False,
+        },
+    ),
+}
+SIGNAL_PAYLOAD = {
+    "type": "object",
+    "description": "Any object of at most 1024 bytes as JSON (413 above), "
+    'e.g. {"typing": true}.',
 }
 
 REQUEST_ID = {
@@ -74,6 +114,20 @@ FIXED_DATA = {
     },
     "unsubscribe": detail("unsubscribed"),
     "unwatch": detail("unwatched"),
+    "join": {
+        "type": "object",
+        "required": ["members"],
+        "properties": {
+            "members": {
+                "type": "array",
+                "items": MEMBER,
+                "description": "Every user present, once, the joining one too.",
+            }
+        },
+        "additionalProperties": False,
+    },
+    "leave": detail("left"),
+    "signal": detail("sent"),
 }
 UNWATCH_PAYLOAD = {
     "type": "object",
@@ -96,6 +150,16 @@ RESPONSE_EXTRAS = {
 }
 
 COMMON_SCHEMAS = {
+    "RealtimePresenceMember": {
+        "description": "A user present on an object, as the endpoint's "
+        "get_presence_member() shows them.",
+        "type": "object",
+        "required": ["id", "name"],
+        "properties": {
+            "id": {"type": ["integer", "string"]},
+            "name": {"type": "string"},
+        },
+    },
     "RealtimeErrorData": {
         "description": "The HTTP error body: `detail`, or a serializer's "
         "field errors; 429 adds `wait` (seconds).",
@@ -221,6 +285,22 @@ def event_frame(stream, actions, data, watch):
         "type": "object",
         "required": required,
         "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def presence_event_frame(stream, action, data):
+    """A presence or signal event: the object's lookup, and no seq."""
+    return {
+        "type": "object",
+        "required": ["type", "stream", "action", "lookup", "data"],
+        "properties": {
+            "type": {"const": "event"},
+            "stream": {"const": stream},
+            "action": {"const": action},
+            "lookup": {"type": "string", "description": "The object's lookup."},
+            "data": data,
+        },
         "additionalProperties": False,
     }
 

@@ -86,6 +86,12 @@ WATCHES = Gauge(
     ["stream"],
     multiprocess_mode="livesum",
 )
+PRESENT_SOCKETS = Gauge(
+    "realtime_presence_sockets",
+    "Sockets present on an object now (one per object and socket), by stream.",
+    ["stream"],
+    multiprocess_mode="livesum",
+)
 
 UNKNOWN = "unknown"
 

@@ -14,6 +14,9 @@ ACTIONS = (
     "unsubscribe",
     "watch",
     "unwatch",
+    "join",
+    "leave",
+    "signal",
 )
 ACTIONS_WITH_LOOKUP = frozenset({"retrieve", "update", "delete"})
 
@@ -152,4 +155,10 @@ def error_frame(frame, status, detail):
 def event_frame(stream, action, data_json, seq, **extra):
     """Build an event frame around `data_json`, JSON text rendered once."""
     head = {"type": "event", "stream": stream, "action": action, **extra, "seq": seq}
+    return f'{dumps(head)[:-1]},"data":{data_json}}}'
+
+
+def presence_event_frame(stream, action, lookup, data_json):
+    """Build a presence or signal event: no seq (never logged), the object's lookup."""
+    head = {"type": "event", "stream": stream, "action": action, "lookup": lookup}
     return f'{dumps(head)[:-1]},"data":{data_json}}}'

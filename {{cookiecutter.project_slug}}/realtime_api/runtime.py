@@ -1,5 +1,7 @@
 """What a registry runs on one event loop: its publisher, its hub, its event log."""
 
+from functools import cached_property
+
 from channels.layers import get_channel_layer
 
 from .eventlog import event_log_from_settings
@@ -20,3 +22,10 @@ class Runtime:
         self.event_log = event_log_from_settings()
         self.publisher = Publisher(self)
         self.hub = Hub(self)
+
+    @cached_property
+    def presence(self):
+        """Who is present on which object (made when a socket first joins one)."""
+        from .presence_hub import PresenceHub
+
+        return PresenceHub(self)

@@ -246,6 +246,12 @@ async def watch(ws, stream, payload):
     return expect_ok(await ws.request(stream, "watch", payload=payload), 200)
 
 
+async def join(ws, stream, lookup):
+    """Join an object's presence; return the members its response lists (200)."""
+    response = await ws.request(stream, "join", lookup)
+    return expect_ok(response, 200)["data"]["members"]
+
+
 async def events_until_quiet(ws, wait=0.3):
     """Return every event that arrives until none has for `wait` seconds.
 

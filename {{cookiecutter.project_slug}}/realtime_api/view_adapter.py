@@ -28,6 +28,10 @@ ACTION_ROUTES = {
     "retrieve": ("detail", "get", "retrieve"),
     "update": ("detail", "patch", "partial_update"),
     "delete": ("detail", "delete", "destroy"),
+    # Presence on one object: joining it is a `retrieve`.
+    "join": ("detail", "get", "retrieve"),
+    "leave": ("detail", "get", "retrieve"),
+    "signal": ("detail", "get", "retrieve"),
 }
 # The router's method maps and initkwargs for a viewset's two routes.
 ROUTE_METHODS = {
@@ -43,6 +47,7 @@ ROUTE_SUFFIXES = {"list": "List", "detail": "Instance"}
 # Actions that read the view's objects without a route of their own.
 READ_ACTIONS = frozenset({"subscribe", "unsubscribe"})
 LIVE_ACTIONS = frozenset({"watch", "unwatch"})
+PRESENCE_ACTIONS = frozenset({"join", "leave", "signal"})
 
 
 class ViewAdapter:
@@ -94,6 +99,13 @@ class ViewAdapter:
             return readable and self.model is not None
         if action in LIVE_ACTIONS:
             return self.implements("list") and self.model is not None
+        if action in PRESENCE_ACTIONS:
+            return (
+                bool(self.endpoint_class.presence)
+                and self.model is not None
+                and self.implements("retrieve")
+                and hasattr(self.view, "get_object")
+            )
         route, method, viewset_action = ACTION_ROUTES[action]
         if self.is_viewset:
             return self.functions[route] is not None and (
@@ -167,6 +179,23 @@ def check(endpoint_class):
         raise ImproperlyConfigured(
             f"'{name}'.allowed_actions names unknown actions: "
             f"{', '.join(sorted(unknown))}. Use some of: {', '.join(ACTIONS)}."
+        )
+    check_presence(endpoint_class)
+
+
+def check_presence(endpoint_class):
+    """Presence needs `presence = True`, and its actions when actions are listed."""
+    name = endpoint_class.__qualname__
+    listed = set(endpoint_class.allowed_actions or ())
+    if endpoint_class.presence and listed and "join" not in listed:
+        raise ImproperlyConfigured(
+            f"'{name}' sets `presence = True` but its allowed_actions leave out "
+            "'join': add 'join' and 'leave' (and 'signal' to relay signals)."
+        )
+    if not endpoint_class.presence and listed & PRESENCE_ACTIONS:
+        raise ImproperlyConfigured(
+            f"'{name}'.allowed_actions names presence actions: set "
+            "`presence = True` on it as well."
         )
 
 

@@ -182,6 +182,18 @@ REALTIME_API_REDIS_URL = env.str("REDIS_URL", default="") or None
 REALTIME_API_REDIS_PREFIX = redis_prefix(env)
 REALTIME_API_EVENT_LOG_SIZE = env.int("REALTIME_API_EVENT_LOG_SIZE", default=10_000)
 REALTIME_API_EVENT_LOG_SECONDS = env.int("REALTIME_API_EVENT_LOG_SECONDS", default=600)
+# Presence (PROTOCOL.md): each process refreshes its sockets' presence every
+# HEARTBEAT seconds; a process that dies takes it with it within TTL + HEARTBEAT
+# (20 s). A user whose last socket closed stays GRACE seconds (a page reload).
+REALTIME_API_PRESENCE_HEARTBEAT_SECONDS = env.float(
+    "REALTIME_API_PRESENCE_HEARTBEAT_SECONDS", default=5
+)
+REALTIME_API_PRESENCE_TTL_SECONDS = env.float(
+    "REALTIME_API_PRESENCE_TTL_SECONDS", default=15
+)
+REALTIME_API_PRESENCE_GRACE_SECONDS = env.float(
+    "REALTIME_API_PRESENCE_GRACE_SECONDS", default=2
+)
 # Pages on these origins (besides ALLOWED_HOSTS) may open a socket with a
 # ticket from POST /api/realtime/ticket/, e.g. "https://app.example.com".
 REALTIME_API_ALLOWED_ORIGINS = env.list("REALTIME_API_ALLOWED_ORIGINS", default=[])

@@ -26,7 +26,7 @@ from realtime_api.live_server import DaphneServer
 PROJECT = Path(__file__).resolve().parents[2]
 
 SMALL = ["--requests", "6", "--sockets", "2", "--subscribers", "4", "--events", "3"]
-SMALL += ["--idle", "8", "--timeout", "30", "--no-progress"]
+SMALL += ["--idle", "8", "--signals", "3", "--timeout", "30", "--no-progress"]
 
 # A scenario on the test-only streams of logentries.py, which every project
 # has (the sample app's or not).
@@ -222,6 +222,11 @@ def test_smoke_run_measures_every_workload_against_the_reference(
         assert rows[("W1 create, 1 socket", endpoint)]["rate"] > 0
     # Live queries are the app's own: measured on the app, compared with W2.
     assert rows[("W4 watch, 4 watchers", "app")]["missing"] == 0
+    # So is presence: 4 users join at once, then signals reach the other 3.
+    storm = rows[("W5 presence join storm, 4 users", "app")]
+    assert storm["missing"] == 0 and storm["storm_ms"] > 0
+    signals = rows[("W5 presence signal, 3 receivers", "app")]
+    assert (signals["count"], signals["missing"]) == (3 * 3, 0)
     ratios = [ratio["name"] for ratio in report["ratios"]]
     assert len(ratios) == 7, ratios
     assert "W2 fan-out, 4 subscribers of one user: app / reference (events/s)" in ratios

@@ -240,3 +240,49 @@ def test_frames_of_streams_outside_the_document_are_counted():
     """Test-only streams are counted as not described, not failed."""
     report = check(("receive", {**CREATED, "stream": "elsewhere"}))
     assert (report.checked, report.undescribed) == (0, 1)
+
+
+def test_presence_is_described_where_a_stream_has_it():
+    """join, leave, signal and their events on folders (presence = True) only."""
+    from .testapp.streams import registry
+
+    document = build_document(registry)
+    assert problems(document) == []
+    operations = set(document["operations"])
+    presence = {"join", "leave", "signal", "presenceEvents"}
+    assert {f"folders.{name}" for name in presence} <= operations
+    assert not {f"notes.{name}" for name in presence} & operations
+    member = {"id": 7, "name": "alice"}
+    joined = {
+        "type": "response",
+        "stream": "folders",
+        "action": "join",
+        "lookup": "3",
+        "request_id": 1,
+        "status": 200,
+        "data": {"members": [member]},
+    }
+    presence_event = {
+        "type": "event",
+        "stream": "folders",
+        "action": "presence",
+        "lookup": "3",
+        "data": {"joined": [member], "left": []},
+    }
+    signal = {
+        **presence_event,
+        "action": "signal",
+        "data": {"from": member, "payload": {"typing": True}},
+    }
+    frames = [
+        ("send", {"stream": "folders/join/3/", "request_id": 1}),
+        ("receive", joined),
+        ("receive", presence_event),
+        ("receive", signal),
+    ]
+    checker = FrameChecker(document)
+    report = checker.check([transcript(*frames)])
+    assert (report.problems, report.checked) == ([], 4)
+    # Presence events are not logged: one with a seq is not what the server sends.
+    report = checker.check([transcript(("receive", {**signal, "seq": 4}))])
+    assert len(report.problems) == 1

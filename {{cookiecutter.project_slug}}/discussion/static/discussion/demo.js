@@ -7,6 +7,10 @@
 // longer matches the search leaves the page, a topic made private leaves
 // the other users' pages. After a reconnect the client reads each query
 // afresh (onReset), so nothing that happened meanwhile is missed.
+//
+// Logged in, the page also joins the open topic's presence
+// (`client.presence`): it shows who else is reading it, and who is typing a
+// comment (signals, relayed to the others present and never stored).
 
 const config = JSON.parse(document.getElementById("demo-config").textContent);
 // The client's URL comes from {% static %}, so hashed file names work too.
@@ -22,6 +26,8 @@ const state = {
   search: "", // the comments' search (the view's `search` param)
   editing: null, // "topic:<id>" or "comment:<id>"
   commentsWatch: null,
+  presence: null, // the open topic's presence (logged-in users only)
+  typing: new Map(), // user id -> {name, timer}: who is typing there
 };
 
 // --- The connection ---------------------------------------------------------
@@ -151,6 +157,7 @@ function selectTopic(id, { keepSearch = false } = {}) {
     $("#comment-search").value = "";
   }
   watchComments();
+  joinTopic();
   const form = $("#comment-form");
   if (form) form.hidden = id === null;
   $("#comment-search-form").hidden = id === null;
@@ -253,6 +260,94 @@ function renderComments() {
   empty.textContent = state.search ? `No comments match “${state.search}”.` : "No comments yet.";
 }
 
+// --- Who is here, and who is typing ------------------------------------------------
+
+const TYPING_SHOWN = 5000; // ms a "typing" signal shows without a new one
+const TYPING_EVERY = 2000; // ms between our own signals while we type
+
+// Be present on the selected topic (instead of the one before).
+function joinTopic() {
+  stopTyping();
+  state.presence?.leave();
+  state.presence = null;
+  for (const { timer } of state.typing.values()) clearTimeout(timer);
+  state.typing.clear();
+  renderTyping();
+  renderViewers(null);
+  // Anonymous users may read, but presence shows who is there: they are not.
+  if (state.selected === null || config.userId === null) return;
+  const handle = client.presence("topics", state.selected, {
+    onChange(members) {
+      if (!current()) return;
+      renderViewers(members);
+      const present = new Set(members.map((member) => member.id));
+      for (const [id, { timer }] of state.typing) {
+        if (present.has(id)) continue;
+        clearTimeout(timer);
+        state.typing.delete(id);
+      }
+      renderTyping();
+    },
+    onSignal(from, payload) {
+      if (current() && typeof payload.typing === "boolean") showTyping(from, payload.typing);
+    },
+  });
+  const current = () => state.presence === handle;
+  state.presence = handle;
+  // Refused when the topic just turned private or went away: it leaves the list.
+  handle.ready.catch(() => {});
+}
+
+function renderViewers(members) {
+  const viewers = $("#viewers");
+  viewers.hidden = members === null;
+  if (members === null) return;
+  const others = members.filter((member) => member.id !== config.userId);
+  viewers.textContent = others.length
+    ? `Also reading: ${others.map((member) => member.name).join(", ")}`
+    : "Nobody else is reading this topic.";
+}
+
+function showTyping(from, typing) {
+  clearTimeout(state.typing.get(from.id)?.timer);
+  state.typing.delete(from.id);
+  if (typing) {
+    const timer = setTimeout(() => {
+      state.typing.delete(from.id);
+      renderTyping();
+    }, TYPING_SHOWN);
+    state.typing.set(from.id, { name: from.name, timer });
+  }
+  renderTyping();
+}
+
+function renderTyping() {
+  const names = [...state.typing.values()].map(({ name }) => name);
+  $("#typing").textContent = names.length
+    ? `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…`
+    : "";
+}
+
+// Our own typing: a signal as we start, again every 2 s while we type, and
+// "stopped" once we pause for twice that or send the comment.
+let typingSentAt = 0;
+let typingPause = null;
+$("#comment-text")?.addEventListener("input", () => {
+  if (!state.presence) return;
+  if (Date.now() - typingSentAt > TYPING_EVERY) {
+    typingSentAt = Date.now();
+    state.presence.signal({ typing: true }).catch(() => {}); // Best effort.
+  }
+  clearTimeout(typingPause);
+  typingPause = setTimeout(stopTyping, 2 * TYPING_EVERY);
+});
+
+function stopTyping() {
+  clearTimeout(typingPause);
+  if (typingSentAt && state.presence) state.presence.signal({ typing: false }).catch(() => {});
+  typingSentAt = 0;
+}
+
 // --- Forms --------------------------------------------------------------------
 
 $("#topic-form")?.addEventListener("submit", async (event) => {
@@ -271,6 +366,7 @@ $("#comment-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
   const payload = { topic: state.selected, text: form.elements.namedItem("text").value };
+  stopTyping();
   const frame = await submit(form, client.request("comments", "create", { payload }));
   if (!frame) return;
   // It enters the comments query (if it matches the search): its event shows it.

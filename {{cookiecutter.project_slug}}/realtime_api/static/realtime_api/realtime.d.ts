@@ -23,7 +23,10 @@ export type Action =
   | "subscribe"
   | "unsubscribe"
   | "watch"
-  | "unwatch";
+  | "unwatch"
+  | "join"
+  | "leave"
+  | "signal";
 
 /** The answer to one request frame: the HTTP status and body of its HTTP twin. */
 export interface ResponseFrame<Data = Json> {
@@ -57,6 +60,47 @@ export interface EventFrame<Data = Item> {
   data: Data;
   /** The live query this event belongs to. */
   watch?: string;
+}
+
+/** A user present on an object, as the endpoint's get_presence_member() shows them. */
+export interface PresenceMember {
+  id: number | string;
+  name: string;
+  [field: string]: Json;
+}
+
+/** Who arrived on (or left) an object joined with `presence()`; no `seq`. */
+export interface PresenceEventFrame {
+  type: "event";
+  stream: string;
+  action: "presence" | "signal";
+  /** The object's lookup. */
+  lookup: string;
+  data:
+    | { joined: PresenceMember[]; left: PresenceMember[] }
+    | { from: PresenceMember; payload: { [key: string]: Json } };
+}
+
+export interface PresenceHandlers {
+  /** The join's answer (again after a reconnect), then every arrival and departure. */
+  onChange?: (
+    members: PresenceMember[],
+    change: { joined: PresenceMember[]; left: PresenceMember[] },
+  ) => void;
+  /** Another socket present sent `signal(payload)`. */
+  onSignal?: (from: PresenceMember, payload: { [key: string]: Json }) => void;
+  /** The join was refused after a reconnect. */
+  onError?: (error: RequestError) => void;
+}
+
+export interface Presence {
+  /** Who is present, each user once, you included; [] once taken out. */
+  readonly members: PresenceMember[];
+  /** Resolves with the first members; rejects with the RequestError of a refusal. */
+  ready: Promise<PresenceMember[]>;
+  /** Relay `payload` (at most 1 KiB as JSON) to the others present. */
+  signal(payload?: Record<string, Json>): Promise<ResponseFrame>;
+  leave(): Promise<ResponseFrame | null>;
 }
 
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
@@ -183,6 +227,9 @@ export declare class RealtimeClient {
     params?: Record<string, Json>,
     handlers?: WatchHandlers<T>,
   ): LiveQuery<T>;
+
+  /** Join an object's presence: who is there, live, and their signals. */
+  presence(stream: string, lookup: string | number, handlers?: PresenceHandlers): Presence;
 
   /** Listen to connection states (called at once with the current one). */
   onStateChange(listener: (change: StateChange) => void): () => boolean;

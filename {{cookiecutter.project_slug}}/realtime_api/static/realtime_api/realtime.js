@@ -37,6 +37,14 @@
 //   });
 //   await live.ready; live.items; // the ordered local copy
 //   live.unwatch();
+//
+//   // Presence: who else is on topic 3, live, and what they signal.
+//   const here = client.presence("topics", 3, {
+//     onChange: (members) => render(members), // [{id, name}], you included
+//     onSignal: (from, payload) => payload.typing && showTyping(from.name),
+//   });
+//   here.signal({ typing: true }); // to the others present, never stored
+//   here.leave();
 
 const OPEN = 1; // WebSocket.OPEN, also where no WebSocket global exists.
 
@@ -159,6 +167,12 @@ function compareValues(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+// Presence members in the server's order: by name (case-insensitive), then id.
+function byName(a, b) {
+  const keys = [a, b].map((member) => [String(member.name ?? "").toLowerCase(), String(member.id)]);
+  return compareValues(keys[0][0], keys[1][0]) || compareValues(keys[0][1], keys[1][1]);
+}
+
 export class RealtimeClient {
   constructor(url = "/ws/", options = {}) {
     this.url = socketUrl(url);
@@ -171,6 +185,7 @@ export class RealtimeClient {
     this.subscriptions = new Map(); // key -> {stream, filter, handlers: Map}
     this.watches = new Set(); // live queries, see watch()
     this.watchIds = new Map(); // the server's watch id -> live query, this socket
+    this.presences = new Set(); // objects joined, see presence()
     this.seqs = new Map(); // stream -> the highest `seq` of its events seen
     this.stateListeners = new Set();
     this.nextId = 1;
@@ -309,6 +324,45 @@ export class RealtimeClient {
     };
   }
 
+  // Presence on one object (PROTOCOL.md "Presence"): join it and keep
+  // `members`, who is present (each user once, you included), up to date.
+  //   onChange(members, {joined, left})  the join's answer (again after a
+  //                                      reconnect), then each arrival and
+  //                                      departure
+  //   onSignal(from, payload)            another socket present signalled
+  //   onError(error)                     the join was refused after a reconnect
+  // Joining is allowed to whoever may `retrieve` the object (anonymous users
+  // may not: 403). When the object stops being visible to you (made
+  // private, deleted) the server takes you out: `members` becomes [] and the
+  // presence ends. Returns {members, ready, signal(payload), leave()}: `ready`
+  // resolves with the first members (or rejects with the RequestError of a
+  // refusal); `signal(payload)` relays an object of at most 1 KiB to the
+  // others present (rate-limited: 429); `leave()` ends it.
+  presence(stream, lookup, handlers = {}) {
+    const room = {
+      stream,
+      lookup: String(lookup), // As event frames name it.
+      handlers,
+      members: [],
+      active: true,
+      answered: false,
+    };
+    room.ready = new Promise((resolve, reject) => {
+      room.settle = { resolve, reject };
+    });
+    room.ready.catch(() => {}); // Reported through `ready` only.
+    this.presences.add(room);
+    if (this.isOpen()) this.sendJoin(room);
+    return {
+      get members() {
+        return room.members;
+      },
+      ready: room.ready,
+      signal: (payload = {}) => this.request(stream, "signal", { lookup: room.lookup, payload }),
+      leave: () => this.leavePresence(room),
+    };
+  }
+
   // Add a connection-state listener, called at once with the current state;
   // returns the function that removes it.
   onStateChange(listener) {
@@ -389,6 +443,7 @@ export class RealtimeClient {
     // the subscriptions are in place and misses no change.
     for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
     for (const live of this.watches) this.sendWatch(live);
+    for (const room of this.presences) this.sendJoin(room);
     const waiting = this.queue.splice(0);
     for (const requestId of waiting) this.transmit(requestId);
     this.setState("open", {});
@@ -484,6 +539,73 @@ export class RealtimeClient {
 
   unwatchOnServer(stream, id) {
     return this.request(stream, "unwatch", { payload: { watch: id } }).catch(() => null);
+  }
+
+  // Send a presence's join frame (again, after a reconnect): its answer
+  // lists who is present now.
+  sendJoin(room) {
+    const answered = (frame) => {
+      if (!room.active) return; // Left meanwhile: its leave follows this join.
+      room.answered = true;
+      room.members = [...frame.data.members];
+      room.settle.resolve(room.members);
+      this.callPresence(room, "onChange", room.members, { joined: room.members, left: [] });
+    };
+    const refused = (error) => {
+      if (!error.frame && !this.isOpen()) return; // Lost socket: re-sent on open.
+      if (error.status >= 400 && error.status < 500) {
+        room.active = false;
+        this.presences.delete(room);
+      }
+      if (room.answered) {
+        this.options.onError(error);
+        this.callPresence(room, "onError", error);
+      }
+      room.settle.reject(error);
+      room.answered = true;
+    };
+    this.request(room.stream, "join", { lookup: room.lookup }).then(answered, refused);
+  }
+
+  leavePresence(room) {
+    if (!room.active) return Promise.resolve(null);
+    room.active = false;
+    this.presences.delete(room);
+    // Another presence() of this object keeps the socket there.
+    for (const other of this.presences) {
+      if (other.stream === room.stream && other.lookup === room.lookup) return Promise.resolve(null);
+    }
+    if (!this.isOpen()) return Promise.resolve(null); // Closing left it already.
+    return this.request(room.stream, "leave", { lookup: room.lookup }).catch(() => null);
+  }
+
+  // Apply a presence or signal event to a presence, then tell its handlers.
+  applyPresence(room, { action, data }) {
+    if (action === "signal") {
+      this.callPresence(room, "onSignal", data.from, data.payload);
+      return;
+    }
+    const changed = new Set([...data.joined, ...data.left].map((member) => member.id));
+    const members = room.members.filter((member) => !changed.has(member.id));
+    members.push(...data.joined);
+    members.sort(byName); // As the server lists them.
+    room.members = members;
+    if (!members.length) {
+      // Taken out: the object is no longer visible to this user.
+      room.active = false;
+      this.presences.delete(room);
+    }
+    this.callPresence(room, "onChange", members, { joined: data.joined, left: data.left });
+  }
+
+  callPresence(room, name, ...args) {
+    const handler = room.handlers[name];
+    if (!handler) return;
+    try {
+      handler(...args);
+    } catch (error) {
+      this.options.onError(error);
+    }
   }
 
   // Apply a watch event to the live query's items, then tell its handlers.
@@ -585,12 +707,21 @@ export class RealtimeClient {
   }
 
   // The one place events go through: note the stream's seq (for `since`),
-  // then route a live query's event by its "watch" id, any other to the
-  // stream's subscriptions.
+  // then route presence and signal events to the presences of their object,
+  // a live query's event by its "watch" id, any other to the stream's
+  // subscriptions.
   dispatchEvent(frame) {
     if (Number.isInteger(frame.seq)) {
       const seen = this.seqs.get(frame.stream);
       if (seen === undefined || frame.seq > seen) this.seqs.set(frame.stream, frame.seq);
+    }
+    if (frame.action === "presence" || frame.action === "signal") {
+      for (const room of [...this.presences]) {
+        if (room.stream === frame.stream && room.lookup === frame.lookup && room.answered) {
+          this.applyPresence(room, frame);
+        }
+      }
+      return;
     }
     if (frame.watch !== undefined) {
       const live = this.watchIds.get(frame.watch);

@@ -6,8 +6,11 @@ from .views import FolderViewSet, NoteViewSet
 
 
 class FolderStream(Endpoint):
+    """Folders; who is looking at a folder, live (presence)."""
+
     view = FolderViewSet
     stream = "folders"
+    presence = True
     subscription_field_mapping = {"ids": "pk__in", "name": "name__istartswith"}
 
 

@@ -5,6 +5,7 @@
 import {
   type EventFrame,
   type Item,
+  type PresenceMember,
   RealtimeClient,
   RequestError,
   STATES,
@@ -70,6 +71,17 @@ async function main(): Promise<void> {
   }
   await unsubscribe();
 
+  // Who else is on topic 3, and who is typing.
+  const here = client.presence("topics", 3, {
+    onChange: (members: PresenceMember[], { joined, left }) =>
+      console.log(members.map((member) => member.name), joined.length, left.length),
+    onSignal: (from, payload) => console.log(from.name, payload.typing === true),
+  });
+  const present: PresenceMember[] = await here.ready;
+  console.log(present[0]?.id, here.members.length);
+  await here.signal({ typing: true });
+  await here.leave();
+
   const compare = orderingCompare("-created,id");
   console.log(compare?.({ id: 1 }, { id: 2 }), socketUrl("/ws/"), client.isOpen());
   const stop = client.onStateChange(({ state }) => console.log(state));
@@ -98,6 +110,8 @@ client.request("comments", "frobnicate");
 client.request("comments", "create", { payload: "text" });
 // @ts-expect-error: watch handlers get items, not frames.
 client.watch<Comment>("comments", {}, { onEnter: (item: string) => item });
+// @ts-expect-error: a signal's payload is an object.
+client.presence("topics", 3).signal("typing");
 // @ts-expect-error: the state is one of STATES.
 const wrong: "online" = client.state;
 
