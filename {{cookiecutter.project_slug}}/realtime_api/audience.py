@@ -78,6 +78,10 @@ class Audience:
             hidden=frozenset(every - visible), visible_pks=frozenset(visible)
         )
 
+    def visible_object(self, pk):
+        """Return the object if this audience may `retrieve` it now, else None."""
+        return self.visible_objects([pk]).get(pk_value(pk))
+
     def visible_objects(self, pks):
         """Return {pk: object} for the objects of `pks` this audience may see."""
         # No ordering: the view's would only cost the database a sort.
