@@ -31,8 +31,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
 
 from . import REFERENCE_PATH, load, report
+from . import soak as soaking
 from .client import BenchError
 from .scenario import DEFAULT, Scenario
 
@@ -40,7 +42,8 @@ from .scenario import DEFAULT, Scenario
 LIMITS = {"requests": 100_000, "sockets": 500, "subscribers": 5000, "events": 10_000}
 LIMITS["idle"] = 20_000
 LIMITS["signals"] = 1000
-FANOUT_WORKLOADS = {"w2", "w2u", "w4"}  # They need --subscribe.
+LIMITS.update(flood_creates=10_000, slow_events=100_000, readers=1000)
+FANOUT_WORKLOADS = {"w2", "w2u", "w4", "slow"}  # They need --subscribe.
 MODEL_VARIABLE = "REALTIME_BENCH_MODEL"  # A setting or an environment variable
 
 
@@ -60,6 +63,8 @@ def main(argv=None, stdout=None):
     console = Console(file=stdout or sys.stdout, highlight=False)
     if not console.is_terminal:
         console.width = 120  # A file or a pipe: do not wrap the table.
+    if args.soak is not None:
+        args.reference_url = "none"  # The soak loads the app alone.
     try:
         options = options_from(args)
         scenario = scenario_from(args, options)
@@ -74,12 +79,17 @@ def main(argv=None, stdout=None):
             disable=args.no_progress or not console.is_terminal,
         )
         with progress:
-            result = asyncio.run(load.run(target, options, scenario, progress))
+            if args.soak is not None:
+                result = asyncio.run(run_soak(target, scenario, args.soak, progress))
+            else:
+                result = asyncio.run(load.run(target, options, scenario, progress))
     except OptionError as exc:
         parser.error(str(exc))
     except BenchError as exc:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 1
+    if args.soak is not None:
+        return report_soak(console, result, args.json)
     ratios = report.ratios(result, options)
     report.print_report(console, result, ratios, target)
     if args.json:
@@ -165,8 +175,25 @@ def build_parser():
     )
     sizes.add_argument(
         "--workloads",
-        default=",".join(load.WORKLOADS),
-        help="Which to run, comma-separated (default: %(default)s).",
+        default=",".join(load.DEFAULT_WORKLOADS),
+        help="Which to run, comma-separated (default: %(default)s; also "
+        "flood and slow, the overload workloads, which take minutes).",
+    )
+    sizes.add_argument(
+        "--pace", type=float, default=20, help="F1: creates a second (20)"
+    )
+    sizes.add_argument(
+        "--flood-creates", type=int, default=200, help="F1: creates per phase"
+    )
+    sizes.add_argument(
+        "--slow-events", type=int, default=15_000, help="S1: creates of ~2 KB"
+    )
+    sizes.add_argument("--readers", type=int, default=20, help="S1: reading sockets")
+    sizes.add_argument(
+        "--stall",
+        type=float,
+        default=20,
+        help="S1: seconds the stalled socket reads nothing (20)",
     )
     what = parser.add_argument_group("what is created", scenario_help())
     what.add_argument("--stream", help="The stream the load creates in.")
@@ -197,6 +224,14 @@ def build_parser():
         help="The server's Redis, for W5 to count the commands a join costs "
         "(INFO commandstats; default: REDIS_URL of these settings, if set). Use "
         "a Redis server of the bench's own: it counts everyone's commands.",
+    )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="SECONDS",
+        help="Instead of the workloads: SECONDS of steady traffic (idle and "
+        "active sockets, writes, subscription churn, reconnects with since); "
+        "reports RSS over time, missing and duplicate events, errors.",
     )
     parser.add_argument("--json", metavar="PATH", help="Also write the results.")
     parser.add_argument(
@@ -244,6 +279,8 @@ def options_from(args):
             raise OptionError(f"--{name} must be between 1 and {limit}.")
     if not 1 <= args.rounds <= 20:
         raise OptionError("--rounds must be between 1 and 20.")
+    if not 0 < args.pace <= 1000:
+        raise OptionError("--pace must be above 0 and at most 1000.")
     workloads = tuple(w.strip().lower() for w in args.workloads.split(","))
     unknown = set(workloads) - set(load.WORKLOADS)
     if unknown:
@@ -261,6 +298,11 @@ def options_from(args):
         rounds=args.rounds,
         timeout=args.timeout,
         workloads=workloads,
+        pace=args.pace,
+        flood_creates=args.flood_creates,
+        slow_events=args.slow_events,
+        readers=args.readers,
+        stall=args.stall,
     )
 
 
@@ -287,6 +329,8 @@ def scenario_from(args, options):
         )
     subscribe = given_or_default("subscribe")
     wanted = FANOUT_WORKLOADS & set(options.workloads)
+    if args.soak is not None:
+        wanted.add("--soak")
     if subscribe is None and wanted:
         raise OptionError(
             f"--subscribe: the filter (a JSON object) {', '.join(sorted(wanted))} "
@@ -406,3 +450,49 @@ def http_path(stream):
 
     adapter = get_registry().get(stream)
     return adapter.path() if adapter is not None else f"/api/{stream}/"
+
+
+# The soak -----------------------------------------------------------------------
+
+
+async def run_soak(target, scenario, seconds, progress):
+    if not 5 <= seconds <= 7 * 24 * 3600:
+        raise OptionError("--soak must be between 5 seconds and a week.")
+    parent = await load.create_parent(target, scenario)
+    options = soaking.SoakOptions()
+    return await soaking.soak(
+        target.url, target, scenario, parent, seconds, options, progress
+    )
+
+
+def report_soak(console, result, json_path):
+    """Print the soak's figures; return 1 if an event was lost or doubled."""
+    table = Table(title=f"python -m bench --soak {result.seconds:g}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    growth = result.rss_growth
+    for name, value in (
+        ("creates", f"{result.creates:,}"),
+        ("create events received (all subscribers)", f"{result.events:,}"),
+        ("missing", str(result.missing)),
+        ("duplicates", str(result.duplicates)),
+        ("resumes with since", str(result.resumes)),
+        ("subscribe/watch churn rounds", str(result.churns)),
+        ("errors", str(len(result.errors))),
+        ("RSS growth after warm-up", "-" if growth is None else f"{growth:+.1%}"),
+    ):
+        table.add_row(name, value)
+    console.print(table)
+    if result.rss:
+        step = max(1, len(result.rss) // 10)
+        samples = ", ".join(
+            f"{t:g} s: {rss / 2**20:.1f}" for t, rss in result.rss[::step]
+        )
+        console.print(f"Server RSS (MB) over time: {samples}", markup=False)
+    for error in result.errors:
+        console.print(f"Error: {error}", markup=False)
+    if json_path:
+        with open(json_path, "w") as file:
+            json.dump(result.as_dict(), file, indent=2)
+            file.write("\n")
+    return 1 if result.missing or result.duplicates or result.errors else 0

@@ -17,6 +17,8 @@ every workload by `Options.timeout` seconds.
 - W5: `subscribers` sockets, as many users, join the parent object's
   presence at once, then one of them sends `signals` signals to the others
   (presence.py); the app only (presence is the app's own).
+- F1 and S1 (overload.py): a well-behaved socket's creates while another
+  floods, and subscribers while one of them stops reading. The app only.
 
 Each workload runs on the app's socket and, when the server has it, on the
 reference endpoint (reference.py), so figures compare as ratios.
@@ -28,6 +30,7 @@ from urllib.parse import urlsplit
 
 from realtime_api.client import RealtimeError
 
+from . import overload
 from .client import BenchError, client, close_all, connect, connect_many, request
 from .presence import presence
 from .scenario import fill
@@ -35,7 +38,9 @@ from .workloads import creates, fanout, hold_idle, http_creates
 
 APP, REFERENCE, HTTP = "app", "reference", "http"
 
-WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4", "w5")
+WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4", "w5", "flood", "slow")
+# F1 and S1 take minutes and want the default frame rate: asked for by name.
+DEFAULT_WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4", "w5")
 
 
 @dataclass
@@ -71,7 +76,12 @@ class Options:
     signals: int = 10  # W5: signals sent to the others present
     rounds: int = 1  # Each measurement is repeated; the median round counts.
     timeout: float = 120.0  # Seconds, per workload
-    workloads: tuple = WORKLOADS
+    workloads: tuple = DEFAULT_WORKLOADS
+    pace: float = 20.0  # F1: creates a second of the well-behaved socket
+    flood_creates: int = 200  # F1: its creates, alone and while flooded
+    slow_events: int = 15_000  # S1: creates of ~2 KB while one socket stalls
+    readers: int = 20  # S1: subscribers that read
+    stall: float = overload.STALL  # S1: seconds the stalled socket reads nothing
 
 
 def labels(options):
@@ -87,6 +97,9 @@ def labels(options):
         "w4": f"W4 watch, {n} watchers",
         "w5 join": f"W5 presence join storm, {n} users",
         "w5 signal": f"W5 presence signal, {n - 1} receivers",
+        "flood alone": f"F1 create at {options.pace:g}/s, alone",
+        "flood": f"F1 create at {options.pace:g}/s, another socket flooding",
+        "slow": f"S1 fan-out, {options.readers} readers, 1 socket not reading",
     }
 
 
@@ -110,6 +123,7 @@ class Row:
 class Report:
     rows: list = field(default_factory=list)
     skipped: dict = field(default_factory=dict)  # What was not measured, and why
+    notes: list = field(default_factory=list)  # What else a workload saw
 
     def find(self, workload, endpoint):
         for row in self.rows:
@@ -137,7 +151,7 @@ async def run(target, options, scenario, progress=None):
     await bench.prepare()
     # W3 first: later workloads leave freed memory behind, which the first
     # endpoint measured would reuse and the second would not.
-    for workload in ("w3", "w1", "http", "w2", "w2u", "w4", "w5"):
+    for workload in ("w3", "w1", "http", "w2", "w2u", "w4", "w5", "flood", "slow"):
         if workload in options.workloads:
             await getattr(bench, workload)()
     return bench.report
@@ -295,6 +309,62 @@ class Bench:
                 f"{path} answered {reply.get('status')}: {reply.get('data')}"
             )
         return None
+
+    async def flood(self):
+        """F1, the app only: its p99 while flooded, to its p99 alone."""
+        options = self.options
+        alone, flooded, stats = await self.bounded(
+            overload.flood(
+                self.target.url,
+                self.target,
+                self.scenario,
+                self.parent,
+                options.flood_creates,
+                options.pace,
+            ),
+            self.labels["flood"],
+        )
+        for label, (p50, p99) in (("flood alone", alone), ("flood", flooded)):
+            row = Row(self.labels[label], APP, options.flood_creates, options.pace)
+            row.p50_ms, row.p99_ms = p50, p99
+            self.report.rows.append(row)
+        self.report.notes.append(
+            f"F1: the flooder sent {stats['frames']:,} frames over "
+            f"{stats['sockets']} sockets; closes by code: {stats['closes']}."
+        )
+
+    async def slow(self):
+        """S1, the app only: readers' latency and RSS while one socket stalls."""
+        options, workload = self.options, self.labels["slow"]
+        figures = await self.bounded(
+            overload.slow_consumer(
+                self.target.url,
+                self.target,
+                self.scenario,
+                self.parent,
+                options.slow_events,
+                options.readers,
+                self.bar(workload, options.slow_events),
+                options.stall,
+            ),
+            workload,
+        )
+        row = Row(workload, APP, figures["events"] * options.readers)
+        row.p50_ms, row.p99_ms = figures["p50_ms"], figures["p99_ms"]
+        row.missing = figures["missing"]
+        self.report.rows.append(row)
+        growth = "not measured (--server-pid)"
+        if figures["rss_before"] and figures["rss_max"]:
+            growth = f"{(figures['rss_max'] - figures['rss_before']) / 2**20:.1f} MB"
+        size = "~2 KB" if figures["padded"] else "unpadded (the stream refused 2 KB)"
+        self.report.notes.append(
+            f"S1: {figures['events']:,} events, {size}; server RSS growth at most "
+            f"{growth}; the socket that read nothing for {options.stall:g} s was "
+            "closed with "
+            f"{figures['slow_socket_close']} after {figures['slow_socket_frames']:,} "
+            f"frames reached it; the writers were refused "
+            f"{figures['writer_429s']} times (429) and waited."
+        )
 
     async def w3(self):
         """Hold `idle` sockets per endpoint, all at once, and weigh them.

@@ -66,6 +66,15 @@ def wanted(options):
             attribute="rss_per_socket_kib",
             higher=False,
         ),
+        # A socket flooding at full speed costs the others little.
+        Ratio(
+            f"{name['flood']}: p99 / p99 alone",
+            ("flood", APP),
+            ("flood alone", APP),
+            1.5,
+            attribute="p99_ms",
+            higher=False,
+        ),
         Ratio(
             "Create, 1 connection: WebSocket / HTTP (req/s)",
             ("w1", APP),
@@ -149,6 +158,8 @@ def print_report(console, report, ratios, target):
         console.print(table)
     for what, reason in report.skipped.items():
         console.print(f"Skipped {what}: {reason}", markup=False)
+    for note in report.notes:
+        console.print(note, markup=False)
 
 
 def write_json(path, report, ratios, target, options):
@@ -163,6 +174,7 @@ def write_json(path, report, ratios, target, options):
             for name, value, goal, met in ratios
         ],
         "skipped": report.skipped,
+        "notes": report.notes,
     }
     with open(path, "w") as file:
         json.dump(data, file, indent=2, ensure_ascii=False)

@@ -19,6 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from realtime_api.auth import RealtimeAuthMiddlewareStack  # noqa: E402
 from realtime_api.routing import websocket_urlpatterns  # noqa: E402
+from realtime_api.server_transport import ServerTransportMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -26,6 +27,10 @@ application = ProtocolTypeRouter(
         # The user comes from an Authorization header (DRF's authentication
         # classes), a one-time ticket, or the session cookie from an allowed
         # Origin; anything else refused is an HTTP 403 (realtime_api/auth.py).
-        "websocket": RealtimeAuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # Outermost: what the server exposes of each socket's send buffer,
+        # to bound the bytes queued for a slow reader (4009).
+        "websocket": ServerTransportMiddleware(
+            RealtimeAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

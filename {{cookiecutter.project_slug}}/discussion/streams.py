@@ -61,5 +61,8 @@ class CommentStream(Endpoint):
     def get_subscription_groups(self, subscription):
         """`{"topic": 3}` joins the topic's group; other filters, matched comments'."""
         if subscription.keys() == {"topic"}:
-            return {f"comments-topic-{subscription.data['topic'].pk}"}
+            # One topic or a list of them (the filter then reads `topic__in`).
+            topics = subscription.data["topic"]
+            topics = topics if isinstance(topics, list) else [topics]
+            return {f"comments-topic-{topic.pk}" for topic in topics}
         return super().get_subscription_groups(subscription)

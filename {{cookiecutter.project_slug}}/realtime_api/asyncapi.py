@@ -94,7 +94,13 @@ def info():
             "(the wire protocol v1.1, realtime_api/PROTOCOL.md). Every request "
             "frame is answered by one response frame, in order: `status` and "
             "`data` are what the same request gets over HTTP. Open `/ws/` for "
-            "every stream (frames name theirs), or `/ws/<stream>/` for one."
+            "every stream (frames name theirs), or `/ws/<stream>/` for one. "
+            'Limits (PROTOCOL.md, "Limits and overload"): frames over the '
+            "socket's rate are answered 429 with `wait`; too many frames "
+            "waiting, subscriptions or watches, 429 naming the setting. Close "
+            "codes: 4001 the user or session changed (reconnect), 4008 "
+            "flooding after being told (reconnect later, slower), 4009 slow "
+            "consumer (reconnect and resume with `since`)."
         ),
     }
 

@@ -19,8 +19,9 @@ an Origin: the server's own unless `origin` says otherwise.
 
 After any close (4001 when the user's session or token changed, 4009 when it
 read too slowly, a server restart) the client reconnects with exponential
-backoff and jitter, subscribes again with `since` (the server replays what
-was missed) and reads each live query afresh. A handshake refused with HTTP
+backoff and jitter (5 s at least after 4008: it sent too fast), subscribes
+again with `since` (the server replays what was missed) and reads each live
+query afresh. A handshake refused with HTTP
 403 (a revoked token) ends it: waiting calls raise HandshakeRefused.
 
 On the command line (prints what changes, one JSON object a line):
@@ -58,6 +59,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 logger = logging.getLogger(__name__)
 
 STATES = ("connecting", "open", "reconnecting", "closed")
+# A socket closed for flooding (PROTOCOL.md, 4008) comes back this much later.
+FLOODING, FLOODING_DELAY = 4008, 5.0
 
 
 class RealtimeError(Exception):
@@ -439,6 +442,8 @@ class RealtimeClient:
         self._stop(RequestError("The client is closed."))
         if self._socket is not None:
             await self._socket.close()
+        if not self._connected:  # Waiting to reconnect: stop waiting.
+            self._runner.cancel()
         await asyncio.gather(self._runner, return_exceptions=True)
         self._runner = None
 
@@ -723,6 +728,8 @@ class RealtimeClient:
         while self._failure is None:
             ceiling = min(self.max_delay, self.min_delay * 2**self._attempt)
             delay = ceiling / 2 + random.random() * ceiling / 2
+            if self.close_code == FLOODING:
+                delay = max(delay, FLOODING_DELAY)
             self._attempt += 1
             self._set_state("reconnecting", code=self.close_code, delay=delay)
             await asyncio.sleep(delay)

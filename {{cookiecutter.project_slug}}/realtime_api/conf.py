@@ -95,3 +95,42 @@ def presence_signal_rate():
 def presence_max_rooms():
     """How many objects one socket may be present on at once."""
     return getattr(settings, "REALTIME_API_PRESENCE_MAX_ROOMS", 20)
+
+
+# --- Limits and overload (PROTOCOL.md) -----------------------------------------
+# Each bounds what one socket may cost; see realtime_api/overload.py.
+
+
+def frame_rate():
+    """Frames a second a socket may send on average (None: no limit)."""
+    return getattr(settings, "REALTIME_API_FRAME_RATE", 50)
+
+
+def frame_burst():
+    """Frames a socket may send at once, above its rate."""
+    return getattr(settings, "REALTIME_API_FRAME_BURST", 150)
+
+
+def max_pending_frames():
+    """Frames of a socket waiting to be answered; more are refused (429)."""
+    return getattr(settings, "REALTIME_API_MAX_PENDING_FRAMES", 128)
+
+
+def max_subscriptions():
+    """Subscriptions (filters) a socket may hold at once."""
+    return getattr(settings, "REALTIME_API_MAX_SUBSCRIPTIONS", 100)
+
+
+def max_watches():
+    """Live queries a socket may watch at once."""
+    return getattr(settings, "REALTIME_API_MAX_WATCHES", 20)
+
+
+def max_queued_bytes():
+    """Bytes waiting to be sent to a socket; past them it is closed with 4009."""
+    return getattr(settings, "REALTIME_API_MAX_QUEUED_BYTES", 1024 * 1024)
+
+
+def event_log_bytes():
+    """The in-process event log's size per stream, in bytes (an estimate)."""
+    return getattr(settings, "REALTIME_API_EVENT_LOG_BYTES", 4 * 1024 * 1024)

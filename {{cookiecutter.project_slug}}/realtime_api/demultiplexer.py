@@ -15,10 +15,12 @@ from channels.db import database_sync_to_async
 
 from . import conf, metrics, request_factory
 from .presence import PresenceMixin
+from .overload import OverloadMixin
 from .protocol import (
     ACTIONS,
     ProtocolError,
     RequestFrame,
+    check_size,
     error_frame,
     parse_request,
     response_frame,
@@ -32,7 +34,9 @@ from .watch import WatchMixin
 logger = logging.getLogger(__name__)
 
 
-class APIDemultiplexer(SubscriptionMixin, WatchMixin, PresenceMixin, GroupUserConsumer):
+class APIDemultiplexer(
+    OverloadMixin, SubscriptionMixin, WatchMixin, PresenceMixin, GroupUserConsumer
+):
     """One socket, many streams: routes each request frame to its endpoint.
 
     Serves the streams of `registry` (the project's, REALTIME_API_REGISTRY,
@@ -66,6 +70,7 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, PresenceMixin, GroupUserCo
         self.opened = metrics.socket_opened()
 
     async def disconnect(self, code):
+        await self.stop_frames()
         metrics.socket_closed(code, self.opened)
         if hasattr(self, "runtime"):
             self.end_watches()
@@ -98,6 +103,7 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, PresenceMixin, GroupUserCo
         # Then what arrived meanwhile, in order, before anything newer.
         while self.held:
             text, key = self.held.pop(0)
+            self.release_bytes(len(text))
             if self.remember(key):
                 await self.send(text_data=text)
         self.held = None
@@ -108,10 +114,7 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, PresenceMixin, GroupUserCo
             raise ProtocolError(
                 400, "Binary frames are not supported: send JSON in a text frame."
             )
-        limit = conf.max_frame_bytes()
-        # UTF-8 takes at most 4 bytes a character: encode only when it matters.
-        if len(text) > limit or (len(text) > limit // 4 and len(text.encode()) > limit):
-            raise ProtocolError(413, f"The frame is larger than {limit} bytes.")
+        check_size(text, conf.max_frame_bytes())
         parse_request(text, frame, self.bound_stream)
         adapter = self.get_adapter(frame)
         endpoint = adapter.endpoint_class(adapter, self.scope, self.http_scope)
@@ -162,7 +165,8 @@ class APIDemultiplexer(SubscriptionMixin, WatchMixin, PresenceMixin, GroupUserCo
         feed may both carry it.
         """
         if self.held is not None:
-            self.held.append((text, key))
+            if self.hold_bytes(len(text)):  # Else: closed as a slow consumer.
+                self.held.append((text, key))
         elif self.remember(key):
             await self.send(text_data=text)
 

@@ -20,11 +20,16 @@ import redis.asyncio as redis
 from . import conf
 from .changes import Change
 
+# What one logged change costs in memory besides its strings: the Change and
+# LoggedEvent objects, their tuples, the id, the deque's slot (tracemalloc).
+ENTRY_OVERHEAD = 400
+
 
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
     time: float
     change: Change
+    size: int = 0  # Its estimated bytes in memory (MemoryEventLog).
 
     @property
     def seq(self):
@@ -61,26 +66,47 @@ def _concerns(change, groups):
     return change.action == "recheck" or not groups.isdisjoint(change.all_groups())
 
 
+def entry_size(change):
+    """The estimated bytes a logged change holds: only deletes carry data."""
+    strings = [*change.groups, *change.old_groups, change.deleted_json or ""]
+    if change.filter:
+        strings.append(json.dumps(change.filter, default=str))
+    return ENTRY_OVERHEAD + sum(len(text) for text in strings)
+
+
 class MemoryEventLog:
-    """The log of one process: enough for `runserver` and the tests."""
+    """The log of one process: enough for `runserver` and the tests.
+
+    Each stream keeps at most REALTIME_API_EVENT_LOG_SIZE events and
+    REALTIME_API_EVENT_LOG_BYTES bytes (estimated), the oldest going first.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._seqs = {}
         self._entries = {}
+        self._bytes = {}
 
     async def append(self, change):
         """Log `change` under its stream's next seq; return the seq."""
         stream = change.stream
+        size, now = entry_size(change), time.time()
         with self._lock:
             seq = self._seqs.get(stream, 0) + 1
             self._seqs[stream] = seq
-            entries = self._entries.get(stream)
-            if entries is None or entries.maxlen != conf.event_log_size():
-                entries = deque(entries or (), maxlen=conf.event_log_size())
-                self._entries[stream] = entries
-            entries.append(LoggedEvent(time.time(), change.with_seq(seq)))
+            entries = self._entries.setdefault(stream, deque())
+            entries.append(LoggedEvent(now, change.with_seq(seq), size))
+            held = self._bytes.get(stream, 0) + size
+            count, limit = conf.event_log_size(), conf.event_log_bytes()
+            while len(entries) > count or (held > limit and len(entries) > 1):
+                held -= entries.popleft().size
+            self._bytes[stream] = held
             return seq
+
+    def held_bytes(self, stream):
+        """The estimated bytes of `stream`'s log now."""
+        with self._lock:
+            return self._bytes.get(stream, 0)
 
     async def replay(self, stream, since, groups):
         with self._lock:

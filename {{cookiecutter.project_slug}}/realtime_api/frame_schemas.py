@@ -166,7 +166,7 @@ COMMON_SCHEMAS = {
         "type": ["object", "array"],
         "properties": {
             "detail": {"type": "string"},
-            "wait": {"type": ["integer", "null"]},
+            "wait": {"type": ["number", "null"], "minimum": 0},
         },
     },
 }
@@ -174,7 +174,8 @@ COMMON_MESSAGES = {
     "errorResponse": {
         "title": "Error response",
         "summary": "A refused request: the HTTP status and body it gets over "
-        "HTTP, or a protocol error (400, 404, 405, 413, 503).",
+        "HTTP, or a protocol error (400, 404, 405, 413, 503), or a limit of "
+        "the socket (429: `wait` when over its frame rate).",
         "contentType": "application/json",
         "correlationId": {"location": "$message.payload#/request_id"},
         "payload": {

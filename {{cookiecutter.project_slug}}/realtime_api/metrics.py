@@ -93,6 +93,14 @@ PRESENT_SOCKETS = Gauge(
     multiprocess_mode="livesum",
 )
 
+OVERLOAD = Counter(
+    "realtime_overload",
+    "Frames refused and sockets closed to bound what one socket costs, by kind: "
+    "'rate', 'pending', 'subscriptions', 'watches' (429 answers), 'flooding' "
+    "(closed with 4008), 'slow_consumer' (closed with 4009).",
+    ["kind"],
+)
+
 UNKNOWN = "unknown"
 
 
@@ -135,6 +143,11 @@ def events_dropped(streams, stage):
     """Count lost events: one per stream name in `streams`."""
     for stream in streams:
         EVENTS_DROPPED.labels(stream, stage).inc()
+
+
+def overload(kind):
+    """Count a refusal or a close of the limits (see OVERLOAD)."""
+    OVERLOAD.labels(kind).inc()
 
 
 def close_code_label(code):

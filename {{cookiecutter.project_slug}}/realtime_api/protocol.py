@@ -58,15 +58,25 @@ def parse_request(text, frame, bound_stream=None):
         content = json.loads(text)
     except ValueError as exc:
         raise ProtocolError(400, f"The frame is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise ProtocolError(400, "The frame's JSON is nested too deeply.") from None
     if not isinstance(content, dict):
         raise ProtocolError(400, "A request frame must be a JSON object.")
 
     request_id = content.get("request_id")
     if request_id is not None and (
-        isinstance(request_id, bool) or not isinstance(request_id, str | int)
+        isinstance(request_id, bool)
+        or not isinstance(request_id, str | int)
+        or not _valid_unicode(request_id)
     ):
         raise ProtocolError(400, "request_id must be a string or an integer.")
     frame.request_id = request_id
+    if not _valid_unicode(text, content):
+        raise ProtocolError(
+            400,
+            "The frame holds an unpaired surrogate (\\ud800 to \\udfff): "
+            "strings must be valid Unicode.",
+        )
 
     _parse_stream(content, frame, bound_stream)
 
@@ -86,6 +96,23 @@ def parse_request(text, frame, bound_stream=None):
         )
     frame.since = since
     return frame
+
+
+def _valid_unicode(text, content=None):
+    """False when a string holds a lone surrogate, which UTF-8 cannot carry.
+
+    A socket's text is valid UTF-8, but JSON may still escape one ("\\ud800")
+    in `content`, the text parsed.
+    """
+    if not isinstance(text, str):
+        return True
+    try:
+        text.encode()
+        if content is not None and "\\ud" in text.lower():
+            json.dumps(content, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_stream(content, frame, bound_stream):
@@ -147,9 +174,18 @@ def response_frame(frame, status, data_json, **extra):
     return f'{dumps(head)[:-1]},"data":{data_json}}}'
 
 
-def error_frame(frame, status, detail):
-    """Build the response frame of a refused request."""
-    return response_frame(frame, status, dumps({"detail": detail}))
+def error_frame(frame, status, detail, **data):
+    """Build the response frame of a refused request (`data`: more of its body)."""
+    return response_frame(frame, status, dumps({"detail": detail, **data}))
+
+
+def check_size(text, limit):
+    """Refuse (413) a text frame of more than `limit` bytes in UTF-8."""
+    # UTF-8 takes at most 4 bytes a character: encode only when it matters.
+    if len(text) > limit or (
+        len(text) > limit // 4 and len(text.encode("utf-8", "surrogatepass")) > limit
+    ):
+        raise ProtocolError(413, f"The frame is larger than {limit} bytes.")
 
 
 def event_frame(stream, action, data_json, seq, **extra):

@@ -5,6 +5,7 @@ from functools import cached_property
 from channels.layers import get_channel_layer
 
 from .eventlog import event_log_from_settings
+from .flood import FloodLedger
 from .hub import Hub
 from .publisher import Publisher
 
@@ -22,6 +23,7 @@ class Runtime:
         self.event_log = event_log_from_settings()
         self.publisher = Publisher(self)
         self.hub = Hub(self)
+        self.flood_ledger = FloodLedger()
 
     @cached_property
     def presence(self):

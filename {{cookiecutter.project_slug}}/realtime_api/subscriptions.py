@@ -12,7 +12,7 @@ from collections import Counter
 
 from channels.db import database_sync_to_async
 
-from . import metrics
+from . import conf, metrics
 from .endpoints import Refused
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
@@ -130,7 +130,9 @@ class SubscriptionMixin:
                 400, f"Action '{frame.action}' takes no lookup: put it in the payload."
             )
         hub = self.runtime.hub
+        key = json.dumps(frame.payload, sort_keys=True)
         if frame.action == "subscribe":
+            self.check_subscription_limit(frame.stream, key)
             try:
                 # Hear of changes before evaluating the filter: none is missed.
                 await hub.listen(frame.stream)
@@ -147,7 +149,6 @@ class SubscriptionMixin:
             )
         except Refused as refused:
             return response_frame(frame, refused.status, refused.data_json)
-        key = json.dumps(frame.payload, sort_keys=True)
         if frame.action == "unsubscribe":
             self.unsubscribe(frame.stream, key)
             return response_frame(frame, 200, dumps({"detail": "unsubscribed"}))
@@ -161,6 +162,20 @@ class SubscriptionMixin:
         if not subscription.groups:
             data["warning"] = NOTHING_TO_HEAR
         return response_frame(frame, 200, dumps(data), **resumed)
+
+    def check_subscription_limit(self, stream, key):
+        """Refuse a new subscription past REALTIME_API_MAX_SUBSCRIPTIONS (429)."""
+        subscribers = self.subscribers or {}
+        if key in getattr(subscribers.get(stream), "filters", ()):
+            return  # The same filter again replaces it.
+        held = sum(len(subscriber.filters) for subscriber in subscribers.values())
+        self.check_limit(
+            held,
+            conf.max_subscriptions(),
+            "subscriptions",
+            "REALTIME_API_MAX_SUBSCRIPTIONS",
+            "Unsubscribe from one first.",
+        )
 
     def subscriber(self, endpoint):
         """Return the socket's Subscriber of the endpoint's stream (made once)."""

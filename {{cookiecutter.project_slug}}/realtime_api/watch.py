@@ -11,7 +11,7 @@ import logging
 from channels.db import database_sync_to_async
 from rest_framework import exceptions
 
-from . import metrics
+from . import conf, metrics
 from .changes import pk_value
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
@@ -136,6 +136,13 @@ class WatchMixin:
             raise ProtocolError(400, f"Action '{frame.action}' takes no lookup.")
         if frame.action == "unwatch":
             return self.unwatch(frame)
+        self.check_limit(
+            len(self.watches or ()),
+            conf.max_watches(),
+            "watches",
+            "REALTIME_API_MAX_WATCHES",
+            "Unwatch one first.",
+        )
         hub = self.runtime.hub
         try:
             # Hear of changes before reading the snapshot: none is missed.

@@ -194,6 +194,28 @@ REALTIME_API_PRESENCE_TTL_SECONDS = env.float(
 REALTIME_API_PRESENCE_GRACE_SECONDS = env.float(
     "REALTIME_API_PRESENCE_GRACE_SECONDS", default=2
 )
+# Without Redis the log is in each process's memory: at most this many bytes
+# per stream (an estimate; deletes carry their data, other events none).
+REALTIME_API_EVENT_LOG_BYTES = env.int(
+    "REALTIME_API_EVENT_LOG_BYTES", default=4 * 1024 * 1024
+)
+# Limits and overload (PROTOCOL.md): what one socket may cost. Frames over
+# the rate (a second, on average) or the burst are answered 429 and not run;
+# a socket that goes on is closed with 4008. None turns the rate off.
+REALTIME_API_FRAME_RATE = env.float("REALTIME_API_FRAME_RATE", default=50) or None
+REALTIME_API_FRAME_BURST = env.int("REALTIME_API_FRAME_BURST", default=150)
+# Frames of a socket waiting to be answered; more are answered 429.
+REALTIME_API_MAX_PENDING_FRAMES = env.int(
+    "REALTIME_API_MAX_PENDING_FRAMES", default=128
+)
+# Subscriptions (filters) and live queries a socket may hold; more are 429.
+REALTIME_API_MAX_SUBSCRIPTIONS = env.int("REALTIME_API_MAX_SUBSCRIPTIONS", default=100)
+REALTIME_API_MAX_WATCHES = env.int("REALTIME_API_MAX_WATCHES", default=20)
+# Bytes waiting to be sent to a socket that does not read; past them it is
+# closed with 4009 (a slow consumer: it reconnects and resumes with `since`).
+REALTIME_API_MAX_QUEUED_BYTES = env.int(
+    "REALTIME_API_MAX_QUEUED_BYTES", default=1024 * 1024
+)
 # Pages on these origins (besides ALLOWED_HOSTS) may open a socket with a
 # ticket from POST /api/realtime/ticket/, e.g. "https://app.example.com".
 REALTIME_API_ALLOWED_ORIGINS = env.list("REALTIME_API_ALLOWED_ORIGINS", default=[])

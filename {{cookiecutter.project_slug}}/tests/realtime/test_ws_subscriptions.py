@@ -137,6 +137,19 @@ async def test_folder_subscription_hears_later_notes(world, user, other):
         assert await ws.queue_empty()
 
 
+async def test_a_list_of_folders_hears_later_notes_of_each(world, user):
+    """`{"folder": [a, b]}` joins both folders' groups (the fuzz test found a 500)."""
+    folders = [world.public_folder, world.others_folder]
+    async with communicator(user) as ws:
+        await subscribe(ws, "notes", {"folder": [f.pk for f in folders]})
+        for folder in folders:
+            await Note.objects.acreate(folder=folder, author=user, text="later")
+            event = await ws.receive_event()
+            assert (event["action"], event["data"]["folder"]) == ("create", folder.pk)
+        response = await ws.request("notes", "subscribe", payload={"folder": []})
+        assert response["status"] == 200 and response["data"]["matched"] == 0
+
+
 async def test_no_events_for_objects_outside_the_queryset(world, user, other):
     """Another user's private folder matches 0 and its notes send nothing.
 

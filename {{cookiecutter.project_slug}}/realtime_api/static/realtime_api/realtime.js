@@ -55,6 +55,10 @@ const OPEN = 1; // WebSocket.OPEN, also where no WebSocket global exists.
 //   "closed"       close() was called: no more attempts
 export const STATES = Object.freeze(["connecting", "open", "reconnecting", "closed"]);
 
+// Close codes of PROTOCOL.md's "Limits and overload" that change the backoff.
+const FLOODING = 4008;
+const FLOODING_DELAY = 5000; // ms
+
 const DEFAULTS = {
   // How long a request may take, waiting for a connection included (ms).
   timeout: 10000,
@@ -662,11 +666,14 @@ export class RealtimeClient {
 
   // Exponential backoff with jitter: a server restart must not see every
   // client come back in the same millisecond. 4001 (the session changed) is
-  // a close like any other: the new socket carries the new session's user.
+  // a close like any other: the new socket carries the new session's user;
+  // so is 4009 (this client read too slowly): it resumes with `since`. After
+  // 4008 (it sent too fast) it comes back slower: FLOODING_DELAY at least.
   scheduleReconnect(info) {
     const { minDelay, maxDelay } = this.options;
     const ceiling = Math.min(maxDelay, minDelay * 2 ** this.attempt);
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    let delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    if (info.code === FLOODING) delay = Math.max(delay, FLOODING_DELAY);
     this.attempt += 1;
     this.setState("reconnecting", { ...info, attempt: this.attempt, delay });
     clearTimeout(this.retryTimer);

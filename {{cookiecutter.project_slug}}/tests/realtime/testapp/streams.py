@@ -27,7 +27,10 @@ class NoteStream(Endpoint):
 
     def get_subscription_groups(self, subscription):
         if subscription.keys() == {"folder"}:
-            return {f"notes-folder-{subscription.data['folder'].pk}"}
+            # One folder or a list of them (the filter then reads `folder__in`).
+            folders = subscription.data["folder"]
+            folders = folders if isinstance(folders, list) else [folders]
+            return {f"notes-folder-{folder.pk}" for folder in folders}
         return super().get_subscription_groups(subscription)
 
 

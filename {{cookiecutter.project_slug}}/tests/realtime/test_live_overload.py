@@ -1,0 +1,158 @@
+"""Limits and overload against a real daphne, with real sockets that misbehave.
+
+A reader that stops reading is closed with 4009 once what waits for it passes
+REALTIME_API_MAX_QUEUED_BYTES, receives that close behind its backlog when it
+reads again (daphne would drop it after 1 s), and resumes with `since`; a
+socket that floods without reading is closed with 4008. Meanwhile another
+socket is served. The server's /metrics tells when it decided.
+"""
+
+import asyncio
+import json
+import re
+import socket
+
+import pytest
+import websockets
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from realtime_api.live_server import LiveClient, http_get
+from realtime_api.testing import create_session
+
+from .testapp.models import Folder
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+METRICS_TOKEN = "overload-test"
+NOTE_TEXT = "n" * 1900  # About 2 KB an event.
+
+
+def overloads(server, kind):
+    """The server's count of `kind` in realtime_overload_total (its /metrics)."""
+    url = server.url.replace("ws://", "http://") + "/metrics"
+    response = http_get(url, {"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status == 200, response.body[:200]
+    sample = "realtime_overload_total" + '{kind="' + kind + '"}'
+    pattern = "^" + re.escape(sample) + r" ([0-9.e+]+)$"
+    found = re.search(pattern, response.body.decode(), re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def stalled_reader(server, session_key):
+    """A real socket that reads one frame at a time and keeps almost no buffer.
+
+    websockets stops reading from the network once `max_queue` frames wait,
+    and a small kernel receive buffer fills fast: the server's backlog grows.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+    return await websockets.connect(
+        server.url + "/ws/",
+        sock=sock,
+        origin="http://localhost",
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}"},
+        max_queue=1,
+        open_timeout=10,
+    )
+
+
+async def read_until_closed(ws, timeout=30):
+    """Every frame the socket still delivers, then the close code it received."""
+    frames = []
+    async with asyncio.timeout(timeout):
+        try:
+            while True:
+                frames.append(json.loads(await ws.recv()))
+        except websockets.ConnectionClosed as closed:
+            return frames, closed.rcvd.code if closed.rcvd else None
+
+
+async def test_a_reader_that_stops_is_closed_4009_and_resumes(testapp_servers, user):
+    """Past the bound: 4009 behind the backlog, nothing after, then `since`."""
+    server = testapp_servers(
+        env={
+            "REALTIME_API_MAX_QUEUED_BYTES": "65536",
+            "REALTIME_API_FRAME_RATE": "0",
+            "METRICS_TOKEN": METRICS_TOKEN,
+        }
+    )
+    folder = await Folder.objects.acreate(name="Busy", owner=user)
+    key = await database_sync_to_async(create_session)(user)
+    reader = await stalled_reader(server, key)
+    subscribe = {"stream": "notes/subscribe/", "payload": {"folder": folder.pk}}
+    await reader.send(json.dumps({**subscribe, "request_id": "s"}))
+    assert json.loads(await reader.recv())["status"] == 200
+    created = 0
+    async with await LiveClient.connect(server.url, key) as writer:
+        payload = {"folder": folder.pk, "text": NOTE_TEXT}
+        while not await asyncio.to_thread(overloads, server, "slow_consumer"):
+            for _ in range(25):
+                reply = await writer.request("notes", "create", payload=payload)
+                assert reply["status"] == 201, reply
+                created += 1
+            assert created < 5000, "the stalled reader was never closed"
+        for _ in range(5):  # After the close: never sent to it.
+            await writer.request("notes", "create", payload=payload)
+            created += 1
+        await asyncio.sleep(2)  # Longer than autobahn waits for a close reply.
+        received, code = await read_until_closed(reader)
+        assert code == 4009
+        seqs = [frame["seq"] for frame in received]
+        first = seqs[0]  # 1, unless the log is shared (Redis) with other tests.
+        assert seqs == list(range(first, first + len(seqs)))  # In order, no gap.
+        assert len(seqs) < created - 5
+
+        # The writer was served all along; the reader resumes where it stopped.
+        async with await LiveClient.connect(server.url, key) as again:
+            response = await again.request(
+                "notes", "subscribe", payload={"folder": folder.pk}, since=seqs[-1]
+            )
+            assert response["resumed"] is True
+            replayed = [await again.receive_event() for _ in range(created - len(seqs))]
+            assert [e["seq"] for e in replayed] == list(
+                range(seqs[-1] + 1, first + created)
+            )
+            assert await asyncio.to_thread(overloads, server, "slow_consumer") == 1
+
+
+async def test_a_socket_flooding_without_reading_is_closed_4008(testapp_servers, user):
+    """5,000 frames at full speed: closed after its burst; others are served."""
+    server = testapp_servers(
+        env={
+            "REALTIME_API_FRAME_RATE": "20",
+            "REALTIME_API_FRAME_BURST": "40",
+            "METRICS_TOKEN": METRICS_TOKEN,
+        }
+    )
+    key = await database_sync_to_async(create_session)(user)
+    async with (
+        await LiveClient.connect(server.url, key) as flooder,
+        await LiveClient.connect(server.url, key) as other,
+    ):
+        frame = json.dumps({"stream": "folders/list/", "request_id": "f"})
+        try:
+            for _ in range(5000):
+                await flooder.connection.send(frame)
+        except websockets.ConnectionClosed:
+            pass  # Closed before it finished sending.
+        for i in range(5):
+            reply = await other.request("folders", "list", request_id=f"o{i}")
+            assert reply["status"] == 200
+        answered = []
+        # Read no more, the server never hears the client's close reply: the
+        # client's own close timeout (10 s in websockets) ends it.
+        async with asyncio.timeout(30):
+            try:
+                while True:
+                    answered.append(json.loads(await flooder.connection.recv()))
+            except websockets.ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else None
+    assert code == 4008
+    statuses = [frame["status"] for frame in answered]
+    # At most the burst (and what the rate added meanwhile) ran, and at most
+    # 40 more were refused before the close.
+    assert statuses.count(429) <= 40 and statuses.count(200) <= 40 + 20
+    assert await asyncio.to_thread(overloads, server, "flooding") == 1
