@@ -14,8 +14,8 @@ from functools import cached_property
 from channels.db import database_sync_to_async
 
 from . import conf, metrics, request_factory
-from .presence import PresenceMixin
 from .overload import OverloadMixin
+from .presence import PresenceMixin
 from .protocol import (
     ACTIONS,
     ProtocolError,
