@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
 from channels.db import database_sync_to_async
+from django.db import close_old_connections
 
 from . import metrics
 from .audience import Audience, Verdict
@@ -201,7 +202,7 @@ class Hub:
     async def in_database(self, function, *args):
         """Run `function` in the hub's own database thread."""
         async with ThreadSensitiveContext(executor=self.executor):
-            return await database_sync_to_async(function)(*args)
+            return await database_sync_to_async(_closing_connections)(function, *args)
 
 
 class Plan:
@@ -240,6 +241,19 @@ def evaluate(plans):
                 plan.verdicts[audience] = found[plan.change]
         for query in plan.queries:
             plan.results[query] = (results[query] or {}).get(plan.change)
+
+
+def _closing_connections(function, *args):
+    """Run function, then give back the thread's connection (CONN_MAX_AGE, pool).
+
+    database_sync_to_async does it too, except under Channels' test
+    communicators, which turn that off: this thread outlives a test, and
+    the connections it kept would drain PostgreSQL's pool.
+    """
+    try:
+        return function(*args)
+    finally:
+        close_old_connections()
 
 
 def _safely(function, batch, *args):

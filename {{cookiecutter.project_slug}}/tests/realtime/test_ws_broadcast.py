@@ -293,3 +293,24 @@ async def test_every_subscriber_gets_the_event(world, user, other, admin):
             assert (await ws.receive_event())["data"]["name"] == "x"
             assert await ws.queue_empty()
         assert await bystander.queue_empty()
+
+
+@pytest.mark.postgres
+async def test_the_hub_gives_its_database_connection_back(world, user):
+    """After evaluating a change, the hub's thread holds no connection.
+
+    With the pool (CONN_MAX_AGE 0) a connection it kept would never go back:
+    one per event loop, until the pool is empty and every request waits.
+    """
+    from django.db import connection
+
+    from realtime_api.registry import get_registry
+
+    note = world.public_note
+    async with communicator(user) as ws:
+        await subscribe(ws, "notes", {"id": note.pk})
+        await note.asave()
+        await ws.receive_event()
+        hub = get_registry().runtime().hub
+        holds = hub.executor.submit(lambda: connection.connection is not None)
+        assert not holds.result(timeout=5)
