@@ -11,6 +11,9 @@ HOST := 127.0.0.1
 PORT := 8000
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not slow"'
 PYTEST_ARGS ?=
+# Processes that run the tests (pytest-xdist): each installed bake's tests
+# stay in one (--dist loadgroup), so its venv is made once. JOBS=0: no xdist.
+JOBS ?= 2
 # Other Pythons that make test bakes the default project with, besides
 # $(PYTHON): commands or paths, e.g. PYTHONS="python3.12 /opt/py313/bin/python3".
 # Empty: each python3.11 ... python3.14 on PATH or in pyenv (tests/pythons.py).
@@ -44,7 +47,7 @@ demo: $(VENV)/.installed
 		&& exec .venv/bin/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest tests/ $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest tests/ $(if $(filter-out 0,$(JOBS)),-n $(JOBS) --dist loadgroup) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check hooks tests

@@ -17,7 +17,9 @@ FIRST_PROBLEM_LINES = 80
 FIRST_PROBLEM = re.compile(r"=+ (ERRORS|FAILURES) =+$")
 
 
-# What the baked projects' test suites passed on, for the closing summary.
+# What the baked projects' test suites passed on, for the closing summary:
+# each such test records it as its "tested" property, which reaches this
+# process from pytest-xdist's workers too.
 TESTED = []
 
 
@@ -26,16 +28,16 @@ def pytest_configure(config):
     config.option.template = str(TEMPLATE_DIR)
 
 
-def record_tested(versions, what):
-    """Note that `what` passed on `versions` ("Python X + Django Y")."""
-    TESTED.append(f"{versions}: {what} passed")
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.passed:
+        TESTED.extend(value for name, value in report.user_properties if name == "tested")
 
 
 def pytest_terminal_summary(terminalreporter):
     """List the Python and Django pairs that the baked projects' test suites passed on."""
     if TESTED:
         terminalreporter.section("Python and Django versions tested")
-        for line in TESTED:
+        for line in sorted(TESTED):
             terminalreporter.line(line)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import walkthrough
-from conftest import SUPPORTED_COMBINATIONS, TEMPLATE_DIR, answers, record_tested, run
+from conftest import SUPPORTED_COMBINATIONS, TEMPLATE_DIR, answers, run
 from pythons import SUPPORTED_PYTHONS, django_line, find_pythons
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,15 @@ INSTALLS = [
     *((bake, RUNNING_PYTHON) for bake in BAKES),
     *(("defaults", python) for python in SUPPORTED_PYTHONS if python != RUNNING_PYTHON),
 ]
-HERE = [pytest.param((bake, RUNNING_PYTHON), id=f"{bake}-py{RUNNING_PYTHON}") for bake in BAKES]
+
+
+def install_param(install):
+    """One install as a test parameter; under pytest-xdist its tests share a worker (and its venv)."""
+    name = f"{install[0]}-py{install[1]}"
+    return pytest.param(install, id=name, marks=pytest.mark.xdist_group(name))
+
+
+HERE = [install_param((bake, RUNNING_PYTHON)) for bake in BAKES]
 DEFAULTS_HERE = HERE[:1]
 
 # Real servers for the second run of the default bake's test suite.
@@ -93,7 +101,7 @@ def pythons():
         pytest.fail(str(error), pytrace=False)
 
 
-@pytest.fixture(scope="module", params=INSTALLS, ids=lambda install: f"{install[0]}-py{install[1]}")
+@pytest.fixture(scope="module", params=[install_param(install) for install in INSTALLS])
 def installed_project(request, cookies_session, pythons):
     """Bake (cookiecutter's defaults plus the bake's overrides), then pip install -e ".[dev]" in a new venv."""
     bake, python = request.param
@@ -120,11 +128,18 @@ def skip_or_fail_in_ci(message):
     pytest.skip(message)
 
 
-def require_server(name, address):
-    """Skip unless a server answers at address; when CI is set, fail instead."""
+def reachable(address):
+    """Tell whether a server answers at address (host, port)."""
     try:
         socket.create_connection(address, timeout=2).close()
     except OSError:
+        return False
+    return True
+
+
+def require_server(name, address):
+    """Skip unless a server answers at address; when CI is set, fail instead."""
+    if not reachable(address):
         skip_or_fail_in_ci(f"no {name} server at {address[0]}:{address[1]}")
 
 
@@ -137,17 +152,38 @@ def test_each_django_line_gets_a_python(pythons, line, needs):
         skip_or_fail_in_ci(f"no Python for Django {line}: install {needs} or list it in PYTHONS")
 
 
-def test_own_test_suite_passes(installed_project):
+# Fewer random steps and a shorter soak on the Pythons in between the
+# first and the newest: their Django is the newest's, which runs them in full.
+SHORTER_RUNS = {"REALTIME_MODEL_STEPS": "100", "REALTIME_SOAK_SECONDS": "5", "REALTIME_FUZZ_FRAMES": "500"}
+
+
+def first_pass(installed_project, pythons):
+    """Return (what, -m expression, environment) of a bake's pass on the embedded defaults.
+
+    Every test runs on the first Python and on the newest: on the first,
+    what is not a browser test runs once, in the real-server pass (when
+    PostgreSQL and Redis are there); the Pythons in between run the suite
+    without the browser tests (the same JavaScript) and with SHORTER_RUNS.
+    """
+    newest = max(pythons, key=lambda version: tuple(map(int, version.split("."))))
+    if installed_project.bake == "defaults" and installed_project.python_version.startswith(RUNNING_PYTHON + "."):
+        if os.environ.get("CI") or all(reachable(server) for server in (POSTGRES, REDIS)):
+            return "browser tests", "browser", {}
+    elif installed_project.bake == "defaults" and not installed_project.python_version.startswith(newest + "."):
+        return "pytest without the browser tests", "not redis and not postgres and not browser", SHORTER_RUNS
+    return "pytest", "not redis and not postgres", {}
+
+
+def test_own_test_suite_passes(installed_project, pythons, record_property):
     """The baked project's own pytest passes on the embedded defaults (SQLite, in-memory layer).
 
     What needs PostgreSQL or Redis waits for the real-server pass. CI is passed
     on, so that in CI a browser test without Chromium fails instead of skipping.
     """
+    what, markers, env = first_pass(installed_project, pythons)
     ci = {"CI": os.environ["CI"]} if "CI" in os.environ else {}
-    installed_project.run(
-        "-m", "pytest", "--color=no", "-p", "no:cacheprovider", "-m", "not redis and not postgres", **ci
-    )
-    record_tested(installed_project, f"pytest of the {installed_project.bake} bake")
+    installed_project.run("-m", "pytest", "--color=no", "-p", "no:cacheprovider", "-m", markers, **ci, **env)
+    record_property("tested", f"{installed_project}: {what} of the {installed_project.bake} bake passed")
 
 
 def test_pip_resolves_the_expected_django(installed_project):
@@ -194,14 +230,14 @@ def test_deploy_check_passes(installed_project):
     )
 
 
-@pytest.mark.parametrize("installed_project", HERE, indirect=True)
-def test_own_test_suite_passes_on_real_servers(installed_project):
-    """Each bake's pytest passes again on PostgreSQL and channels-redis, with CI=true (on one Python).
+@pytest.mark.parametrize("installed_project", DEFAULTS_HERE, indirect=True)
+def test_own_test_suite_passes_on_real_servers(installed_project, record_property):
+    """The default bake's pytest passes again on PostgreSQL and channels-redis, with CI=true (on one Python).
 
-    The browser tests ran in the first pass; only those that need Redis run
-    again. Without the sample app, the framework's Redis tests must run too.
-    The deploy tests (nginx in front of daphne processes) run here, where
-    CI=true makes a missing nginx a failure.
+    Everything but the browser tests (they ran in the first pass), the
+    framework's tests included: the bake without the sample app has no test
+    of its own that this one lacks. The deploy tests (nginx in front of
+    daphne processes) run here, where CI=true makes a missing nginx a failure.
     """
     require_server("PostgreSQL", POSTGRES)
     require_server("Redis", REDIS)
@@ -217,7 +253,7 @@ def test_own_test_suite_passes_on_real_servers(installed_project):
         REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
         DATABASE_URL=f"postgres://postgres@{POSTGRES[0]}:{POSTGRES[1]}/{installed_project.slug}_{CHECKOUT}",
     )
-    record_tested(installed_project, f"pytest of the {installed_project.bake} bake on PostgreSQL and Redis")
+    record_property("tested", f"{installed_project}: pytest of the default bake on PostgreSQL and Redis passed")
 
 
 @pytest.mark.parametrize("installed_project", DEFAULTS_HERE, indirect=True)
