@@ -152,26 +152,31 @@ def test_each_django_line_gets_a_python(pythons, line, needs):
         skip_or_fail_in_ci(f"no Python for Django {line}: install {needs} or list it in PYTHONS")
 
 
-# Fewer random steps and a shorter soak on the Pythons in between the
-# first and the newest: their Django is the newest's, which runs them in full.
-SHORTER_RUNS = {"REALTIME_MODEL_STEPS": "100", "REALTIME_SOAK_SECONDS": "5", "REALTIME_FUZZ_FRAMES": "500"}
+# On the Pythons between the first and the newest (whose Django is the
+# newest's, which runs everything): fewer random steps, and without the
+# runs that measure the server over seconds (the soak, the floods).
+SHORTER_RUNS = {"REALTIME_MODEL_STEPS": "100"}
+LONG_RUNS = "soak or flood"
 
 
 def first_pass(installed_project, pythons):
-    """Return (what, -m expression, environment) of a bake's pass on the embedded defaults.
+    """Return (what, pytest arguments, environment) of a bake's pass on the embedded defaults.
 
     Every test runs on the first Python and on the newest: on the first,
     what is not a browser test runs once, in the real-server pass (when
-    PostgreSQL and Redis are there); the Pythons in between run the suite
-    without the browser tests (the same JavaScript) and with SHORTER_RUNS.
+    PostgreSQL and Redis are there, as in CI); the Pythons in between run
+    the suite without the browser tests (the same JavaScript) and the long
+    runs, with SHORTER_RUNS.
     """
     newest = max(pythons, key=lambda version: tuple(map(int, version.split("."))))
+    on_servers = "not redis and not postgres"
     if installed_project.bake == "defaults" and installed_project.python_version.startswith(RUNNING_PYTHON + "."):
         if os.environ.get("CI") or all(reachable(server) for server in (POSTGRES, REDIS)):
-            return "browser tests", "browser", {}
+            return "the browser tests", ["-m", f"browser and {on_servers}"], {}
     elif installed_project.bake == "defaults" and not installed_project.python_version.startswith(newest + "."):
-        return "pytest without the browser tests", "not redis and not postgres and not browser", SHORTER_RUNS
-    return "pytest", "not redis and not postgres", {}
+        arguments = ["-m", f"{on_servers} and not browser", "-k", f"not ({LONG_RUNS})"]
+        return "pytest without the browser tests and long runs", arguments, SHORTER_RUNS
+    return "pytest", ["-m", on_servers], {}
 
 
 def test_own_test_suite_passes(installed_project, pythons, record_property):
@@ -180,9 +185,9 @@ def test_own_test_suite_passes(installed_project, pythons, record_property):
     What needs PostgreSQL or Redis waits for the real-server pass. CI is passed
     on, so that in CI a browser test without Chromium fails instead of skipping.
     """
-    what, markers, env = first_pass(installed_project, pythons)
+    what, arguments, env = first_pass(installed_project, pythons)
     ci = {"CI": os.environ["CI"]} if "CI" in os.environ else {}
-    installed_project.run("-m", "pytest", "--color=no", "-p", "no:cacheprovider", "-m", markers, **ci, **env)
+    installed_project.run("-m", "pytest", "--color=no", "-p", "no:cacheprovider", *arguments, **ci, **env)
     record_property("tested", f"{installed_project}: {what} of the {installed_project.bake} bake passed")
 
 
