@@ -101,13 +101,25 @@ def pythons():
         pytest.fail(str(error), pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def installs():
+    """Return {(bake, Python): InstalledProject} made so far in this process.
+
+    pytest sets a parametrized fixture up again when a test's own parameters
+    (HERE) come between two of its tests; installing once is enough.
+    """
+    return {}
+
+
 @pytest.fixture(scope="module", params=[install_param(install) for install in INSTALLS])
-def installed_project(request, cookies_session, pythons):
+def installed_project(request, cookies_session, pythons, installs):
     """Bake (cookiecutter's defaults plus the bake's overrides), then pip install -e ".[dev]" in a new venv."""
     bake, python = request.param
     if python not in pythons:
         listed = os.environ.get("PYTHONS", "").strip()
         pytest.skip(f"Python {python} " + ("not in PYTHONS" if listed else "not on PATH or in pyenv (or set PYTHONS)"))
+    if (bake, python) in installs:
+        return installs[bake, python]
     result = cookies_session.bake(extra_context=BAKES[bake])
     assert result.exit_code == 0, result.exception
     project = result.project_path
@@ -118,6 +130,7 @@ def installed_project(request, cookies_session, pythons):
     versions = run([venv_python, "-c", VERSIONS_PROBE], cwd=project)
     installed = InstalledProject(project, bake, result.context["project_slug"], venv_python, *versions.split())
     print(f"\n{bake}: {installed}, installed in {time.monotonic() - started:.0f} s")
+    installs[bake, python] = installed
     return installed
 
 
@@ -166,7 +179,8 @@ def first_pass(installed_project, pythons):
     what is not a browser test runs once, in the real-server pass (when
     PostgreSQL and Redis are there, as in CI); the Pythons in between run
     the suite without the browser tests (the same JavaScript) and the long
-    runs, with SHORTER_RUNS.
+    runs, with SHORTER_RUNS. The bake without the sample app leaves out
+    the long runs too.
     """
     newest = max(pythons, key=lambda version: tuple(map(int, version.split("."))))
     on_servers = "not redis and not postgres"
@@ -176,6 +190,9 @@ def first_pass(installed_project, pythons):
     elif installed_project.bake == "defaults" and not installed_project.python_version.startswith(newest + "."):
         arguments = ["-m", f"{on_servers} and not browser", "-k", f"not ({LONG_RUNS})"]
         return "pytest without the browser tests and long runs", arguments, SHORTER_RUNS
+    elif installed_project.bake != "defaults":
+        # Its tests are the framework's, which the default bake runs in full.
+        return "pytest without the long runs", ["-m", on_servers, "-k", f"not ({LONG_RUNS})"], {}
     return "pytest", ["-m", on_servers], {}
 
 
