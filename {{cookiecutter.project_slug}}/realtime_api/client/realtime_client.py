@@ -1,39 +1,9 @@
-"""A Python client of the realtime API (realtime_api/PROTOCOL.md), on asyncio.
+"""RealtimeClient: one socket to the realtime API, reconnected until close().
 
-    async with RealtimeClient("ws://127.0.0.1:8000/ws/", token=KEY) as client:
-        created = await client.request("topics", "create", payload={"title": "Hi"})
-        comments = await client.watch("comments", {"topic": created["data"]["id"]})
-        print(comments.items)  # the list, kept up to date and in order
-        async for change in comments:  # enter, update, leave; reset after a reconnect
-            print(change.action, change.item)
-
-    here = await client.presence("topics", 3)  # who else is on topic 3
-    print(here.members)  # [{"id": 7, "name": "alice"}, ...], kept up to date
-    await here.signal({"typing": True})  # to the others present, never stored
-
-Authenticate with `token` (sends `Authorization: Token <key>`), `authorization`
-(any header value, e.g. "Bearer <jwt>"), `cookie` (a browser session's
-cookies) or `ticket` (a ticket from POST /api/realtime/ticket/, or a function
-returning a fresh one for each connection). Without a header the client sends
-an Origin: the server's own unless `origin` says otherwise.
-
-After any close (4001 when the user's session or token changed, 4009 when it
-read too slowly, a server restart) the client reconnects with exponential
-backoff and jitter (5 s at least after 4008: it sent too fast), subscribes
-again with `since` (the server replays what was missed) and reads each live
-query afresh. A handshake refused with HTTP
-403 (a revoked token) ends it: waiting calls raise HandshakeRefused.
-
-On the command line (prints what changes, one JSON object a line):
-
-    python -m realtime_api.client ws://127.0.0.1:8000/ws/ --token KEY \\
-        comments watch '{"topic": 1}'
-
-Needs the `websockets` package: pip install -e ".[client]". This file has no
-other dependency: copy it into any Python 3.11+ program.
+It sends requests and matches their responses, and sends every subscription,
+live query and presence again on each new socket (subscriptions with `since`).
 """
 
-import argparse
 import asyncio
 import contextlib
 import functools
@@ -42,310 +12,20 @@ import itertools
 import json
 import logging
 import random
-import re
-import sys
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
 
-try:
-    import websockets
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        'realtime_api.client needs websockets: pip install -e ".[client]" '
-        '(or pip install "websockets>=14").'
-    ) from exc
+import websockets
+
+from .connection import open_socket
+from .errors import HandshakeRefused, RealtimeError, RequestError
+from .feeds import END, LiveQuery, Presence, Subscription
+from .frames import checked, request_frame, stable_json
+from .ordering import ordering_compare
 
 logger = logging.getLogger(__name__)
 
 STATES = ("connecting", "open", "reconnecting", "closed")
 # A socket closed for flooding (PROTOCOL.md, 4008) comes back this much later.
 FLOODING, FLOODING_DELAY = 4008, 5.0
-
-
-class RealtimeError(Exception):
-    """Anything the realtime API refused."""
-
-
-class RequestError(RealtimeError):
-    """A request answered with an error status, or not answered at all.
-
-    `status` and `data` are the response's (the HTTP status and body the
-    same request gets over HTTP); both are None when no answer came.
-    """
-
-    def __init__(self, message, frame=None):
-        super().__init__(message)
-        self.frame = frame
-        self.status = frame.get("status") if frame else None
-        self.data = frame.get("data") if frame else None
-
-
-class HandshakeRefused(RealtimeError):
-    """The server refused to open the socket (HTTP 403: wrong credentials)."""
-
-    def __init__(self, status, body=b""):
-        super().__init__(f"The server refused the WebSocket handshake: HTTP {status}.")
-        self.status = status
-        self.body = body
-
-
-# --- Opening a socket ----------------------------------------------------------
-
-
-async def open_socket(
-    url,
-    *,
-    token=None,
-    authorization=None,
-    cookie=None,
-    ticket=None,
-    origin="auto",
-    headers=None,
-    open_timeout=10,
-    **options,
-):
-    """Open one WebSocket, authenticated; return the `websockets` connection.
-
-    `options` go to `websockets.connect` (e.g. `ping_interval=None`).
-    Raises HandshakeRefused when the server answers the upgrade with an
-    HTTP error.
-    """
-    request_headers = dict(headers or {})
-    if token is not None:
-        authorization = f"Token {token}"
-    if authorization is not None:
-        request_headers["Authorization"] = authorization
-    if cookie:
-        if isinstance(cookie, dict):
-            cookie = "; ".join(f"{name}={value}" for name, value in cookie.items())
-        request_headers["Cookie"] = cookie
-    if ticket is not None:
-        if callable(ticket):
-            ticket = ticket()
-            if inspect.isawaitable(ticket):
-                ticket = await ticket
-        url += ("&" if "?" in url else "?") + f"ticket={quote(ticket, safe='')}"
-    if origin == "auto":
-        # A header needs no Origin; a cookie or a ticket needs an allowed one.
-        origin = None if authorization is not None else origin_of(url)
-    options.setdefault("max_size", 2**24)
-    try:
-        return await websockets.connect(
-            url,
-            additional_headers=request_headers,
-            origin=origin,
-            open_timeout=open_timeout,
-            **options,
-        )
-    except websockets.InvalidStatus as refused:
-        response = refused.response
-        raise HandshakeRefused(response.status_code, response.body) from None
-
-
-def origin_of(url):
-    """The Origin of a page served by the socket's own host."""
-    parts = urlsplit(url)
-    scheme = "https" if parts.scheme in ("wss", "https") else "http"
-    return f"{scheme}://{parts.netloc}"
-
-
-# --- What subscriptions and live queries deliver --------------------------------
-
-
-@dataclass(frozen=True)
-class Change:
-    """One change of a live query's items.
-
-    `action`: "enter", "update", "leave", or "reset" (a fresh snapshot after
-    a reconnect). `item`: the object now (for "leave": as it was);
-    `previous`: an updated object before; `index`: where `item` is now in
-    `items`, the live query's list after the change.
-    """
-
-    action: str
-    item: dict | None
-    previous: dict | None
-    index: int | None
-    items: list
-
-
-_END = object()
-
-
-class _Feed:
-    """An async iterator over what the client puts in; errors are raised."""
-
-    def __init__(self):
-        self._queue = asyncio.Queue()
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        item = await self._queue.get()
-        if item is _END:
-            self._queue.put_nowait(_END)
-            raise StopAsyncIteration
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    async def next(self, timeout=None):
-        """Return the next item, waiting at most `timeout` seconds."""
-        async with asyncio.timeout(timeout):
-            return await self.__anext__()
-
-    def _put(self, item):
-        self._queue.put_nowait(item)
-
-
-class Subscription(_Feed):
-    """The events of a subscribed stream: iterate for event frames (dicts).
-
-    Event frames do not say which subscription they answer: every
-    subscription of a stream sees every event of that stream on the socket.
-    A "leave" event means the object is no longer visible to you (or no
-    longer in the subscription): drop it from what you show.
-    """
-
-    def __init__(self, client, standing, on_reset):
-        super().__init__()
-        self._client = client
-        self._standing = standing
-        self.on_reset = on_reset
-        self.response = None  # The first subscribe response frame.
-
-    @property
-    def stream(self):
-        return self._standing.stream
-
-    async def unsubscribe(self):
-        """Stop receiving; the last subscription of a filter ends it on the server."""
-        await self._client._drop(self._standing, self)
-
-
-class LiveQuery(_Feed):
-    """A `watch`: `items` is the list, kept in order; iterate for Changes."""
-
-    def __init__(self, client, standing, compare):
-        super().__init__()
-        self._client = client
-        self._standing = standing
-        self.compare = compare
-        self.items = []
-        self.response = None  # The first watch response frame.
-        self.id = None  # The server's id of the query on the current socket.
-
-    async def unwatch(self):
-        """End the live query."""
-        await self._client._drop(self._standing, self)
-
-    def _reset(self, frame, reconnect):
-        data = frame.get("data")
-        self.items[:] = (
-            data if isinstance(data, list) else (data or {}).get("results", [])
-        )
-        if reconnect:
-            self._put(Change("reset", None, None, None, self.items))
-
-    def _apply(self, frame):
-        """Apply a watch event to `items`, then report the change."""
-        action, data = frame.get("action"), frame.get("data") or {}
-        items = self.items
-        at = next(
-            (i for i, item in enumerate(items) if item.get("id") == data.get("id")),
-            None,
-        )
-        if action == "leave":
-            if at is not None:
-                self._put(Change("leave", items.pop(at), None, None, items))
-            return
-        if action not in ("enter", "update"):
-            return
-        previous = items[at] if at is not None else None
-        # A change committed just before the snapshot may come as an update
-        # of what the snapshot holds already: nothing to report.
-        if previous is not None and stable_json(previous) == stable_json(data):
-            return
-        if at is not None:
-            del items[at]
-        if self.compare is not None:
-            index = next(
-                (i for i, item in enumerate(items) if self.compare(data, item) < 0),
-                len(items),
-            )
-        else:
-            index = len(items) if at is None else at
-        items.insert(index, data)
-        action = "enter" if previous is None else "update"
-        self._put(Change(action, data, previous, index, items))
-
-
-class Presence(_Feed):
-    """Who is present on one object: `members`, kept up to date.
-
-    Iterate for its event frames: "presence" (`data`: who joined and who
-    left) and "signal" (`data`: `from`, a member, and the `payload` another
-    socket sent). `members` lists each user once, you included, ordered by
-    name; `on_change(members)` is called after every change (and after the
-    join is answered again on a new socket). When the object stops being
-    visible to you, the server takes you out: `members` becomes [] and the
-    iteration ends.
-    """
-
-    def __init__(self, client, standing, on_change):
-        super().__init__()
-        self._client = client
-        self._standing = standing
-        self.on_change = on_change
-        self.members = []
-        self.response = None  # The first join response frame.
-
-    @property
-    def stream(self):
-        return self._standing.stream
-
-    @property
-    def lookup(self):
-        return self._standing.lookup
-
-    async def signal(self, payload, *, timeout=None):
-        """Relay `payload` (a dict, at most 1 KiB as JSON) to the others present."""
-        return await self._client.request(
-            self.stream, "signal", self.lookup, payload, timeout=timeout
-        )
-
-    async def leave(self):
-        """Stop being present (the last Presence of an object leaves it)."""
-        await self._client._drop(self._standing, self)
-
-    def _reset(self, members):
-        self.members = list(members)
-        self._changed()
-
-    def _apply(self, frame):
-        """Apply a presence event to `members`; hand the frame to the iteration."""
-        if frame.get("action") == "presence":
-            data = frame.get("data") or {}
-            joined, left = data.get("joined", []), data.get("left", [])
-            changed = {member.get("id") for member in [*joined, *left]}
-            members = [m for m in self.members if m.get("id") not in changed]
-            self.members = sorted([*members, *joined], key=member_order)
-            self._changed()
-        self._put(frame)
-
-    def _changed(self):
-        if self.on_change is not None:
-            try:
-                self.on_change(self.members)
-            except Exception:
-                logger.exception("on_change failed for %s %s", self.stream, self.lookup)
-
-
-def member_order(member):
-    """Members as the server lists them: by name (case-insensitive), then id."""
-    return (str(member.get("name", "")).casefold(), str(member.get("id")))
 
 
 class _Standing:
@@ -363,9 +43,6 @@ class _Standing:
         self.first_answer = asyncio.get_running_loop().create_future()
         # A refusal nobody waits for any more is not an unretrieved error.
         self.first_answer.add_done_callback(lambda f: f.cancelled() or f.exception())
-
-
-# --- The client -----------------------------------------------------------------
 
 
 class RealtimeClient:
@@ -570,7 +247,7 @@ class RealtimeClient:
 
     async def _drop(self, standing, handle):
         standing.handles.discard(handle)
-        handle._put(_END)
+        handle._put(END)
         if standing.handles or self._forget(standing) is None:
             return
         lookup = None
@@ -755,7 +432,7 @@ class RealtimeClient:
             if not standing.first_answer.done():
                 standing.first_answer.set_exception(failure)
             for handle in standing.handles:
-                handle._put(failure if isinstance(failure, HandshakeRefused) else _END)
+                handle._put(failure if isinstance(failure, HandshakeRefused) else END)
         if self._finished is not None and not self._finished.done():
             self._finished.set_result(self.close_code)
 
@@ -829,7 +506,7 @@ class RealtimeClient:
                 # Taken out: the object is no longer visible to this user.
                 self._forget(standing)
                 for here in standing.handles:
-                    here._put(_END)
+                    here._put(END)
             return
         if "watch" in frame:
             live = self._watch_ids.get(frame["watch"])
@@ -850,210 +527,3 @@ class RealtimeClient:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def request_frame(stream, action, lookup=None, payload=None, since=None):
-    """A request frame: the path form, or the structured one for odd lookups."""
-    frame = {"payload": payload or {}}
-    if lookup is None:
-        frame["stream"] = f"{stream}/{action}/"
-    elif "/" not in str(lookup):
-        frame["stream"] = f"{stream}/{action}/{lookup}/"
-    else:
-        frame.update(stream=stream, action=action, lookup=str(lookup))
-    if since is not None:
-        frame["since"] = since
-    return frame
-
-
-def checked(frame):
-    """Return a success response frame; raise RequestError for an error one."""
-    status = frame.get("status")
-    if isinstance(status, int) and status >= 400:
-        data = frame.get("data")
-        detail = (
-            f": {data['detail']}" if isinstance(data, dict) and "detail" in data else ""
-        )
-        where = f"{frame.get('stream')}/{frame.get('action')}"
-        raise RequestError(f"{where} answered {status}{detail}", frame)
-    return frame
-
-
-def stable_json(value):
-    """JSON with sorted keys: the same filter in another key order is the same."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-# --- Ordering a live query's items ----------------------------------------------
-
-ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
-def ordering_compare(ordering):
-    """A compare(a, b) from an `ordering` param ("-created,title"), or None.
-
-    Ties by id (ascending, unless the ordering names id or pk), as the
-    server breaks them; fields missing from the objects compare equal.
-    """
-    if isinstance(ordering, list | tuple):
-        ordering = ",".join(ordering)
-    if not isinstance(ordering, str) or not ordering.strip():
-        return None
-    fields = []
-    for field in filter(None, (part.strip() for part in ordering.split(","))):
-        name = field.lstrip("-+")
-        fields.append(("id" if name == "pk" else name, -1 if field[0] == "-" else 1))
-    if not any(name == "id" for name, _ in fields):
-        fields.append(("id", 1))
-
-    def compare(a, b):
-        for name, direction in fields:
-            order = compare_values(a.get(name), b.get(name))
-            if order:
-                return order * direction
-        return 0
-
-    return compare
-
-
-def compare_values(a, b):
-    """Nulls first; date-times as times; numbers, booleans and strings by value."""
-    if a is None or b is None:
-        return (a is not None) - (b is not None)
-    if isinstance(a, str) and isinstance(b, str):
-        a_time, b_time = datetime_key(a), datetime_key(b)
-        if a_time is not None and b_time is not None:
-            a, b = a_time, b_time
-    if isinstance(a, dict | list) or isinstance(b, dict | list):
-        a, b = stable_json(a), stable_json(b)
-    try:
-        return (a > b) - (a < b)
-    except TypeError:
-        return (str(a) > str(b)) - (str(a) < str(b))
-
-
-@functools.lru_cache(maxsize=4096)
-def datetime_key(value):
-    """The time of an ISO 8601 date-time (naive ones read as UTC), or None."""
-    if not ISO_DATETIME.match(value):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-# --- Command line ------------------------------------------------------------------
-
-
-def main(argv=None):
-    """python -m realtime_api.client URL STREAM ACTION [PAYLOAD]: see --help."""
-    parser = argparse.ArgumentParser(
-        prog="python -m realtime_api.client",
-        description="Send one request to the realtime API and print its answer; "
-        "`subscribe` and `watch` then print every change, one JSON a line, "
-        "until interrupted (reconnecting as needed).",
-    )
-    parser.add_argument("url", help="the socket, e.g. ws://127.0.0.1:8000/ws/")
-    parser.add_argument("stream", help="e.g. comments")
-    parser.add_argument(
-        "action",
-        help="list, retrieve, create, update, delete, options, subscribe or watch",
-    )
-    parser.add_argument(
-        "payload",
-        nargs="?",
-        default="{}",
-        help="the payload, a JSON object (default {})",
-    )
-    parser.add_argument(
-        "--lookup", help="the object's lookup (retrieve, update, delete)"
-    )
-    credentials = parser.add_mutually_exclusive_group()
-    credentials.add_argument("--token", help="an API token: Authorization: Token ...")
-    credentials.add_argument(
-        "--authorization", help='a whole header, e.g. "Bearer ..."'
-    )
-    credentials.add_argument("--cookie", help='browser cookies, e.g. "sessionid=..."')
-    credentials.add_argument(
-        "--ticket", help="a ticket from POST /api/realtime/ticket/"
-    )
-    parser.add_argument(
-        "--origin",
-        default="auto",
-        help="the Origin to send (default: the server's own, "
-        "unless a header authenticates)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        payload = json.loads(args.payload)
-    except ValueError as exc:
-        parser.error(f"PAYLOAD is not JSON: {exc}")
-    if not isinstance(payload, dict):
-        parser.error("PAYLOAD must be a JSON object, e.g. '{\"topic\": 1}'")
-    try:
-        return asyncio.run(run_command(args, payload))
-    except KeyboardInterrupt:
-        return 130
-
-
-async def run_command(args, payload):
-    def say(state, info):
-        if state == "reconnecting":
-            print(
-                f"closed ({info['code']}), reconnecting in {info['delay']:.1f} s",
-                file=sys.stderr,
-            )
-
-    client = RealtimeClient(
-        args.url,
-        token=args.token,
-        authorization=args.authorization,
-        cookie=args.cookie,
-        ticket=args.ticket,
-        origin=None if args.origin == "none" else args.origin,
-        on_state_change=say,
-        on_reset=lambda info: print_line({"action": "reset", **info}),
-    )
-    try:
-        async with client:
-            if args.action == "watch":
-                live = await client.watch(args.stream, payload)
-                print_line({"action": "snapshot", "items": live.items})
-                async for change in live:
-                    print_line(change_line(change))
-            elif args.action == "subscribe":
-                subscription = await client.subscribe(args.stream, payload)
-                print_line(subscription.response["data"])
-                async for event in subscription:
-                    print_line(event)
-            else:
-                response = await client.request(
-                    args.stream, args.action, args.lookup, payload
-                )
-                print(json.dumps(response["data"], indent=2, ensure_ascii=False))
-    except (RealtimeError, OSError, TimeoutError) as exc:
-        body = getattr(exc, "data", None)
-        print(f"{exc}" + (f"\n{json.dumps(body)}" if body else ""), file=sys.stderr)
-        return 1
-    return 0
-
-
-def change_line(change):
-    if change.action == "reset":
-        return {"action": "reset", "items": change.items}
-    line = {"action": change.action, "data": change.item}
-    if change.index is not None:
-        line["index"] = change.index
-    return line
-
-
-def print_line(data):
-    print(json.dumps(data, ensure_ascii=False), flush=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
