@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import functools
 import inspect
-import itertools
 import json
 import logging
 import random
@@ -18,7 +17,7 @@ import websockets
 from .connection import open_socket
 from .errors import HandshakeRefused, RealtimeError, RequestError
 from .feeds import END, LiveQuery, Presence, Subscription
-from .frames import checked, request_frame, stable_json
+from .frames import PendingRequests, checked, request_frame, stable_json
 from .ordering import ordering_compare
 
 logger = logging.getLogger(__name__)
@@ -83,8 +82,7 @@ class RealtimeClient:
         self._connected = False
         self._generation = 0
         self._attempt = 0
-        self._request_ids = itertools.count(1)
-        self._pending = {}  # request_id -> future of its response frame
+        self._requests = PendingRequests()
         self._standing = {}  # (stream, action, payload JSON) -> _Standing
         self._watch_ids = {}  # the server's watch id -> LiveQuery (this socket)
         self._seqs = {}  # stream -> the highest seq seen
@@ -393,13 +391,7 @@ class RealtimeClient:
         self._watch_ids.clear()
         for live in self._live_queries():
             live.id = None
-        pending, self._pending = self._pending, {}
-        for answer in pending.values():
-            # A subscription or live query (a function) is sent again on the
-            # next socket; a request is not: it may have been carried out.
-            if isinstance(answer, asyncio.Future) and not answer.done():
-                message = f"The connection closed (code {self.close_code}) first."
-                answer.set_exception(RequestError(message))
+        self._requests.socket_closed(self.close_code)
 
     async def _reconnect(self):
         while self._failure is None:
@@ -425,9 +417,7 @@ class RealtimeClient:
         self._set_state("closed", code=self.close_code)
         if self._open is not None:
             self._open.set()  # Waiters wake up and see the failure.
-        for answer in self._pending.values():
-            if isinstance(answer, asyncio.Future) and not answer.done():
-                answer.set_exception(failure)
+        self._requests.fail(failure)
         for standing in self._standing.values():
             if not standing.first_answer.done():
                 standing.first_answer.set_exception(failure)
@@ -455,7 +445,7 @@ class RealtimeClient:
         try:
             return await answer
         finally:
-            self._pending.pop(frame["request_id"], None)
+            self._requests.discard(frame["request_id"])
 
     async def _send(self, frame, on_answer=None):
         """Send a request frame; return the future of its response.
@@ -463,14 +453,12 @@ class RealtimeClient:
         With `on_answer`, that function is called with the response instead,
         as soon as it is read.
         """
-        request_id = frame["request_id"] = f"p{next(self._request_ids)}"
-        answer = on_answer or asyncio.get_running_loop().create_future()
-        self._pending[request_id] = answer
+        answer = self._requests.add(frame, on_answer)
         text = json.dumps(frame)
         try:
             await self._socket.send(text)
         except websockets.ConnectionClosed:
-            self._pending.pop(request_id, None)
+            self._requests.discard(frame["request_id"])
             message = "The connection closed before the request was sent."
             raise RequestError(message) from None
         if self.trace:
@@ -482,12 +470,7 @@ class RealtimeClient:
             self.trace("receive", text)
         frame = json.loads(text)
         if frame.get("type") == "response":
-            answer = self._pending.pop(frame.get("request_id"), None)
-            if isinstance(answer, asyncio.Future):
-                if not answer.done():
-                    answer.set_result(frame)
-            elif answer is not None:
-                answer(frame)
+            self._requests.answer(frame)
         elif frame.get("type") == "event":
             self._dispatch_event(frame)
 
