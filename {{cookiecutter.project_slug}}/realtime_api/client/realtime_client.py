@@ -16,32 +16,16 @@ import websockets
 
 from .connection import open_socket
 from .errors import HandshakeRefused, RealtimeError, RequestError
-from .feeds import END, LiveQuery, Presence, Subscription
-from .frames import PendingRequests, checked, request_frame, stable_json
+from .feeds import LiveQuery, Presence, Subscription
+from .frames import PendingRequests, checked, request_frame
 from .ordering import ordering_compare
+from .standing import Standings
 
 logger = logging.getLogger(__name__)
 
 STATES = ("connecting", "open", "reconnecting", "closed")
 # A socket closed for flooding (PROTOCOL.md, 4008) comes back this much later.
 FLOODING, FLOODING_DELAY = 4008, 5.0
-
-
-class _Standing:
-    """A subscription, live query or presence: sent again on every new socket."""
-
-    def __init__(self, stream, action, payload, lookup=None):
-        self.stream = stream
-        self.action = action
-        self.payload = payload
-        self.lookup = lookup
-        self.handles = set()
-        self.generation = None  # The socket it was last sent on.
-        self.answered = False
-        self.resume = False  # Send `since` the first time too.
-        self.first_answer = asyncio.get_running_loop().create_future()
-        # A refusal nobody waits for any more is not an unretrieved error.
-        self.first_answer.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 class RealtimeClient:
@@ -83,9 +67,7 @@ class RealtimeClient:
         self._generation = 0
         self._attempt = 0
         self._requests = PendingRequests()
-        self._standing = {}  # (stream, action, payload JSON) -> _Standing
-        self._watch_ids = {}  # the server's watch id -> LiveQuery (this socket)
-        self._seqs = {}  # stream -> the highest seq seen
+        self._standings = Standings()
         self._tasks = set()
         self._open = None  # Set while requests may be sent.
         self._runner = None
@@ -165,9 +147,9 @@ class RealtimeClient:
         read what you show again. `since` resumes from a seq kept from
         before (its `response["resumed"]` says whether that worked).
         """
-        if since is not None and since > self._seqs.get(stream, -1):
-            self._seqs[stream] = since
-        standing = self._standing_for(stream, "subscribe", filter)
+        if since is not None:
+            self._standings.saw(stream, since)
+        standing = self._standings.subscription(stream, filter)
         standing.resume = standing.resume or since is not None
         handle = Subscription(self, standing, on_reset)
         handle.response = await self._join(standing, handle, timeout)
@@ -181,9 +163,7 @@ class RealtimeClient:
         appended; `compare(a, b)` places them otherwise.
         """
         params = params or {}
-        # Each live query has its own id on the server, even for equal params.
-        standing = _Standing(stream, "watch", params)
-        self._standing[(stream, "watch", id(standing))] = standing
+        standing = self._standings.live_query(stream, params)
         live = LiveQuery(
             self, standing, compare or ordering_compare(params.get("ordering"))
         )
@@ -197,10 +177,7 @@ class RealtimeClient:
         answer, 403 for an anonymous socket). After a reconnect the client
         joins again, and `members` is read afresh.
         """
-        key = (stream, "join", str(lookup))
-        standing = self._standing.get(key)
-        if standing is None:
-            standing = self._standing[key] = _Standing(stream, "join", {}, str(lookup))
+        standing = self._standings.presence(stream, lookup)
         others = [handle for handle in standing.handles if handle.members]
         here = Presence(self, standing, on_change)
         here.response = await self._join(standing, here, timeout)
@@ -211,13 +188,6 @@ class RealtimeClient:
         return here
 
     # --- Standing requests: subscriptions, live queries, presence ------------
-
-    def _standing_for(self, stream, action, payload):
-        key = (stream, action, stable_json(payload))
-        standing = self._standing.get(key)
-        if standing is None:
-            standing = self._standing[key] = _Standing(stream, action, payload)
-        return standing
 
     async def _join(self, standing, handle, timeout):
         standing.handles.add(handle)
@@ -237,36 +207,18 @@ class RealtimeClient:
         except BaseException as exc:
             standing.handles.discard(handle)
             if not standing.handles and not standing.answered:
-                self._forget(standing)
+                self._standings.forget(standing)
             if isinstance(exc, TimeoutError):
                 message = f"No answer to {standing.action} on {standing.stream}"
                 raise RequestError(f"{message} within {timeout} s.") from None
             raise
 
     async def _drop(self, standing, handle):
-        standing.handles.discard(handle)
-        handle._put(END)
-        if standing.handles or self._forget(standing) is None:
-            return
-        lookup = None
-        if isinstance(handle, LiveQuery):
-            if handle.id is None:
-                return
-            self._watch_ids.pop(handle.id, None)
-            action, payload = "unwatch", {"watch": handle.id}
-        elif isinstance(handle, Presence):
-            action, payload, lookup = "leave", {}, standing.lookup
-        else:
-            action, payload = "unsubscribe", standing.payload
-        if self._open is not None and self._open.is_set():
+        """Unsubscribe, unwatch or leave: `handle`'s feed ends at once."""
+        ending = self._standings.drop(standing, handle)
+        if ending is not None and self._open is not None and self._open.is_set():
             with contextlib.suppress(RealtimeError):
-                await self.request(standing.stream, action, lookup, payload=payload)
-
-    def _forget(self, standing):
-        for key, value in list(self._standing.items()):
-            if value is standing:
-                return self._standing.pop(key)
-        return None
+                await self.request(*ending)
 
     async def _send_standing(self, standing, seqs=None):
         """Send a subscribe or watch frame on the current socket.
@@ -276,7 +228,9 @@ class RealtimeClient:
         standing.generation = self._generation
         since = None
         if standing.action == "subscribe" and (standing.answered or standing.resume):
-            since = (self._seqs if seqs is None else seqs).get(standing.stream)
+            since = (self._standings.seqs if seqs is None else seqs).get(
+                standing.stream
+            )
         frame = request_frame(
             standing.stream, standing.action, standing.lookup, standing.payload, since
         )
@@ -288,33 +242,8 @@ class RealtimeClient:
             standing.generation = None  # The socket closed: sent on the next one.
 
     def _answered(self, standing, since, frame):
-        try:
-            frame = checked(frame)
-        except RequestError as error:
-            self._forget(standing)
-            if not standing.answered:
-                standing.first_answer.set_exception(error)
-            for handle in standing.handles:
-                handle._put(error)
-            return
-        resuming, standing.answered = standing.answered, True
-        if not standing.first_answer.done():
-            standing.first_answer.set_result(frame)
-        if standing.action == "watch":
-            for live in standing.handles:
-                live.id = frame.get("watch")
-                self._watch_ids[live.id] = live
-                live._reset(frame, reconnect=resuming)
-        elif standing.action == "join":
-            for here in standing.handles:
-                here._reset(frame["data"]["members"])
-        elif resuming and frame.get("resumed") is not True:
-            reason = frame.get("reason") or (
-                "no seq" if since is None else "not resumed"
-            )
-            # A "too old" seq may come from before a server restart: forget it.
-            if since is not None and self._seqs.get(standing.stream) == since:
-                del self._seqs[standing.stream]
+        reason = self._standings.answer(standing, since, frame)
+        if reason is not None:
             self._reset_subscription(standing, reason)
 
     def _reset_subscription(self, standing, reason):
@@ -366,9 +295,9 @@ class RealtimeClient:
         # Every subscription of a stream resumes from what was seen before the
         # reconnect: the replay of the first, read while the next is sent,
         # must not move the next one's since past what it missed.
-        seqs = dict(self._seqs)
+        seqs = dict(self._standings.seqs)
         while self._connected and self._generation == generation:
-            unsent = [s for s in self._standing.values() if s.generation != generation]
+            unsent = self._standings.unsent(generation)
             if not unsent:
                 self._open.set()
                 self._set_state("open")
@@ -388,9 +317,7 @@ class RealtimeClient:
         """The socket closed: fail what was sent, forget this socket's watch ids."""
         self._connected = False
         self._open.clear()
-        self._watch_ids.clear()
-        for live in self._live_queries():
-            live.id = None
+        self._standings.socket_lost()
         self._requests.socket_closed(self.close_code)
 
     async def _reconnect(self):
@@ -418,11 +345,7 @@ class RealtimeClient:
         if self._open is not None:
             self._open.set()  # Waiters wake up and see the failure.
         self._requests.fail(failure)
-        for standing in self._standing.values():
-            if not standing.first_answer.done():
-                standing.first_answer.set_exception(failure)
-            for handle in standing.handles:
-                handle._put(failure if isinstance(failure, HandshakeRefused) else END)
+        self._standings.stop(failure)
         if self._finished is not None and not self._finished.done():
             self._finished.set_result(self.close_code)
 
@@ -472,39 +395,7 @@ class RealtimeClient:
         if frame.get("type") == "response":
             self._requests.answer(frame)
         elif frame.get("type") == "event":
-            self._dispatch_event(frame)
-
-    def _dispatch_event(self, frame):
-        stream, seq = frame.get("stream"), frame.get("seq")
-        if isinstance(seq, int) and seq > self._seqs.get(stream, -1):
-            self._seqs[stream] = seq
-        if frame.get("action") in ("presence", "signal"):
-            key = (stream, "join", frame.get("lookup"))
-            standing = self._standing.get(key)
-            if standing is None or not standing.answered:
-                return
-            for here in standing.handles:
-                here._apply(frame)
-            if not any(here.members for here in standing.handles):
-                # Taken out: the object is no longer visible to this user.
-                self._forget(standing)
-                for here in standing.handles:
-                    here._put(END)
-            return
-        if "watch" in frame:
-            live = self._watch_ids.get(frame["watch"])
-            if live is not None and live._standing.stream == stream:
-                live._apply(frame)
-            return
-        for standing in list(self._standing.values()):
-            if standing.action == "subscribe" and standing.stream == stream:
-                for handle in standing.handles:
-                    handle._put(frame)
-
-    def _live_queries(self):
-        for standing in self._standing.values():
-            if standing.action == "watch":
-                yield from standing.handles
+            self._standings.route(frame)
 
     def _spawn(self, coroutine):
         task = asyncio.create_task(coroutine)
