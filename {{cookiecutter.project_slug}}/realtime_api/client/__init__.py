@@ -43,12 +43,12 @@ Its modules, one job each:
     __main__.py         the command line
 """
 
-from .connection import open_socket, origin_of
+from .connection import FLOODING, FLOODING_DELAY, open_socket, origin_of
 from .errors import HandshakeRefused, RealtimeError, RequestError
 from .feeds import Change, LiveQuery, Presence, Subscription, member_order
 from .frames import checked, request_frame, stable_json
 from .ordering import ISO_DATETIME, compare_values, datetime_key, ordering_compare
-from .realtime_client import FLOODING, FLOODING_DELAY, STATES, RealtimeClient
+from .realtime_client import STATES, RealtimeClient
 
 __all__ = [
     "FLOODING",

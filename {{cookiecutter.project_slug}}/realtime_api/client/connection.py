@@ -1,6 +1,7 @@
-"""Opening one authenticated socket: the handshake's headers, ticket and Origin."""
+"""Opening one authenticated socket (headers, ticket, Origin), and when to retry."""
 
 import inspect
+import random
 from urllib.parse import quote, urlsplit
 
 from .errors import HandshakeRefused
@@ -12,6 +13,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'realtime_api.client needs websockets: pip install -e ".[client]" '
         '(or pip install "websockets>=14").'
     ) from exc
+
+# A socket closed for flooding (PROTOCOL.md, 4008) comes back this much later.
+FLOODING, FLOODING_DELAY = 4008, 5.0
 
 
 async def open_socket(
@@ -69,3 +73,17 @@ def origin_of(url):
     parts = urlsplit(url)
     scheme = "https" if parts.scheme in ("wss", "https") else "http"
     return f"{scheme}://{parts.netloc}"
+
+
+def reconnect_delay(attempt, min_delay, max_delay, close_code=None):
+    """Seconds to wait before reconnect `attempt` (0, 1, ...) after `close_code`.
+
+    Doubling from `min_delay` up to `max_delay`, with jitter (a random half
+    of it) so that the clients of a restarted server do not come back at
+    once; 5 s at least after 4008.
+    """
+    ceiling = min(max_delay, min_delay * 2**attempt)
+    delay = ceiling / 2 + random.random() * ceiling / 2
+    if close_code == FLOODING:
+        delay = max(delay, FLOODING_DELAY)
+    return delay

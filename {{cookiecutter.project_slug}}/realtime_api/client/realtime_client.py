@@ -10,11 +10,10 @@ import functools
 import inspect
 import json
 import logging
-import random
 
 import websockets
 
-from .connection import open_socket
+from .connection import open_socket, reconnect_delay
 from .errors import HandshakeRefused, RealtimeError, RequestError
 from .feeds import LiveQuery, Presence, Subscription
 from .frames import PendingRequests, checked, request_frame
@@ -24,8 +23,6 @@ from .standing import Standings
 logger = logging.getLogger(__name__)
 
 STATES = ("connecting", "open", "reconnecting", "closed")
-# A socket closed for flooding (PROTOCOL.md, 4008) comes back this much later.
-FLOODING, FLOODING_DELAY = 4008, 5.0
 
 
 class RealtimeClient:
@@ -322,10 +319,9 @@ class RealtimeClient:
 
     async def _reconnect(self):
         while self._failure is None:
-            ceiling = min(self.max_delay, self.min_delay * 2**self._attempt)
-            delay = ceiling / 2 + random.random() * ceiling / 2
-            if self.close_code == FLOODING:
-                delay = max(delay, FLOODING_DELAY)
+            delay = reconnect_delay(
+                self._attempt, self.min_delay, self.max_delay, self.close_code
+            )
             self._attempt += 1
             self._set_state("reconnecting", code=self.close_code, delay=delay)
             await asyncio.sleep(delay)
