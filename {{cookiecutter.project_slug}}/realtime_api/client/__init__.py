@@ -34,11 +34,12 @@ no other dependency: copy its folder into any Python 3.11+ program.
 
 Its modules, one job each:
 
-    realtime_client.py  RealtimeClient: the socket, reconnects, requests
+    realtime_client.py  RealtimeClient: the socket's life, reconnects, requests
+    standing.py         what it sends again on each socket, where events go
     feeds.py            what it delivers: Subscription, LiveQuery, Presence
     ordering.py         a live query's order, as the server sorts
-    frames.py           request frames and checked responses
-    connection.py       opening one authenticated socket (open_socket)
+    frames.py           request frames, responses matched to their requests
+    connection.py       opening one authenticated socket; the backoff
     errors.py           RealtimeError, RequestError, HandshakeRefused
     __main__.py         the command line
 """

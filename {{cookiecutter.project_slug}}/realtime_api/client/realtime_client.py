@@ -1,7 +1,10 @@
 """RealtimeClient: one socket to the realtime API, reconnected until close().
 
-It sends requests and matches their responses, and sends every subscription,
-live query and presence again on each new socket (subscriptions with `since`).
+It runs the socket: reads it, reconnects with backoff, and on each new socket
+sends every subscription, live query and presence again (subscriptions with
+`since`) before letting requests through. What it keeps asking for is in
+Standings (standing.py); the requests waiting for an answer are in
+PendingRequests (frames.py).
 """
 
 import asyncio
