@@ -40,11 +40,12 @@ class Standings:
     """A client's Standing requests, the seqs it saw, its live queries' ids."""
 
     def __init__(self):
-        self._by_key = {}  # (stream, action, filter JSON, lookup or id) -> Standing
+        self._by_key = {}  # (stream, action, filter JSON | lookup | id) -> Standing
         self.seqs = {}  # stream -> the highest seq seen
         self.watch_ids = {}  # the server's watch id -> LiveQuery (this socket)
 
     def __iter__(self):
+        # A copy: what goes through them may forget one meanwhile.
         return iter(list(self._by_key.values()))
 
     def subscription(self, stream, filter):
