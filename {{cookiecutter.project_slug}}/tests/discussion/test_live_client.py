@@ -1,4 +1,4 @@
-"""The Python client (realtime_api/client.py) against a real daphne."""
+"""The Python client (realtime_api/client/) against a real daphne."""
 
 import asyncio
 import json

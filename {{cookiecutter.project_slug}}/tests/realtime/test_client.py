@@ -98,14 +98,14 @@ async def test_every_subscription_of_a_stream_resumes_from_the_seq_seen_before()
     while the next is sent: the next still resumes from the seq of before."""
     client = RealtimeClient("ws://127.0.0.1:9/ws/")
     for topic in (1, 2):
-        client._standing_for("comments", "subscribe", {"topic": topic}).answered = True
-    client._seqs = {"comments": 5}
+        client._standings.subscription("comments", {"topic": topic}).answered = True
+    client._standings.seqs = {"comments": 5}
     client._connected, client._generation, client._open = True, 1, asyncio.Event()
     sent = []
 
     async def send(frame, on_answer=None):
         sent.append(frame["since"])
-        client._seqs["comments"] = 9  # The first one's replay, read meanwhile.
+        client._standings.seqs["comments"] = 9  # The first one's replay, meanwhile.
         return asyncio.get_running_loop().create_future()
 
     client._send = send

@@ -1,0 +1,89 @@
+"""Opening one authenticated socket (headers, ticket, Origin), and when to retry."""
+
+import inspect
+import random
+from urllib.parse import quote, urlsplit
+
+from .errors import HandshakeRefused
+
+try:
+    import websockets
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        'realtime_api.client needs websockets: pip install -e ".[client]" '
+        '(or pip install "websockets>=14").'
+    ) from exc
+
+# A socket closed for flooding (PROTOCOL.md, 4008) comes back this much later.
+FLOODING, FLOODING_DELAY = 4008, 5.0
+
+
+async def open_socket(
+    url,
+    *,
+    token=None,
+    authorization=None,
+    cookie=None,
+    ticket=None,
+    origin="auto",
+    headers=None,
+    open_timeout=10,
+    **options,
+):
+    """Open one WebSocket, authenticated; return the `websockets` connection.
+
+    `options` go to `websockets.connect` (e.g. `ping_interval=None`).
+    Raises HandshakeRefused when the server answers the upgrade with an
+    HTTP error.
+    """
+    request_headers = dict(headers or {})
+    if token is not None:
+        authorization = f"Token {token}"
+    if authorization is not None:
+        request_headers["Authorization"] = authorization
+    if cookie:
+        if isinstance(cookie, dict):
+            cookie = "; ".join(f"{name}={value}" for name, value in cookie.items())
+        request_headers["Cookie"] = cookie
+    if ticket is not None:
+        if callable(ticket):
+            ticket = ticket()
+            if inspect.isawaitable(ticket):
+                ticket = await ticket
+        url += ("&" if "?" in url else "?") + f"ticket={quote(ticket, safe='')}"
+    if origin == "auto":
+        # A header needs no Origin; a cookie or a ticket needs an allowed one.
+        origin = None if authorization is not None else origin_of(url)
+    options.setdefault("max_size", 2**24)
+    try:
+        return await websockets.connect(
+            url,
+            additional_headers=request_headers,
+            origin=origin,
+            open_timeout=open_timeout,
+            **options,
+        )
+    except websockets.InvalidStatus as refused:
+        response = refused.response
+        raise HandshakeRefused(response.status_code, response.body) from None
+
+
+def origin_of(url):
+    """The Origin of a page served by the socket's own host."""
+    parts = urlsplit(url)
+    scheme = "https" if parts.scheme in ("wss", "https") else "http"
+    return f"{scheme}://{parts.netloc}"
+
+
+def reconnect_delay(attempt, min_delay, max_delay, close_code=None):
+    """Seconds to wait before reconnect `attempt` (0, 1, ...) after `close_code`.
+
+    Doubling from `min_delay` up to `max_delay`, with jitter (a random half
+    of it) so that the clients of a restarted server do not come back at
+    once; 5 s at least after 4008.
+    """
+    ceiling = min(max_delay, min_delay * 2**attempt)
+    delay = ceiling / 2 + random.random() * ceiling / 2
+    if close_code == FLOODING:
+        delay = max(delay, FLOODING_DELAY)
+    return delay
