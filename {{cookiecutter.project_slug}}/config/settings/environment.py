@@ -116,7 +116,7 @@ def channel_layers_from_env(env: environ.Env) -> dict:
             "default": {
                 "BACKEND": "channels.layers.InMemoryChannelLayer",
                 # Each process receives every event of its sockets' groups on
-                # one channel (realtime_api/fanout.py): let it queue bursts.
+                # one channel (realtime_api/hub.py): let it queue bursts.
                 "CONFIG": {"capacity": 10_000},
             }
         }
