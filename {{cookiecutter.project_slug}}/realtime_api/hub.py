@@ -14,8 +14,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext
-from channels.db import database_sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import close_old_connections
 
 from . import metrics
@@ -202,7 +201,7 @@ class Hub:
     async def in_database(self, function, *args):
         """Run `function` in the hub's own database thread."""
         async with ThreadSensitiveContext(executor=self.executor):
-            return await database_sync_to_async(_closing_connections)(function, *args)
+            return await sync_to_async(_with_fresh_connection)(function, *args)
 
 
 class Plan:
@@ -243,13 +242,14 @@ def evaluate(plans):
             plan.results[query] = (results[query] or {}).get(plan.change)
 
 
-def _closing_connections(function, *args):
-    """Run function, then give back the thread's connection (CONN_MAX_AGE, pool).
+def _with_fresh_connection(function, *args):
+    """Run function between two checks of the thread's connection (CONN_MAX_AGE, pool).
 
-    database_sync_to_async does it too, except under Channels' test
-    communicators, which turn that off: this thread outlives a test, and
-    the connections it kept would drain PostgreSQL's pool.
+    What database_sync_to_async does, except that Channels' test
+    communicators turn its checks off: this thread outlives a test, and a
+    connection it kept would drain PostgreSQL's pool.
     """
+    close_old_connections()
     try:
         return function(*args)
     finally:
