@@ -115,6 +115,7 @@ class Row:
     p99_ms: float | None = None
     missing: int | None = None
     rss_per_socket_kib: float | None = None
+    cpu_us: float | None = None  # W1: server CPU time per create (needs the pid)
     storm_ms: float | None = None  # W5: until every socket knew everyone
     redis_calls_per_join: dict | None = None  # W5: Redis commands per join
 
@@ -433,11 +434,12 @@ class Bench:
             for name, url in endpoints.items():
                 results[name].append(await self.bounded(measure(name, url), workload))
         for name, measured in results.items():
-            measured.sort(key=lambda result: result[0])
-            rate, p50, p99, *rest = measured[len(measured) // 2]
-            row = Row(workload, name, count, rate, p50, p99)
-            if rest:  # Fan-out: the worst round's missing events.
-                row.missing = max(result[3] for result in measured)
+            measured.sort(key=lambda result: result.rate)
+            median = measured[len(measured) // 2]
+            row = Row(workload, name, count, median.rate, median.p50_ms, median.p99_ms)
+            if median.missing is not None:  # Fan-out: the worst round's.
+                row.missing = max(result.missing for result in measured)
+            row.cpu_us = median.cpu_us
             self.report.rows.append(row)
 
     async def bounded(self, coroutine, what):

@@ -8,6 +8,7 @@ import asyncio
 import http.client
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,8 +16,23 @@ from .client import BenchError, close_all, connect, connect_many, expect
 from .scenario import fill
 
 
+@dataclass(frozen=True)
+class Result:
+    """What one round of a workload measured on one endpoint."""
+
+    rate: float  # req/s, or delivered events/s
+    p50_ms: float | None
+    p99_ms: float | None
+    missing: int | None = None  # Fan-out: events that never arrived.
+    cpu_us: float | None = None  # W1: the server's CPU time per create.
+
+
 async def creates(url, target, scenario, parent, count, sockets, advance):
-    """W1: `count` creates over `sockets` sockets, each waiting for its answer."""
+    """W1: `count` creates over `sockets` sockets, each waiting for its answer.
+
+    With the server's pid, also the server's CPU time per create (user and
+    system, in microseconds): what a create costs, whatever the wait.
+    """
     path = f"{scenario.stream}/create/"
     conns = [await connect(url, target) for _ in range(sockets)]
     try:
@@ -33,12 +49,22 @@ async def creates(url, target, scenario, parent, count, sockets, advance):
                 latencies.append(time.perf_counter() - started)
                 advance(1)
 
+        cpu_before = server_cpu_seconds(target.server_pid)
         started = time.perf_counter()
         await asyncio.gather(*(worker(ws) for ws in conns))
         elapsed = time.perf_counter() - started
+        cpu_after = server_cpu_seconds(target.server_pid)
     finally:
         await close_all(conns)
-    return count / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99)
+    cpu_us = None
+    if cpu_before is not None and cpu_after is not None:
+        cpu_us = (cpu_after - cpu_before) / count * 1e6
+    return Result(
+        count / elapsed,
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        cpu_us=cpu_us,
+    )
 
 
 def http_creates(target, scenario, parent, count, advance):
@@ -86,7 +112,9 @@ def http_creates(target, scenario, parent, count, advance):
         elapsed = time.perf_counter() - started
     finally:
         conn.close()
-    return count / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99)
+    return Result(
+        count / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99)
+    )
 
 
 async def fanout(
@@ -151,11 +179,11 @@ async def fanout(
     delivered = len(latencies)
     last = max((at for key, at in arrivals if key in sent_at), default=started)
     rate = delivered / (last - started) if delivered else 0.0
-    return (
+    return Result(
         rate,
         percentile(latencies, 0.5),
         percentile(latencies, 0.99),
-        subscribers * events - delivered,
+        missing=subscribers * events - delivered,
     )
 
 
@@ -184,6 +212,33 @@ def percentile(values, fraction):
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))
     return 1000 * ordered[rank]
+
+
+def server_cpu_seconds(pid):
+    """The CPU time process `pid`'s threads have run for, or None if unknown.
+
+    Linux counts it per thread in nanoseconds (/proc/PID/task/*/schedstat):
+    precise enough for a few creates, where /proc/PID/stat counts 10 ms
+    ticks. A thread that ends in between takes its time with it; the
+    server's event loop and database threads do not end.
+    """
+    if pid is None:
+        return None
+    tasks = Path(f"/proc/{pid}/task")
+    if tasks.exists():
+        total = 0
+        for task in tasks.iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass  # The thread ended while we looked.
+        return total / 1e9
+    try:
+        import psutil
+    except ImportError:
+        return None
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def server_rss(pid):

@@ -220,6 +220,8 @@ def test_smoke_run_measures_every_workload_against_the_reference(
         assert rows[("W2 fan-out, 4 subscribers", endpoint)]["missing"] == 0
         assert rows[("W2u fan-out, 4 subscribers, 4 users", endpoint)]["missing"] == 0
         assert rows[("W1 create, 1 socket", endpoint)]["rate"] > 0
+        # With --server-pid: what a create costs the server, in CPU time.
+        assert rows[("W1 create, 2 sockets", endpoint)]["cpu_us"] > 0
     # Live queries are the app's own: measured on the app, compared with W2.
     assert rows[("W4 watch, 4 watchers", "app")]["missing"] == 0
     # So is presence: 4 users join at once, then signals reach the other 3.
@@ -228,7 +230,8 @@ def test_smoke_run_measures_every_workload_against_the_reference(
     signals = rows[("W5 presence signal, 3 receivers", "app")]
     assert (signals["count"], signals["missing"]) == (3 * 3, 0)
     ratios = [ratio["name"] for ratio in report["ratios"]]
-    assert len(ratios) == 7, ratios
+    assert len(ratios) == 9, ratios
+    assert "W1 create, 1 socket: app / reference (server CPU per create)" in ratios
     assert "W2 fan-out, 4 subscribers of one user: app / reference (events/s)" in ratios
     assert "W2u fan-out, 4 subscribers, 4 users: app / reference (events/s)" in ratios
     assert report["skipped"] == {}
