@@ -6,7 +6,6 @@ which wait while a request is being answered so that a response always
 comes before the events it caused.
 """
 
-import asyncio
 import logging
 import time
 from functools import cached_property
@@ -85,7 +84,8 @@ class APIDemultiplexer(
         # first, then replayed events, then what arrived meanwhile.
         self.held = []
         frame, started = RequestFrame(), time.perf_counter()
-        with self.runtime.publisher.collecting() as published:
+        publisher = self.runtime.publisher
+        with publisher.collecting() as committed:
             try:
                 reply = await self.handle(frame, text_data)
             except ProtocolError as exc:
@@ -93,10 +93,13 @@ class APIDemultiplexer(
             except Exception:
                 logger.exception("Request failed: %s", frame)
                 reply = error_frame(frame, 500, "Internal server error.")
+            finally:
+                # Also when cancelled: what committed is published.
+                published = publisher.publish_soon(committed)
         await self.send(text_data=reply)
         metrics.frame_answered(self.registry, frame, started)
-        for done in published:  # Published before this socket's next frame.
-            await asyncio.wrap_future(done)
+        if published is not None:  # Published before this socket's next frame.
+            await published
         pending, self.after_response = self.after_response, ()
         for action in pending:
             await action()

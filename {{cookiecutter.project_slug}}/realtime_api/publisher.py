@@ -1,14 +1,17 @@
 """Publishing changes: each is logged under its stream's next `seq`, then sent.
 
 A `Publisher` belongs to one event loop (a server process has one). It
-publishes changes one at a time, in the order they committed, so that `seq`
-order is commit order within a process. It never holds the database thread:
-a socket's request hands its changes over (see `collecting()`) and the
-socket waits for them on the loop before it reads its next frame.
+publishes changes one at a time, in the order they are handed to it, so
+that `seq` order is the order in which the hub hears them. It never holds a
+view thread: a socket's request collects the changes its view commits (see
+`collecting()`), and the socket hands them over on the loop once the view
+has returned, before it reads its next frame.
+
+One database thread runs every socket's view, so that order is commit
+order.
 """
 
 import asyncio
-import concurrent.futures
 import contextvars
 import logging
 from contextlib import contextmanager
@@ -18,59 +21,66 @@ from .changes import stream_group
 
 logger = logging.getLogger(__name__)
 
-# The (publisher, handed futures) of the socket request running in this
-# context, if any. Set by `Publisher.collecting()`; read after commit.
+# The list collecting the changes committed by the socket request running in
+# this context, if any. Set by `Publisher.collecting()`; read after commit.
 _collecting = contextvars.ContextVar("realtime_api_collecting", default=None)
 
 
 class Publisher:
-    """Logs and sends this loop's changes, in commit order."""
+    """Logs and sends this loop's changes, in the order handed over."""
 
     def __init__(self, runtime):
         self.runtime = runtime
-        self.loop = asyncio.get_running_loop()
         self.turn = asyncio.Lock()  # Wakes its waiters first come, first served.
         self.tasks = set()  # The loop keeps only weak references to tasks.
 
     @contextmanager
     def collecting(self):
-        """Hand the changes committed in this context to this publisher.
+        """Collect the changes committed in this context, in commit order.
 
-        Yields the list of futures, one per change, that the caller awaits
-        once it has answered (its changes then reach subscribers, itself
-        included, in the order it made them).
+        Yields the list they are added to (by `hand_over()`, in the database
+        thread). Hand it to `publish_soon()` on the loop once the request has
+        run: collecting there, rather than calling back into the loop from
+        the database thread, costs no thread switch in the middle of a view.
         """
-        handed = []
-        token = _collecting.set((self, handed))
+        collected = []
+        token = _collecting.set(collected)
         try:
-            yield handed
+            yield collected
         finally:
             _collecting.reset(token)
 
-    def submit_threadsafe(self, change):
-        """From any thread: publish `change` in turn; return a future of it."""
-        done = concurrent.futures.Future()
-        self.loop.call_soon_threadsafe(self._start, change, done)
-        return done
+    def publish_soon(self, changes):
+        """Publish `changes` after those handed over before; return the task, or None.
 
-    def _start(self, change, done):
-        task = self.loop.create_task(self.publish_in_turn(change))
+        Call it on the loop, with no await since the request returned: the
+        order of these calls is the order of publishing.
+        """
+        if not changes:
+            return None
+        task = asyncio.get_running_loop().create_task(self.publish_all(changes))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-        task.add_done_callback(lambda _: done.set_result(None))
+        return task
+
+    async def publish_all(self, changes):
+        async with self.turn:
+            for change in changes:
+                await self.publish_safely(change)
 
     async def publish_in_turn(self, change):
-        """Publish after the changes handed over before this one."""
+        """Publish `change` after the changes handed over before this one."""
         async with self.turn:
-            try:
-                await self.publish(change)
-            except Exception:
-                # The write has committed: a broken channel layer or event log
-                # must not fail it. The event is lost, and the log says so.
-                logger.exception(
-                    "Event not delivered: %s %s", change.stream, change.action
-                )
-                metrics.events_dropped([change.stream], "publish")
+            await self.publish_safely(change)
+
+    async def publish_safely(self, change):
+        try:
+            await self.publish(change)
+        except Exception:
+            # The write has committed: a broken channel layer or event log
+            # must not fail it. The event is lost, and the log says so.
+            logger.exception("Event not delivered: %s %s", change.stream, change.action)
+            metrics.events_dropped([change.stream], "publish")
 
     async def publish(self, change):
         """Log `change` under the stream's next seq, and send it to every process."""
@@ -81,10 +91,9 @@ class Publisher:
 
 
 def hand_over(change):
-    """In a socket's request, hand `change` to its publisher; False elsewhere."""
-    collecting = _collecting.get()
-    if collecting is None:
+    """In a socket's request, add `change` to what it collects; False elsewhere."""
+    collected = _collecting.get()
+    if collected is None:
         return False
-    publisher, handed = collecting
-    handed.append(publisher.submit_threadsafe(change))
+    collected.append(change)
     return True
