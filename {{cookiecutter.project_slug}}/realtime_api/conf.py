@@ -126,6 +126,11 @@ def max_watches():
     return getattr(settings, "REALTIME_API_MAX_WATCHES", 20)
 
 
+def view_threads():
+    """Threads running the views of socket requests (None: 1 on SQLite, else 4)."""
+    return getattr(settings, "REALTIME_API_VIEW_THREADS", None)
+
+
 def max_queued_bytes():
     """Bytes waiting to be sent to a socket; past them it is closed with 4009."""
     return getattr(settings, "REALTIME_API_MAX_QUEUED_BYTES", 1024 * 1024)

@@ -10,8 +10,6 @@ import logging
 import time
 from functools import cached_property
 
-from channels.db import database_sync_to_async
-
 from . import conf, metrics, request_factory
 from .overload import OverloadMixin
 from .presence import PresenceMixin
@@ -127,8 +125,8 @@ class APIDemultiplexer(
             return await self.handle_watch(endpoint, frame)
         if frame.action in PRESENCE_ACTIONS:
             return await self.handle_presence(endpoint, frame)
-        status, data_json = await database_sync_to_async(endpoint.dispatch)(
-            frame.action, frame.lookup, frame.payload
+        status, data_json = await self.runtime.view_threads.run(
+            endpoint.dispatch, frame.action, frame.lookup, frame.payload
         )
         return response_frame(frame, status, data_json)
 

@@ -15,11 +15,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.db import close_old_connections
 
 from . import metrics
 from .audience import Audience, Verdict
 from .changes import Change, stream_group
+from .view_threads import with_fresh_connection
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class Hub:
     async def in_database(self, function, *args):
         """Run `function` in the hub's own database thread."""
         async with ThreadSensitiveContext(executor=self.executor):
-            return await sync_to_async(_with_fresh_connection)(function, *args)
+            return await sync_to_async(with_fresh_connection)(function, *args)
 
 
 class Plan:
@@ -240,20 +240,6 @@ def evaluate(plans):
                 plan.verdicts[audience] = found[plan.change]
         for query in plan.queries:
             plan.results[query] = (results[query] or {}).get(plan.change)
-
-
-def _with_fresh_connection(function, *args):
-    """Run function between two checks of the thread's connection (CONN_MAX_AGE, pool).
-
-    What database_sync_to_async does, except that Channels' test
-    communicators turn its checks off: this thread outlives a test, and a
-    connection it kept would drain PostgreSQL's pool.
-    """
-    close_old_connections()
-    try:
-        return function(*args)
-    finally:
-        close_old_connections()
 
 
 def _safely(function, batch, *args):

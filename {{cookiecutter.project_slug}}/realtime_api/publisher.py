@@ -7,8 +7,10 @@ view thread: a socket's request collects the changes its view commits (see
 `collecting()`), and the socket hands them over on the loop once the view
 has returned, before it reads its next frame.
 
-One database thread runs every socket's view, so that order is commit
-order.
+With one view thread (view_threads.py) that order is commit order. With
+several, two sockets' writes that commit at nearly the same moment may be
+published in either order. No receiver can tell: a change names its object,
+and each receiver gets the object as it is when the change is delivered.
 """
 
 import asyncio

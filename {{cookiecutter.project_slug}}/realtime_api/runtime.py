@@ -1,13 +1,15 @@
-"""What a registry runs on one event loop: its publisher, its hub, its event log."""
+"""What a registry runs on one event loop: publisher, hub, event log, view threads."""
 
 from functools import cached_property
 
 from channels.layers import get_channel_layer
 
+from . import conf
 from .eventlog import event_log_from_settings
 from .flood import FloodLedger
 from .hub import Hub
 from .publisher import Publisher
+from .view_threads import ViewThreads, default_count
 
 
 class Runtime:
@@ -24,6 +26,7 @@ class Runtime:
         self.publisher = Publisher(self)
         self.hub = Hub(self)
         self.flood_ledger = FloodLedger()
+        self.view_threads = ViewThreads(conf.view_threads() or default_count())
 
     @cached_property
     def presence(self):

@@ -216,6 +216,10 @@ REALTIME_API_MAX_WATCHES = env.int("REALTIME_API_MAX_WATCHES", default=20)
 REALTIME_API_MAX_QUEUED_BYTES = env.int(
     "REALTIME_API_MAX_QUEUED_BYTES", default=1024 * 1024
 )
+# Threads running the views of socket requests (realtime_api/view_threads.py);
+# 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
+# database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.
+REALTIME_API_VIEW_THREADS = env.int("REALTIME_API_VIEW_THREADS", default=0) or None
 # Pages on these origins (besides ALLOWED_HOSTS) may open a socket with a
 # ticket from POST /api/realtime/ticket/, e.g. "https://app.example.com".
 REALTIME_API_ALLOWED_ORIGINS = env.list("REALTIME_API_ALLOWED_ORIGINS", default=[])

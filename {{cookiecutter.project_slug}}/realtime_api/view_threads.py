@@ -1,0 +1,57 @@
+"""Where the views of socket requests run: Channels' database thread, or a pool.
+
+Django's ORM is synchronous, so a view runs in a thread. Channels runs every
+`database_sync_to_async` call of a process in one thread, one call at a
+time, and that thread waits for each of the database's answers. On
+PostgreSQL a few threads let other sockets' views run while one waits. A
+socket's own requests still run one at a time, in order: its inbox waits
+for each answer before it runs the next frame.
+
+SQLite takes one writer at a time, and in this process: more threads only
+wait for its lock, so there the default is Channels' thread.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.db import close_old_connections, connections
+
+
+class ViewThreads:
+    """Runs the views of one event loop's socket requests."""
+
+    def __init__(self, count):
+        self.count = count
+        self.executor = None
+        if count > 1:
+            self.executor = ThreadPoolExecutor(
+                count, thread_name_prefix="realtime-view"
+            )
+
+    async def run(self, function, *args):
+        """Run `function(*args)` in a view thread; return what it returns."""
+        if self.executor is None:
+            return await database_sync_to_async(function)(*args)
+        return await sync_to_async(
+            with_fresh_connection, thread_sensitive=False, executor=self.executor
+        )(function, *args)
+
+
+def default_count():
+    """One thread on SQLite, four on a database server."""
+    return 1 if connections["default"].vendor == "sqlite" else 4
+
+
+def with_fresh_connection(function, *args):
+    """Run function between two checks of the thread's connection (CONN_MAX_AGE, pool).
+
+    What database_sync_to_async does, except that Channels' test
+    communicators turn its checks off: a thread of our own outlives a test,
+    and a connection it kept would drain PostgreSQL's pool.
+    """
+    close_old_connections()
+    try:
+        return function(*args)
+    finally:
+        close_old_connections()
