@@ -6,7 +6,7 @@ receiving process renders the object for each of its audiences (users), as
 """
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 ACTIONS = ("create", "update", "delete", "recheck")
 
@@ -45,11 +45,12 @@ class Change:
         return {*self.groups, *self.old_groups}
 
     def with_seq(self, seq):
-        return Change(**{**asdict(self), "seq": seq})
+        return replace(self, seq=seq)
 
     def to_message(self):
         """The channel-layer message (JSON types only, for Redis)."""
-        message = asdict(self)
+        # Not dataclasses.asdict(): it deep-copies every value, on every publish.
+        message = {name: getattr(self, name) for name in MESSAGE_FIELDS}
         message["type"] = "realtime.change"
         message["groups"] = list(self.groups)
         message["old_groups"] = list(self.old_groups)
@@ -61,3 +62,6 @@ class Change:
         values["groups"] = tuple(values["groups"] or ())
         values["old_groups"] = tuple(values["old_groups"] or ())
         return cls(**values)
+
+
+MESSAGE_FIELDS = tuple(f.name for f in fields(Change))
