@@ -43,7 +43,7 @@ class Publisher:
         Yields the list they are added to (by `hand_over()`, in the database
         thread). Hand it to `publish_soon()` on the loop once the request has
         run: collecting there, rather than calling back into the loop from
-        the database thread, costs no thread switch in the middle of a view.
+        the view thread, costs no thread switch in the middle of a view.
         """
         collected = []
         token = _collecting.set(collected)
