@@ -1,4 +1,4 @@
-"""Real daphne processes for live tests: a real server and real sockets.
+"""Real server processes for live tests (daphne, or uvicorn): real sockets.
 
 The server process must use the test database, so `database_url()` turns
 the test connection's settings into a DATABASE_URL for it.
@@ -117,15 +117,20 @@ class DaphneServer:
     def url(self):
         return f"ws://127.0.0.1:{self.port}"
 
+    def command(self):
+        return [
+            *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
+            *self.options,
+            self.application,
+        ]
+
     def start(self, timeout=30):
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
-        command += ["-p", str(self.port), *self.options, self.application]
         self.process = subprocess.Popen(
-            command, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT
+            self.command(), env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT
         )
         if not wait_for_port(self.port, timeout, self.process):
             self.stop()
-            raise RuntimeError(f"daphne did not start:\n{self.log()}")
+            raise RuntimeError(f"{self.command()[2]} did not start:\n{self.log()}")
         return self
 
     def stop(self):
@@ -142,6 +147,18 @@ class DaphneServer:
         self.log_file.flush()
         with open(self.log_file.name) as log:
             return log.read()
+
+
+class UvicornServer(DaphneServer):
+    """The same, served by uvicorn (the `uvicorn` extra) instead of daphne."""
+
+    def command(self):
+        return [
+            *(sys.executable, "-m", "uvicorn", "--host", "127.0.0.1"),
+            *("--port", str(self.port), "--log-level", "warning"),
+            *self.options,
+            self.application,
+        ]
 
 
 class RedisServer:
