@@ -21,7 +21,7 @@ from django.contrib.auth import SESSION_KEY, get_user_model
 
 from bench import cli, sessions
 from bench.scenario import DEFAULT
-from realtime_api.live_server import DaphneServer
+from realtime_api.live_server import DaphneServer, database_url
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -188,6 +188,32 @@ def test_w2u_sessions_are_as_many_users(db, settings):
 
 
 # Smoke runs ----------------------------------------------------------------------
+
+
+def test_in_process_w1_measures_the_app_and_the_reference(
+    needs_default_scenario, transactional_db
+):
+    """`python -m bench.inprocess`: CPU per create of both, and their ratio."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url(),
+    }
+    command = [sys.executable, "-m", "bench.inprocess", "--creates", "6"]
+    result = subprocess.run(
+        [*command, "--sockets", "2", "--rounds", "1"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "W1 in process: 6 creates over 2 socket(s)", lines
+    for line, name in zip(lines[1:3], ("reference", "app"), strict=True):
+        assert line.split()[0] == name and "CPU per create" in line, lines
+    assert lines[3].startswith("  CPU per create, app / reference: "), lines
 
 
 def test_smoke_run_measures_every_workload_against_the_reference(
