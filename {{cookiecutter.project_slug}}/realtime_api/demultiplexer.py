@@ -6,6 +6,7 @@ which wait while a request is being answered so that a response always
 comes before the events it caused.
 """
 
+import asyncio
 import logging
 import time
 from functools import cached_property
@@ -97,7 +98,9 @@ class APIDemultiplexer(
         await self.send(text_data=reply)
         metrics.frame_answered(self.registry, frame, started)
         if published is not None:  # Published before this socket's next frame.
-            await published
+            # Shielded: a socket closed meanwhile cancels this wait, not the
+            # publishing of what its request committed.
+            await asyncio.shield(published)
         pending, self.after_response = self.after_response, ()
         for action in pending:
             await action()

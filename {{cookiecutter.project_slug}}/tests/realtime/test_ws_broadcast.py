@@ -1,5 +1,6 @@
 """PROTOCOL.md's event frame section: who hears of which change, and when."""
 
+import asyncio
 import json
 
 import pytest
@@ -10,7 +11,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from realtime_api.broadcast import broadcast
-from realtime_api.testing import subscribe
+from realtime_api.registry import get_registry
+from realtime_api.testing import expect_ok, subscribe
 
 from .helpers import communicator, http_twin
 from .testapp.models import Folder, Note
@@ -293,6 +295,34 @@ async def test_every_subscriber_gets_the_event(world, user, other, admin):
             assert (await ws.receive_event())["data"]["name"] == "x"
             assert await ws.queue_empty()
         assert await bystander.queue_empty()
+
+
+async def test_a_write_is_published_when_its_socket_closes_at_once(
+    world, user, monkeypatch
+):
+    """The writer closes right after its answer, before its change is published.
+
+    Closing cancels the writer's wait for publishing, not the publishing: the
+    change still reaches the others (the event log is held up meanwhile).
+    """
+    event_log = get_registry().runtime().event_log
+    append, logging = event_log.append, asyncio.Event()
+
+    async def held_up(change):
+        await logging.wait()
+        return await append(change)
+
+    monkeypatch.setattr(event_log, "append", held_up)
+    folder = world.public_folder.pk
+    async with communicator(user) as listener:
+        await subscribe(listener, "notes", {"folder": folder})
+        async with communicator(user) as writer:
+            payload = {"folder": folder, "text": "written, then gone"}
+            created = await writer.request("notes", "create", payload=payload)
+            expect_ok(created, 201)
+        logging.set()
+        event = await listener.receive_event(timeout=5)
+    assert (event["action"], event["data"]["id"]) == ("create", created["data"]["id"])
 
 
 @pytest.mark.postgres
