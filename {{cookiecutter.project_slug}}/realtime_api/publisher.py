@@ -45,11 +45,12 @@ class Publisher:
         run: collecting there, rather than calling back into the loop from
         the view thread, costs no thread switch in the middle of a view.
         """
-        collected = []
+        collected = Collected()
         token = _collecting.set(collected)
         try:
             yield collected
         finally:
+            collected.closed = True
             _collecting.reset(token)
 
     def publish_soon(self, changes):
@@ -92,10 +93,20 @@ class Publisher:
         metrics.event_published(change.stream)
 
 
+class Collected(list):
+    """The changes of one socket request; closed once the request has run."""
+
+    closed = False
+
+
 def hand_over(change):
-    """In a socket's request, add `change` to what it collects; False elsewhere."""
+    """In a socket's request, add `change` to what it collects; False elsewhere.
+
+    Also False in a task or thread the request started that outlives it (it
+    keeps the request's context): nobody would publish what it adds.
+    """
     collected = _collecting.get()
-    if collected is None:
+    if collected is None or collected.closed:
         return False
     collected.append(change)
     return True

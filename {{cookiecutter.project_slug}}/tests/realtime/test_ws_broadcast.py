@@ -1,6 +1,7 @@
 """PROTOCOL.md's event frame section: who hears of which change, and when."""
 
 import asyncio
+import contextvars
 import json
 
 import pytest
@@ -323,6 +324,22 @@ async def test_a_write_is_published_when_its_socket_closes_at_once(
         logging.set()
         event = await listener.receive_event(timeout=5)
     assert (event["action"], event["data"]["id"]) == ("create", created["data"]["id"])
+
+
+async def test_a_write_from_a_task_that_outlived_its_request_is_published(world, user):
+    """A task started during a socket request keeps the request's context.
+
+    What it writes after the request has run is published all the same.
+    """
+    with get_registry().runtime().publisher.collecting():
+        kept = contextvars.copy_context()  # What a task started then holds.
+    note = world.public_note
+    async with communicator(user) as ws:
+        await subscribe(ws, "notes", {"id": note.pk})
+        note.text = "written after the request"
+        await kept.run(asyncio.ensure_future, note.asave())
+        event = await ws.receive_event(timeout=5)
+    assert event["data"]["text"] == "written after the request"
 
 
 @pytest.mark.postgres
