@@ -15,9 +15,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 
-import redis.asyncio as redis
-
-from . import conf
+from . import conf, redis_connection
 from .changes import Change
 
 # What one logged change costs in memory besides its strings: the Change and
@@ -138,7 +136,7 @@ class RedisEventLog:
         client = self._clients.get(loop)
         if client is None:
             # Fail fast on an unreachable host: publishing waits for the log.
-            client = redis.Redis.from_url(self.url, socket_connect_timeout=2)
+            client = redis_connection.client(self.url, socket_connect_timeout=2)
             client.append_script = client.register_script(_APPEND)
             self._clients[loop] = client
         return client

@@ -22,13 +22,12 @@ import json
 import weakref
 from dataclasses import dataclass, field
 
-import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import conf
+from . import conf, redis_connection
 
 
 @dataclass(slots=True)
@@ -208,7 +207,7 @@ class RedisPresenceStore:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = redis.Redis.from_url(
+            client = redis_connection.client(
                 self.url,
                 socket_connect_timeout=2,
                 # After Redis restarts, the first command on a pooled

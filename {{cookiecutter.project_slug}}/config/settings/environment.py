@@ -15,6 +15,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from realtime_api.redis_connection import channel_layer_host, parse_sentinel_url
+
 # The project root: the folder that holds manage.py.
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -127,21 +129,26 @@ def channel_layers_from_env(env: environ.Env) -> dict:
             f"REDIS_CHANNEL_LAYER must be one of {', '.join(CHANNEL_LAYER_KINDS)}, "
             f"not {kind!r}."
         )
-    # The host dict is passed to redis-py's ConnectionPool.from_url(). Its pool
+    try:
+        parse_sentinel_url(redis_url)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"REDIS_URL: {error}") from None
+    # The host dict is passed to redis-py's ConnectionPool.from_url() (or its
+    # SentinelConnectionPool for a redis+sentinel:// URL). Its pool
     # holds 100 connections by default, and the core layer fails past about 99
     # concurrent subscribers (MaxConnectionsError, sockets closed with 1011).
-    host = {
-        "address": redis_url,
-        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=1000),
+    host = channel_layer_host(
+        redis_url,
+        max_connections=env.int("REDIS_MAX_CONNECTIONS", default=1000),
         # After Redis restarts, the first command on a pooled connection fails
         # ("Connection closed by server"): retry it on a fresh connection, so
         # the first event after an outage is not lost.
-        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
-        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
         # An unreachable host (not a refused port) must fail in seconds, not
         # after the system's minutes: the writes' events wait for it.
-        "socket_connect_timeout": 2,
-    }
+        socket_connect_timeout=2,
+    )
     if kind == "pubsub":
         return {
             "default": {
