@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
+from bench.nginx import SITE, main_config, unit_daphne_options, unit_file
 from tests.conftest import require_program
-from tests.nginx import SITE, main_config, unit_daphne_options, unit_file
 
 
 def seconds(value):

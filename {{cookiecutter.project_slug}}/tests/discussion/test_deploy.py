@@ -14,11 +14,11 @@ import websockets
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from bench.nginx import NginxServer, unit_daphne_options
 from discussion.models import Comment, Topic
 from realtime_api.live_server import DaphneServer, LiveClient, database_url, http_get
 from realtime_api.testing import create_session
 from tests.conftest import production_env, require_program
-from tests.nginx import NginxServer, unit_daphne_options
 from tests.prometheus import parse, value
 
 pytestmark = [

@@ -1,5 +1,6 @@
 """Run deploy/nginx.conf for real: Debian's nginx on loopback ports, in front
-of the test's daphne processes, as a child process (no daemon, no TLS).
+of daphne processes, as a child process (no daemon, no TLS). The deploy tests
+(tests/discussion/test_deploy.py) and the scale bench (bench/scale.py) use it.
 
 The shipped site is rendered with the fewest changes that let it run here:
 the upstream's servers, the static folder, a loopback port instead of TLS.
@@ -13,11 +14,9 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from django.conf import settings
-
 from realtime_api.live_server import free_port, wait_for_port
 
-DEPLOY = Path(settings.BASE_DIR) / "deploy"
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SITE = DEPLOY / "nginx.conf"
 MIME_TYPES = Path("/etc/nginx/mime.types")
 
@@ -78,8 +77,12 @@ def render_site(upstream_ports, port, static_root, extra_ws_directives=""):
     )
 
 
-def main_config(prefix, site):
-    """nginx.conf for a foreground nginx whose files all live under `prefix`."""
+def main_config(prefix, site, worker_connections=1024):
+    """nginx.conf for a foreground nginx whose files all live under `prefix`.
+
+    Each proxied socket takes two of the worker's connections (client and
+    upstream) and two file descriptors.
+    """
     types = f"include {MIME_TYPES};" if MIME_TYPES.exists() else ""
     temp = "".join(
         f"    {kind}_temp_path {prefix}/{kind};\n"
@@ -91,8 +94,10 @@ def main_config(prefix, site):
     http = f"    {types}\n    access_log {prefix}/access.log;\n{temp}{site}"
     return (
         f"{user}daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\n"
+        f"worker_rlimit_nofile {2 * worker_connections + 100};\n"
         f"error_log {prefix}/error.log warn;\n"
-        "events { worker_connections 1024; }\n"
+        # (Not an f-string: the template engine reads double braces.)
+        "events { worker_connections " + str(worker_connections) + "; }\n"
         "http {\n" + http + "}\n"
     )
 
@@ -100,13 +105,21 @@ def main_config(prefix, site):
 class NginxServer:
     """Debian's nginx (or `nginx` on PATH) in the foreground, on a free port."""
 
-    def __init__(self, binary, prefix, upstream_ports, static_root, **render):
+    def __init__(
+        self,
+        binary,
+        prefix,
+        upstream_ports,
+        static_root,
+        worker_connections=1024,
+        **render,
+    ):
         self.binary = binary
         self.prefix = Path(prefix)
         self.port = free_port()
         site = render_site(upstream_ports, self.port, static_root, **render)
         self.config = self.prefix / "nginx.conf"
-        self.config.write_text(main_config(self.prefix, site))
+        self.config.write_text(main_config(self.prefix, site, worker_connections))
         self.process = None
 
     @property

@@ -1,0 +1,491 @@
+"""`python -m bench.scale`: what sockets and server processes cost, as curves.
+
+It starts everything itself, on loopback: P daphne processes as the shipped
+systemd unit starts them (production settings, the Redis at REDIS_URL, the
+database at DATABASE_URL or SQLite), the shipped nginx site in front of them
+(deploy/nginx.conf, without TLS), and N sockets through nginx, which spreads
+them over the processes (least_conn). For each (P, N) it measures:
+
+- the time to accept all N sockets (handshakes 200 at a time), and RSS per
+  socket in each process (its RSS growth over the sockets it holds);
+- fan-out: S of the sockets subscribe to one topic's comments, one writer
+  creates comments at a steady rate for some seconds; event latency p50/p99
+  across processes (create sent -> event received), deliveries per second,
+  missing events, Redis commands per event, server CPU per delivery;
+- a restart: one process is stopped and started again; its sockets
+  reconnect through nginx with the clients' jittered backoff (the same
+  function as realtime_api.client) and resume their subscriptions with
+  `since`: the time until every socket is back, and missing events.
+
+    REDIS_URL=redis://127.0.0.1:6379/0 python -m bench.scale \\
+        --processes 1,2,4 --sockets 1000,5000,10000 --plot bench/scale
+
+The sockets are anonymous (one visibility: the cheapest fan-out); the writer
+has a token. The servers' per-address budgets are raised for the run (all
+sockets come from 127.0.0.1); --server-env sets more settings. BENCHMARKS.md
+("Scale") shows a run's table and plots, and how to read them.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import resource
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import redis
+import websockets
+
+from realtime_api.client import RealtimeError, open_socket
+from realtime_api.client.connection import reconnect_delay
+from realtime_api.live_server import DaphneServer, database_url, http_get
+
+from .cli import setup_django
+from .nginx import NginxServer, unit_daphne_options
+from .workloads import percentile, server_cpu_seconds, server_rss
+
+HANDSHAKES_AT_ONCE = 200
+# What a handshake meets while a process restarts.
+REFUSED = (OSError, TimeoutError, websockets.WebSocketException, RealtimeError)
+
+
+@dataclass
+class Point:
+    """The figures of one (processes, sockets) run."""
+
+    processes: int
+    sockets: int
+    subscribed: int
+    accept_seconds: float
+    rss_kib_per_socket: list  # one per process
+    events: int = 0
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    deliveries_per_second: float = 0.0
+    missing: int = 0
+    redis_commands_per_event: float | None = None
+    cpu_us_per_delivery: float | None = None
+    restarted_sockets: int = 0
+    reconnect_seconds: float | None = None
+    missing_after_restart: int = 0
+    notes: list = field(default_factory=list)
+
+
+class Stack:
+    """P daphne processes behind nginx; stopped by `close()`."""
+
+    def __init__(self, processes, sockets, env, folder):
+        options = unit_daphne_options()
+        self.servers = [
+            DaphneServer(env=env, options=options) for _ in range(processes)
+        ]
+        binary = shutil.which("nginx", path=f"{os.environ['PATH']}:/usr/sbin")
+        if binary is None:
+            sys.exit("python -m bench.scale: needs nginx (apt-get install nginx)")
+        static = folder / "static"
+        static.mkdir()
+        self.nginx = NginxServer(
+            binary,
+            folder,
+            [server.port for server in self.servers],
+            static,
+            worker_connections=2 * sockets + 1000,
+        )
+
+    def start(self):
+        for server in self.servers:
+            server.start()
+            wait_until_ready(server)
+        self.nginx.start()
+        return self
+
+    def close(self):
+        self.nginx.stop()
+        for server in self.servers:
+            server.stop()
+
+    @property
+    def url(self):
+        return f"{self.nginx.ws_url}/ws/"
+
+    @property
+    def origin(self):
+        # nginx tells the application the request came over HTTPS.
+        return f"https://127.0.0.1:{self.nginx.port}"
+
+    def pids(self):
+        return [server.process.pid for server in self.servers]
+
+
+def wait_until_ready(server, timeout=60):
+    url = f"http://127.0.0.1:{server.port}/readyz"
+    deadline = time.monotonic() + timeout
+    while http_get(url, timeout=timeout).status != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not ready:\n{server.log()}")
+        time.sleep(0.2)
+
+
+class Socket:
+    """One of the load's sockets: it reads events and reconnects when closed."""
+
+    def __init__(self, stack, subscribe=None):
+        self.stack = stack
+        self.subscribe = subscribe  # (stream path, filter), or None: idle
+        self.ws = None
+        self.last_seq = None
+        self.arrivals = []  # (comment id, time received)
+        self.closed_at = None
+        self.back_at = None
+
+    async def open(self):
+        self.ws = await open_socket(
+            self.stack.url,
+            origin=self.stack.origin,
+            open_timeout=60,
+            compression=None,
+            ping_interval=None,
+            max_size=None,
+        )
+        if self.subscribe is not None:
+            path, filter_ = self.subscribe
+            frame = {"stream": path, "payload": filter_, "request_id": 1}
+            if self.last_seq is not None:
+                frame["since"] = self.last_seq
+            await self.ws.send(json.dumps(frame))
+
+    async def run(self):
+        """Read until the load ends; reconnect (with backoff) whenever closed."""
+        attempt = 0
+        while True:
+            try:
+                async for text in self.ws:
+                    self._received(json.loads(text))
+            except websockets.ConnectionClosed:
+                pass
+            code = self.ws.close_code
+            self.closed_at = time.perf_counter()
+            while True:
+                await asyncio.sleep(reconnect_delay(attempt, 0.5, 10.0, code))
+                attempt += 1
+                try:
+                    await self.open()
+                    break
+                except REFUSED:  # nginx answers 502 while no process is up.
+                    continue
+            attempt = 0
+            self.back_at = time.perf_counter()
+
+    def _received(self, frame):
+        if frame.get("type") != "event":
+            return
+        self.last_seq = frame.get("seq", self.last_seq)
+        if frame.get("action") == "create":
+            self.arrivals.append((frame["data"]["id"], time.perf_counter()))
+
+
+async def open_all(sockets):
+    limit = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
+
+    async def one(sock):
+        async with limit:
+            await sock.open()
+
+    await asyncio.gather(*(one(sock) for sock in sockets))
+
+
+async def settled(pids):
+    await asyncio.sleep(2)
+    return [server_rss(pid) for pid in pids]
+
+
+def socket_counts(pids):
+    """How many sockets (file descriptors) each process holds now."""
+    counts = []
+    for pid in pids:
+        fds = Path(f"/proc/{pid}/fd")
+        counts.append(
+            sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
+        )
+    return counts
+
+
+def redis_commands(url):
+    return redis.Redis.from_url(url).info("stats")["total_commands_processed"]
+
+
+async def measure(processes, count, args, writer_token, topic, env):
+    """One (P, N) point: accept, idle memory, fan-out, and a restart."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    stack = Stack(processes, count, env, folder).start()
+    try:
+        return await measure_on(stack, processes, count, args, writer_token, topic)
+    finally:
+        stack.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def measure_on(stack, processes, count, args, writer_token, topic):
+    pids = stack.pids()
+    subscribed = min(count, args.subscribed)
+    filter_ = ("comments/subscribe/", {"topic": topic})
+    sockets = [Socket(stack, filter_ if n < subscribed else None) for n in range(count)]
+    before, sockets_before = await settled(pids), socket_counts(pids)
+    started = time.perf_counter()
+    await open_all(sockets)
+    accept = time.perf_counter() - started
+    after, sockets_after = await settled(pids), socket_counts(pids)
+    per_socket = [
+        (a - b) / 1024 / max(1, n_after - n_before)
+        for a, b, n_after, n_before in zip(
+            after, before, sockets_after, sockets_before, strict=True
+        )
+    ]
+    point = Point(processes, count, subscribed, accept, per_socket)
+    readers = [asyncio.create_task(sock.run()) for sock in sockets]
+    writer = Writer(stack, writer_token)
+    await writer.open()
+    try:
+        await asyncio.sleep(1)  # Let the subscriptions be answered.
+        await fan_out(point, stack, sockets, writer, topic, args)
+        await restart(point, stack, sockets, writer, topic, args)
+    finally:
+        for reader in readers:
+            reader.cancel()
+        await writer.close()
+        await asyncio.gather(*(s.ws.close() for s in sockets), return_exceptions=True)
+    return point
+
+
+class Writer:
+    """The load's writer: one token socket, reopened when its server restarts."""
+
+    def __init__(self, stack, token):
+        self.stack, self.token, self.ws = stack, token, None
+
+    async def open(self):
+        self.ws = await open_socket(self.stack.url, token=self.token, open_timeout=60)
+
+    async def close(self):
+        await self.ws.close()
+
+    async def create(self, topic, i):
+        """Create comment `i`; return its id (retried on a new socket if closed)."""
+        frame = {"stream": "comments/create/", "request_id": i}
+        frame["payload"] = {"topic": topic, "text": f"scale {i}"}
+        while True:
+            try:
+                await self.ws.send(json.dumps(frame))
+                while (reply := json.loads(await self.ws.recv()))["type"] != "response":
+                    pass
+                break
+            except websockets.ConnectionClosed:
+                await asyncio.sleep(0.5)
+                with contextlib.suppress(*REFUSED):
+                    await self.open()
+        if reply["status"] != 201:
+            raise RuntimeError(f"create answered {reply['status']}: {reply['data']}")
+        return reply["data"]["id"]
+
+    async def write(self, topic, count, rate):
+        """Create `count` comments at `rate` per second; return {id: time sent}."""
+        sent = {}
+        start = time.perf_counter()
+        for i in range(count):
+            await asyncio.sleep(max(0, start + i / rate - time.perf_counter()))
+            before = time.perf_counter()
+            sent[await self.create(topic, i)] = before
+        return sent
+
+
+async def fan_out(point, stack, sockets, writer, topic, args):
+    pids = stack.pids()
+    listeners = [sock for sock in sockets if sock.subscribe is not None]
+    commands = redis_commands(args.redis_url)
+    cpu = [server_cpu_seconds(pid) for pid in pids]
+    started = time.perf_counter()
+    sent = await writer.write(topic, round(args.rate * args.seconds), args.rate)
+    await asyncio.sleep(3)  # What has not arrived by then is missing.
+    cpu = sum(server_cpu_seconds(pid) - c for pid, c in zip(pids, cpu, strict=True))
+    latencies = [
+        at - sent[key] for sock in listeners for key, at in sock.arrivals if key in sent
+    ]
+    last = max((t for s in listeners for k, t in s.arrivals if k in sent), default=0)
+    point.events = len(sent)
+    point.missing = len(sent) * len(listeners) - len(latencies)
+    if latencies:
+        point.latency_p50_ms = percentile(latencies, 0.5)
+        point.latency_p99_ms = percentile(latencies, 0.99)
+        point.deliveries_per_second = len(latencies) / (last - started)
+        point.cpu_us_per_delivery = 1e6 * cpu / len(latencies)
+    point.redis_commands_per_event = (redis_commands(args.redis_url) - commands) / max(
+        1, len(sent)
+    )
+    for sock in listeners:
+        sock.arrivals.clear()
+
+
+async def restart(point, stack, sockets, writer, topic, args):
+    """Restart the last process under its sockets; time their return."""
+    server = stack.servers[-1]
+    for sock in sockets:
+        sock.closed_at = sock.back_at = None
+    stopped = time.perf_counter()
+    server.stop()
+    await asyncio.to_thread(server.start)
+    await asyncio.to_thread(wait_until_ready, server)
+    # Events while the sockets come back: resumed with `since`, none missed.
+    sent = await writer.write(topic, 20, 20)
+    deadline = time.perf_counter() + args.reconnect_timeout
+    dropped = [sock for sock in sockets if sock.closed_at is not None]
+    while any(sock.back_at is None for sock in dropped):
+        if time.perf_counter() > deadline:
+            point.notes.append("not every socket was back in time")
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(3)
+    point.restarted_sockets = len(dropped)
+    backs = [sock.back_at for sock in dropped if sock.back_at is not None]
+    if backs:
+        point.reconnect_seconds = max(backs) - stopped
+    listeners = [sock for sock in sockets if sock.subscribe is not None]
+    heard = sum(1 for s in listeners for key, _at in s.arrivals if key in sent)
+    point.missing_after_restart = len(sent) * len(listeners) - heard
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale",
+        description="Start P daphne processes behind nginx, open N sockets "
+        "through it, and measure memory, fan-out and a restart (bench/scale.py).",
+    )
+    numbers = lambda text: [int(n) for n in text.split(",")]  # noqa: E731
+    parser.add_argument("--processes", type=numbers, default=[1, 2, 4])
+    parser.add_argument("--sockets", type=numbers, default=[1000, 5000, 10_000])
+    parser.add_argument(
+        "--subscribed", type=int, default=1000, help="Sockets that subscribe."
+    )
+    parser.add_argument("--rate", type=float, default=100, help="Events per second.")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--reconnect-timeout", type=float, default=120)
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A setting for the servers (repeatable).",
+    )
+    parser.add_argument("--json", help="Write the figures to this file.")
+    parser.add_argument(
+        "--plot", help="Write PNG plots to PREFIX-latency.png, PREFIX-memory.png."
+    )
+    return parser
+
+
+def server_env(args):
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_ENV_FILE": "",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": args.redis_url,
+        # Every socket of the load comes from 127.0.0.1, through one proxy.
+        "REALTIME_API_SOCKETS_PER_ADDRESS": "1000000",
+    }
+    for item in args.server_env:
+        name, _, value = item.partition("=")
+        env[name] = value
+    return env
+
+
+def raise_file_limit(sockets):
+    """Each socket takes a descriptor here, two in nginx, one in a server."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 3 * sockets + 1000
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        sys.exit(
+            f"python -m bench.scale: the file limit is {hard}, {wanted} needed "
+            f"for {sockets} sockets: raise it (ulimit -Hn, or LimitNOFILE)"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+
+
+def setup_load():
+    """The writer's token and a public topic, in the servers' database."""
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    if not apps.is_installed("discussion"):
+        sys.exit("python -m bench.scale: needs the sample app (topics, comments)")
+    from discussion.models import Topic
+
+    user, _ = get_user_model().objects.get_or_create(username="realtime-bench-scale")
+    token, _ = Token.objects.get_or_create(user=user)
+    topic = Topic.objects.create(title="scale", owner=user)
+    return token.key, topic.pk
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.redis_url = os.environ.get("REDIS_URL")
+    if not args.redis_url:
+        sys.exit("python -m bench.scale: set REDIS_URL (the processes share Redis)")
+    setup_django()
+    raise_file_limit(max(args.sockets))
+    random.seed(0)
+    token, topic = setup_load()
+    env = server_env(args)
+    points = []
+    for processes in args.processes:
+        for count in args.sockets:
+            print(f"{processes} processes, {count} sockets ...", flush=True)
+            point = asyncio.run(measure(processes, count, args, token, topic, env))
+            print("  " + json.dumps(asdict(point)), flush=True)
+            points.append(point)
+    print_table(points)
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(p) for p in points], indent=2))
+    if args.plot:
+        from .scale_plot import plot
+
+        for path in plot(points, args.plot):
+            print(f"wrote {path}")
+    return 0
+
+
+def print_table(points):
+    header = (
+        "| processes | sockets | accept s | KiB/socket | p50 ms | p99 ms "
+        "| deliveries/s | missing | Redis cmds/event | CPU us/delivery "
+        "| restarted | back after s | missing after |"
+    )
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for p in points:
+        kib = "/".join(f"{k:.1f}" for k in p.rss_kib_per_socket)
+        print(
+            f"| {p.processes} | {p.sockets} | {p.accept_seconds:.1f} | {kib} "
+            f"| {fmt(p.latency_p50_ms)} | {fmt(p.latency_p99_ms)} "
+            f"| {p.deliveries_per_second:,.0f} | {p.missing} "
+            f"| {fmt(p.redis_commands_per_event)} | {fmt(p.cpu_us_per_delivery)} "
+            f"| {p.restarted_sockets} | {fmt(p.reconnect_seconds)} "
+            f"| {p.missing_after_restart} |"
+        )
+
+
+def fmt(value):
+    return "-" if value is None else f"{value:,.1f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
