@@ -81,6 +81,9 @@ ASGI_APPLICATION = "config.asgi.application"
 
 # In-memory without REDIS_URL; see channel_layers_from_env() in environment.py.
 CHANNEL_LAYERS = channel_layers_from_env(env)
+# `check --deploy` refuses the in-memory layer (realtime_api.E004) unless the
+# deployment runs exactly one server process and says so here.
+REALTIME_API_SINGLE_PROCESS = env.bool("REALTIME_API_SINGLE_PROCESS", default=False)
 
 # --- Database -------------------------------------------------------------------------
 # SQLite in the project folder by default; PostgreSQL (psycopg 3) when
