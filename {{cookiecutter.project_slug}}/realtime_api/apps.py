@@ -18,6 +18,7 @@ class RealtimeApiConfig(AppConfig):
         checks.register(check_ticket_seconds)
         checks.register(check_presence_seconds)
         checks.register(check_shared_layer, deploy=True)
+        checks.register(check_ticket_origins)
 
 
 def check_registry(app_configs, **kwargs):
@@ -99,5 +100,26 @@ def check_shared_layer(app_configs, **kwargs):
             "REALTIME_API_SINGLE_PROCESS=true if this deployment runs exactly "
             "one server process and nothing else writes.",
             id="realtime_api.E004",
+        )
+    ]
+
+
+def check_ticket_origins(app_configs, **kwargs):
+    """REALTIME_API_ALLOWED_ORIGINS holds full origins, as CSRF_TRUSTED_ORIGINS.
+
+    An entry without a scheme ("app.example.com") would never match an
+    Origin: say so rather than refuse its tickets silently.
+    """
+    from . import conf
+
+    wrong = [o for o in conf.allowed_origins() if "://" not in o]
+    if not wrong:
+        return []
+    return [
+        checks.Error(
+            f"REALTIME_API_ALLOWED_ORIGINS has entries without a scheme: {wrong}.",
+            hint="Write full origins, e.g. 'https://app.example.com' or "
+            "'https://*.example.com' (as CSRF_TRUSTED_ORIGINS).",
+            id="realtime_api.E005",
         )
     ]

@@ -56,3 +56,13 @@ def test_ticket_origins_read_as_csrf_trusted_origins(origin, matched):
         "https://.dot.example",
     ]
     assert matches_any(origin, patterns) is matched
+
+
+def test_ticket_origins_without_a_scheme_fail_the_checks(settings):
+    """manage.py check refuses "app.example.com": it would never match."""
+    from realtime_api.apps import check_ticket_origins
+
+    settings.REALTIME_API_ALLOWED_ORIGINS = ["https://ok.example", "app.example.com"]
+    assert [error.id for error in check_ticket_origins(None)] == ["realtime_api.E005"]
+    settings.REALTIME_API_ALLOWED_ORIGINS = ["https://*.example.com"]
+    assert check_ticket_origins(None) == []
