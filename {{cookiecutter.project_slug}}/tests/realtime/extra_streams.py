@@ -103,6 +103,13 @@ class SealedConsumer(QuietConsumer):
     stream = "sealed"
 
 
+class SealedByNameConsumer(SealedConsumer):
+    """The same, where the endpoint's author maps `name` (their choice)."""
+
+    stream = "sealed-by-name"
+    subscription_field_mapping = {"name": "name__iexact"}
+
+
 # A registry and socket of their own, so the streams below stay out of /ws/.
 extra_registry = Registry()
 extra_registry.register(
@@ -113,6 +120,7 @@ extra_registry.register(
     MembersOnlyConsumer,
     NameSuffixConsumer,
     SealedConsumer,
+    SealedByNameConsumer,
 )
 
 extra_application = AllowedHostsOriginValidator(

@@ -55,6 +55,15 @@ async def test_a_field_hidden_from_this_user_is_refused_and_shown_to_staff(
     assert shown["status"] == 200, shown
 
 
+async def test_a_mapping_key_stays_a_filter_even_over_a_write_only_field(world, user):
+    """`subscription_field_mapping` is the endpoint author's choice: it filters."""
+    async with sealed_socket(user) as ws:
+        mapped = await ws.request(
+            "sealed-by-name", "subscribe", payload={"name": "apples"}
+        )
+    assert (mapped["status"], mapped["data"]["matched"]) == (200, 1), mapped
+
+
 async def test_guesses_of_a_write_only_value_all_get_the_same_answer(world, user):
     """Random guesses (the right one among them, lists too): one answer for all,
     the same as for a field that does not exist."""
