@@ -239,7 +239,11 @@ def test_no_missing_migrations(installed_project):
 
 
 def test_deploy_check_passes(installed_project):
-    """The production settings pass `check --deploy --fail-level WARNING` given the variables they need."""
+    """The production settings pass `check --deploy --fail-level WARNING` given the variables they need.
+
+    REDIS_URL among them: without it the check fails (realtime_api.E004); the
+    check does not connect to it.
+    """
     installed_project.run(
         "manage.py",
         "check",
@@ -249,6 +253,7 @@ def test_deploy_check_passes(installed_project):
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="example.com",
+        REDIS_URL="redis://127.0.0.1:6379/0",
     )
 
 

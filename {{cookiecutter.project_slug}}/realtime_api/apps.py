@@ -17,6 +17,8 @@ class RealtimeApiConfig(AppConfig):
         checks.register(check_registry)
         checks.register(check_ticket_seconds)
         checks.register(check_presence_seconds)
+        checks.register(check_shared_layer, deploy=True)
+        checks.register(check_ticket_origins)
 
 
 def check_registry(app_configs, **kwargs):
@@ -71,5 +73,53 @@ def check_presence_seconds(app_configs, **kwargs):
             "within 30 s together (a dead process's sockets stay present that "
             "long): 5 and 15 are the defaults.",
             id="realtime_api.E003",
+        )
+    ]
+
+
+def check_shared_layer(app_configs, **kwargs):
+    """`check --deploy`: several processes need a shared (Redis) channel layer.
+
+    With the in-memory layer each process hears only its own events: a
+    change made in another process (the second daphne, a shell, a management
+    command) never reaches this one's sockets, nor does a revocation (a
+    logout, a deleted token). Only a deployment of one process may run so,
+    and it must say so (REALTIME_API_SINGLE_PROCESS).
+    """
+    from . import conf
+
+    if conf.single_process() or not conf.process_local_layer():
+        return []
+    return [
+        checks.Error(
+            "REDIS_URL is not set: the channel layer and the event log live in "
+            "each process's memory, so events and revocations made in another "
+            "process (a second server, a shell, a management command) never "
+            "reach this process's sockets.",
+            hint="Set REDIS_URL (e.g. redis://127.0.0.1:6379/0), or "
+            "REALTIME_API_SINGLE_PROCESS=true if this deployment runs exactly "
+            "one server process and nothing else writes.",
+            id="realtime_api.E004",
+        )
+    ]
+
+
+def check_ticket_origins(app_configs, **kwargs):
+    """REALTIME_API_ALLOWED_ORIGINS holds full origins, as CSRF_TRUSTED_ORIGINS.
+
+    An entry without a scheme ("app.example.com") would never match an
+    Origin: say so rather than refuse its tickets silently.
+    """
+    from . import conf
+
+    wrong = [o for o in conf.allowed_origins() if "://" not in o]
+    if not wrong:
+        return []
+    return [
+        checks.Error(
+            f"REALTIME_API_ALLOWED_ORIGINS has entries without a scheme: {wrong}.",
+            hint="Write full origins, e.g. 'https://app.example.com' or "
+            "'https://*.example.com' (as CSRF_TRUSTED_ORIGINS).",
+            id="realtime_api.E005",
         )
     ]

@@ -124,7 +124,8 @@ def security_schemes():
             "in": "cookie",
             "name": settings.SESSION_COOKIE_NAME,
             "description": "The Django session cookie, from a page whose Origin "
-            "is in ALLOWED_HOSTS.",
+            "Django's CSRF check accepts for an unsafe request (the request's "
+            "own scheme, host and port, or CSRF_TRUSTED_ORIGINS).",
         },
         "authorization": {
             "type": "httpApiKey",
@@ -139,7 +140,7 @@ def security_schemes():
             "in": "query",
             "name": "ticket",
             "description": "A one-time ticket from POST /api/realtime/ticket/, "
-            "from a page whose Origin is in ALLOWED_HOSTS or "
+            "from a page whose Origin Django's CSRF check accepts or is in "
             "REALTIME_API_ALLOWED_ORIGINS.",
         },
     }

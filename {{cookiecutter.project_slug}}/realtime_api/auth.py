@@ -8,10 +8,10 @@
   No Origin is checked: a header is no ambient credential (browsers cannot
   set it on a WebSocket handshake), and the cookie is ignored;
 - `?ticket=` in the URL: a ticket from POST /api/realtime/ticket/, spent by
-  this handshake; the page's Origin must be in ALLOWED_HOSTS or in
-  REALTIME_API_ALLOWED_ORIGINS;
-- otherwise the session cookie, from an Origin in ALLOWED_HOSTS (that check
-  is what stands for CSRF protection over a socket).
+  this handshake; the page's Origin must pass Django's CSRF Origin check or
+  be in REALTIME_API_ALLOWED_ORIGINS (realtime_api/origins.py);
+- otherwise the session cookie, from an Origin Django's CSRF check accepts
+  for an unsafe request (that check stands for the CSRF token over a socket).
 
 A refused handshake is closed before it is accepted: HTTP 403.
 """
@@ -21,14 +21,14 @@ from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from channels.security.websocket import OriginValidator, WebsocketDenier
-from django.conf import settings
+from channels.security.websocket import WebsocketDenier
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from . import conf, request_factory, tickets
+from . import request_factory, tickets
+from .origins import CsrfOriginValidator
 from .sessions import token_group
 
 
@@ -84,8 +84,8 @@ class HandshakeAuthMiddleware:
 
     def __init__(self, inner):
         self.by_header = HeaderAuthMiddleware(inner)
-        self.by_ticket = AllowedOriginValidator(TicketAuthMiddleware(inner), True)
-        self.by_session = AllowedOriginValidator(AuthMiddlewareStack(inner))
+        self.by_ticket = CsrfOriginValidator(TicketAuthMiddleware(inner), True)
+        self.by_session = CsrfOriginValidator(AuthMiddlewareStack(inner))
 
     async def __call__(self, scope, receive, send):
         headers = [name.lower() for name, _ in scope.get("headers", ())]
@@ -126,30 +126,6 @@ class TicketAuthMiddleware:
             return await WebsocketDenier()(scope, receive, send)
         scope = {**scope, "user": user, "realtime_credentials": Credentials("ticket")}
         return await self.inner(scope, receive, send)
-
-
-class AllowedOriginValidator(OriginValidator):
-    """Channels' OriginValidator on ALLOWED_HOSTS, read at each handshake.
-
-    With `tickets`, REALTIME_API_ALLOWED_ORIGINS is allowed too.
-    """
-
-    def __init__(self, application, tickets=False):
-        super().__init__(application, allowed_origins=())
-        self.tickets = tickets
-
-    def valid_origin(self, parsed_origin):
-        allowed = list(settings.ALLOWED_HOSTS)
-        if settings.DEBUG and not allowed:
-            allowed = ["localhost", "127.0.0.1", "[::1]"]  # As Channels does.
-        if self.tickets:
-            allowed += conf.allowed_origins()
-        if parsed_origin is None:
-            return "*" in allowed
-        return any(
-            pattern == "*" or self.match_allowed_origin(parsed_origin, pattern)
-            for pattern in allowed
-        )
 
 
 def authenticate_header(scope):

@@ -139,3 +139,15 @@ def max_queued_bytes():
 def event_log_bytes():
     """The in-process event log's size per stream, in bytes (an estimate)."""
     return getattr(settings, "REALTIME_API_EVENT_LOG_BYTES", 4 * 1024 * 1024)
+
+
+def single_process():
+    """The deployment runs one process: a process-local channel layer is fine."""
+    return bool(getattr(settings, "REALTIME_API_SINGLE_PROCESS", False))
+
+
+def process_local_layer():
+    """Is the default channel layer (or the event log) in this process's memory?"""
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {})
+    backend = layer.get("BACKEND", "channels.layers.InMemoryChannelLayer")
+    return backend.endswith(".InMemoryChannelLayer") or redis_url() is None

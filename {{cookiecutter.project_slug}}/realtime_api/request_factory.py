@@ -79,7 +79,8 @@ def build_request(base_scope, method, path, *, query="", body=b""):
         "headers": headers,
     }
     request = ASGIRequest(scope, io.BytesIO(body))
-    # The Origin of the handshake was checked by AllowedHostsOriginValidator:
-    # that is what stands for the CSRF token over a socket.
+    # A cookie or ticket handshake's Origin passed Django's own CSRF Origin
+    # check (realtime_api/origins.py): that stands for the CSRF token over a
+    # socket; a header handshake carries no ambient credential.
     request._dont_enforce_csrf_checks = True
     return request

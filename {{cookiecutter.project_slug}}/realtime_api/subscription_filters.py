@@ -1,9 +1,16 @@
 """A `subscribe` payload, checked and evaluated for the socket's user.
 
-Each key is a serializer field or a key of the endpoint's
+Each key is a serializer field this user can read or a key of the endpoint's
 `subscription_field_mapping`; a field's value is validated by the field
 itself, as a write would be, so `{"topic": 3}` names a topic this user may
 see or is refused like a missing one.
+
+Only readable fields filter: a write-only field (`extra_kwargs={"email":
+{"write_only": True}}`) or one the serializer leaves out for this user (its
+`get_fields()`) would otherwise answer yes/no questions about a value the
+user cannot read (`matched: 1` for the right guess). Such a key is refused
+exactly as a key that names no field (400). Mapping keys stay allowed: the
+endpoint's author chose them.
 """
 
 from dataclasses import dataclass, field
@@ -44,7 +51,7 @@ class Subscription:
                 'A subscription needs a filter, e.g. {"id": 5}; '
                 "an empty payload would match nothing."
             )
-        fields = endpoint.get_serializer().fields
+        fields = readable_fields(endpoint.get_serializer())
         mapping = endpoint.subscription_field_mapping
         data, lookups = {}, {}
         for key, value in payload.items():
@@ -70,6 +77,15 @@ class Subscription:
                 f"Invalid subscription filter {payload}: {_message(exc)}"
             ) from exc
         return cls(payload, data, lookups, queryset, matched)
+
+
+def readable_fields(serializer):
+    """The fields a reader of the stream sees: {name: field}, for its user.
+
+    The serializer's `fields` (after its `get_fields()` for this request)
+    without the write-only ones: what `to_representation()` renders.
+    """
+    return {name: f for name, f in serializer.fields.items() if not f.write_only}
 
 
 def _validated(field, key, value, payload):

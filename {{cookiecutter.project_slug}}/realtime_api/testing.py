@@ -21,7 +21,9 @@ from django.contrib import auth
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-DEFAULT_ORIGIN = "http://localhost"
+# The default Origin: the page's own, http:// and the handshake's Host (what
+# Django's CSRF check accepts; realtime_api/origins.py).
+DEFAULT_ORIGIN = "same-origin"
 
 # Where the test helpers write the frames of each socket, so that the pytest
 # plugin can check them against the AsyncAPI document at the end of the run
@@ -100,6 +102,9 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
         # client uses the same default.
         if not any(name == b"host" for name, _ in headers):
             headers.append((b"host", b"testserver"))
+        if origin == DEFAULT_ORIGIN:
+            host = next(value for name, value in headers if name == b"host")
+            origin = "http://" + host.decode("latin-1")
         if origin is not None:
             headers.append((b"origin", origin.encode()))
         super().__init__(application, path, headers=headers, **kw)

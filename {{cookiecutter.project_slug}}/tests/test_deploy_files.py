@@ -40,6 +40,18 @@ def test_unit_runs_one_daphne_per_port_behind_the_proxy():
     assert re.search(r"^KillSignal=SIGTERM$", unit, re.MULTILINE)
 
 
+def test_the_proxy_passes_the_host_and_states_the_scheme():
+    """The Origin check of cookie sockets (realtime_api/origins.py) compares the
+    Origin with the request's scheme and Host: nginx must pass the browser's
+    Host (port included) and set X-Forwarded-Proto itself, in both locations."""
+    site = SITE.read_text()
+    for location in ("location /ws/", "location / "):
+        block = site[site.index(location) :]
+        block = block[: block.index("}")]
+        assert "proxy_set_header Host $http_host;" in block, location
+        assert "proxy_set_header X-Forwarded-Proto $scheme;" in block, location
+
+
 @pytest.mark.deploy
 def test_nginx_accepts_the_site_with_tls(tmp_path):
     """`nginx -t` on the shipped site, with a throwaway certificate."""

@@ -317,7 +317,7 @@ def test_production_refuses_to_start_without_allowed_hosts():
 
 
 def test_production_passes_check_deploy():
-    """With its two required variables, production passes `check --deploy`."""
+    """With its required variables (and REDIS_URL), production passes the checks."""
     result = run_manage(
         "check",
         "--deploy",
@@ -325,6 +325,39 @@ def test_production_passes_check_deploy():
         "WARNING",
         DJANGO_SECRET_KEY=get_random_secret_key(),
         DJANGO_ALLOWED_HOSTS="api.example.com",
+        REDIS_URL="redis://127.0.0.1:6379/0",  # Not connected to by the checks.
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_check_deploy_refuses_a_process_local_layer():
+    """No REDIS_URL: `check --deploy` is an error naming it (realtime_api.E004),
+    even at its default fail level, and plain `check` still passes."""
+    variables = {
+        "DJANGO_SECRET_KEY": get_random_secret_key(),
+        "DJANGO_ALLOWED_HOSTS": "api.example.com",
+        "REDIS_URL": "",
+    }
+    result = run_manage("check", "--deploy", **variables)
+    assert result.returncode != 0
+    assert "realtime_api.E004" in result.stderr
+    assert "REDIS_URL is not set" in result.stderr
+    assert "REALTIME_API_SINGLE_PROCESS" in result.stderr
+    assert run_manage("check", **variables).returncode == 0
+
+
+def test_a_single_process_deployment_may_run_without_redis():
+    """REALTIME_API_SINGLE_PROCESS=true says one process: no REDIS_URL is fine."""
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY=get_random_secret_key(),
+        DJANGO_ALLOWED_HOSTS="api.example.com",
+        REDIS_URL="",
+        REALTIME_API_SINGLE_PROCESS="true",
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

@@ -81,6 +81,9 @@ ASGI_APPLICATION = "config.asgi.application"
 
 # In-memory without REDIS_URL; see channel_layers_from_env() in environment.py.
 CHANNEL_LAYERS = channel_layers_from_env(env)
+# `check --deploy` refuses the in-memory layer (realtime_api.E004) unless the
+# deployment runs exactly one server process and says so here.
+REALTIME_API_SINGLE_PROCESS = env.bool("REALTIME_API_SINGLE_PROCESS", default=False)
 
 # --- Database -------------------------------------------------------------------------
 # SQLite in the project folder by default; PostgreSQL (psycopg 3) when
@@ -220,8 +223,9 @@ REALTIME_API_MAX_QUEUED_BYTES = env.int(
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.
 REALTIME_API_VIEW_THREADS = env.int("REALTIME_API_VIEW_THREADS", default=0) or None
-# Pages on these origins (besides ALLOWED_HOSTS) may open a socket with a
-# ticket from POST /api/realtime/ticket/, e.g. "https://app.example.com".
+# Pages on these origins (besides those Django's CSRF check accepts) may open
+# a socket with a ticket from POST /api/realtime/ticket/, e.g.
+# "https://app.example.com": tickets only (realtime_api/origins.py).
 REALTIME_API_ALLOWED_ORIGINS = env.list("REALTIME_API_ALLOWED_ORIGINS", default=[])
 # Seconds a ticket stays usable (at most 60); each opens one socket, once.
 REALTIME_API_TICKET_SECONDS = env.int("REALTIME_API_TICKET_SECONDS", default=30)

@@ -19,7 +19,8 @@ DEBUG = False
 SECRET_KEY = secret_from_env(env, "DJANGO_SECRET_KEY")
 
 # Comma-separated host names, e.g. "api.example.com,www.example.com". WebSocket
-# handshakes are accepted only from an Origin in this list.
+# handshakes with a cookie or ticket are accepted only from an Origin Django's
+# CSRF check accepts (this host's own, or CSRF_TRUSTED_ORIGINS).
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured(

@@ -16,6 +16,7 @@ from django.conf import settings
 
 from bench.nginx import NginxServer, unit_daphne_options
 from discussion.models import Comment, Topic
+from realtime_api.client import HandshakeRefused, open_socket, origin_of
 from realtime_api.live_server import DaphneServer, LiveClient, database_url, http_get
 from realtime_api.testing import create_session
 from tests.conftest import production_env, require_program
@@ -47,7 +48,13 @@ class Stack:
         key = None
         if user is not None:
             key = await database_sync_to_async(create_session)(user)
-        return await LiveClient.connect(self.nginx.ws_url, key)
+        return await LiveClient.connect(self.nginx.ws_url, key, origin=self.origin)
+
+    @property
+    def origin(self):
+        """The page's own origin: nginx stands for the TLS terminator here
+        (tests/nginx.py), so the browser's page is https://<nginx host>."""
+        return origin_of(self.nginx.ws_url).replace("http://", "https://")
 
     def upstream_of(self, client):
         """The daphne process that nginx sent this socket to."""
@@ -146,6 +153,34 @@ def test_static_files_through_nginx_and_without_it(stack):
     assert direct.status == 200
     assert direct.body == content
     assert "immutable" in direct.headers["cache-control"]
+
+
+async def test_cookie_sockets_need_the_pages_own_origin_through_nginx(stack, user):
+    """nginx passes the browser's Host and states the scheme itself, so the
+    Origin check sees what the browser saw: the page's own origin (https, as
+    nginx terminates TLS) opens; another scheme (even with a forged
+    X-Forwarded-Proto, which nginx replaces), another port or no Origin is
+    refused with 403."""
+    async with await stack.connect(user) as client:
+        assert (await client.request("topics", "list"))["status"] == 200
+    key = await database_sync_to_async(create_session)(user)
+    url = stack.nginx.ws_url + "/ws/"
+    plain = stack.origin.replace("https://", "http://")
+    for origin, headers in [
+        (plain, {}),
+        (plain, {"X-Forwarded-Proto": "http"}),
+        ("https://127.0.0.1:1", {}),
+        (None, {}),
+    ]:
+        with pytest.raises(HandshakeRefused) as refused:
+            socket = await open_socket(
+                url,
+                cookie={settings.SESSION_COOKIE_NAME: key},
+                origin=origin,
+                headers=headers,
+            )
+            await socket.close()
+        assert refused.value.status == 403, (origin, headers)
 
 
 async def test_websocket_crud_events_across_processes_and_frame_limit(stack, user):

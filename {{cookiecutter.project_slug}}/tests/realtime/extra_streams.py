@@ -2,7 +2,8 @@
 
 Each needs something the test app's main streams do not have: a narrowed
 `allowed_actions`, a read-only view, a throttle, a view that fails, a
-subscription mapping that shadows a serializer field. None broadcasts on
+subscription mapping that shadows a serializer field, fields a reader cannot
+read. None broadcasts on
 save (`immediate_broadcast = False`), so they do not touch other tests.
 """
 
@@ -15,7 +16,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
 
-from .testapp.serializers import FolderSerializer
+from .testapp.serializers import FolderSerializer, SealedFolderSerializer
 from .testapp.views import FolderViewSet
 
 
@@ -91,6 +92,24 @@ class NameSuffixConsumer(QuietConsumer):
     subscription_field_mapping = {"name": "name__iendswith"}
 
 
+class SealedFolderViewSet(FolderViewSet):
+    serializer_class = SealedFolderSerializer
+
+
+class SealedConsumer(QuietConsumer):
+    """Folders with a write-only `name` and an `is_private` for staff only."""
+
+    view = SealedFolderViewSet
+    stream = "sealed"
+
+
+class SealedByNameConsumer(SealedConsumer):
+    """The same, where the endpoint's author maps `name` (their choice)."""
+
+    stream = "sealed-by-name"
+    subscription_field_mapping = {"name": "name__iexact"}
+
+
 # A registry and socket of their own, so the streams below stay out of /ws/.
 extra_registry = Registry()
 extra_registry.register(
@@ -100,6 +119,8 @@ extra_registry.register(
     FailingConsumer,
     MembersOnlyConsumer,
     NameSuffixConsumer,
+    SealedConsumer,
+    SealedByNameConsumer,
 )
 
 extra_application = AllowedHostsOriginValidator(

@@ -17,6 +17,7 @@ import websockets
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from realtime_api.client import origin_of
 from realtime_api.live_server import LiveClient, http_get
 from realtime_api.testing import create_session
 
@@ -52,7 +53,7 @@ async def stalled_reader(server, session_key):
     return await websockets.connect(
         server.url + "/ws/",
         sock=sock,
-        origin="http://localhost",
+        origin=origin_of(server.url),
         additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}"},
         max_queue=1,
         open_timeout=10,

@@ -12,14 +12,19 @@ from rest_framework.test import APIClient
 
 from realtime_api import tickets
 from realtime_api.models import Ticket
-from realtime_api.testing import AuthWebsocketCommunicator, create_token, create_user
+from realtime_api.testing import (
+    DEFAULT_ORIGIN,
+    AuthWebsocketCommunicator,
+    create_token,
+    create_user,
+)
 
 from .whoami import application, username
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def ticket_socket(ticket, origin="http://localhost", user=None):
+def ticket_socket(ticket, origin=DEFAULT_ORIGIN, user=None):
     return AuthWebsocketCommunicator(
         application, f"/ws/?ticket={ticket}", user=user, origin=origin
     )
@@ -95,7 +100,7 @@ async def test_two_tickets_in_one_url_are_refused(user):
     """A URL must name one ticket: two are ambiguous, and refused."""
     first, second = await issue(user), await issue(user)
     socket = AuthWebsocketCommunicator(
-        application, f"/ws/?ticket={first}&ticket={second}", origin="http://localhost"
+        application, f"/ws/?ticket={first}&ticket={second}"
     )
     assert not await opens(socket)
 
@@ -110,19 +115,28 @@ async def test_racing_handshakes_spend_a_ticket_once(user):
 @pytest.mark.parametrize(
     ("origin", "allowed"),
     [
-        ("http://localhost", True),  # In ALLOWED_HOSTS.
+        ("http://testserver", True),  # The page's own (Host: testserver).
+        ("http://localhost", False),  # In ALLOWED_HOSTS, but another host.
+        ("https://testserver", False),  # Another scheme than the request's.
+        ("http://testserver:8000", False),  # Another port.
         ("https://app.example.com", True),  # In REALTIME_API_ALLOWED_ORIGINS.
         ("https://sub.partner.example", True),  # A subdomain pattern.
+        ("https://deep.sub.other.example", True),  # Django's wildcard form.
+        ("https://other.example.evil", False),
         ("http://app.example.com", False),  # Another scheme.
         ("https://evil.example.com", False),
         (None, False),
     ],
 )
 @override_settings(
-    REALTIME_API_ALLOWED_ORIGINS=["https://app.example.com", "https://.partner.example"]
+    REALTIME_API_ALLOWED_ORIGINS=[
+        "https://app.example.com",
+        "https://.partner.example",
+        "https://*.other.example",
+    ]
 )
 async def test_a_ticket_needs_an_allowed_origin(user, origin, allowed):
-    """Pages in ALLOWED_HOSTS or REALTIME_API_ALLOWED_ORIGINS may use tickets."""
+    """The page's own origin or one in REALTIME_API_ALLOWED_ORIGINS may use tickets."""
     ticket = await issue(user)
     assert await opens(ticket_socket(ticket, origin=origin)) is allowed
 
@@ -154,7 +168,7 @@ async def test_a_ticket_bought_with_a_token_opens_a_socket(user):
         client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client.post("/api/realtime/ticket/").json()["ticket"]
 
-    async with ticket_socket(await buy(), origin="http://testserver") as socket:
+    async with ticket_socket(await buy()) as socket:
         assert await username(socket) == user.username
 
 

@@ -55,7 +55,7 @@ async def test_bound_socket_refuses_other_streams(world, user):
 @pytest.mark.parametrize(
     ("path", "headers"),
     [
-        ("/ws/nope/", [(b"origin", b"http://localhost")]),
+        ("/ws/nope/", [(b"host", b"testserver"), (b"origin", b"http://testserver")]),
         ("/ws/", []),
         ("/ws/", [(b"origin", b"http://evil.example")]),
         ("/ws/notes/", [(b"origin", b"http://evil.example")]),

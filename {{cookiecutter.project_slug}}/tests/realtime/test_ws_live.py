@@ -13,16 +13,19 @@ import websockets
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from realtime_api.client import origin_of
 from realtime_api.testing import create_session
 
 from .testapp.models import Folder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = "http://localhost"
+SAME = "same-origin"  # The server's own origin, as a page it served.
 
 
-def connect(server, session_key=None, origin=ORIGIN, path="/ws/"):
+def connect(server, session_key=None, origin=SAME, path="/ws/"):
+    if origin == SAME:
+        origin = origin_of(server.url)
     headers = {}
     if session_key:
         headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={session_key}"

@@ -47,3 +47,21 @@ class NoteSerializer(serializers.ModelSerializer):
         model = Note
         fields = ["id", "folder", "author", "text", "created", "updated", "can_edit"]
         read_only_fields = ["created", "updated"]
+
+
+class SealedFolderSerializer(FolderSerializer):
+    """Folders whose `name` is write-only, and whose `is_private` only staff read.
+
+    For the rule that filters name readable fields only
+    (realtime_api/subscription_filters.py).
+    """
+
+    class Meta(FolderSerializer.Meta):
+        extra_kwargs = {"name": {"write_only": True}}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        user = getattr(self.context.get("request"), "user", None)
+        if not (user and user.is_staff):
+            del fields["is_private"]  # Hidden from everyone but staff.
+        return fields
