@@ -44,7 +44,7 @@ PAYLOAD_HELP = (
 
 
 class ReauthenticateMixin:
-    """A consumer closed (4001) when its credentials expire; `reauthenticate` moves that."""
+    """A consumer closed (4001) when its credentials expire, unless reauthenticated."""
 
     expiry_timer = None  # An asyncio TimerHandle while an expiry is set.
 

@@ -207,7 +207,8 @@ async def test_a_bad_payload_is_400_and_changes_nothing(user, payload):
 
 async def test_a_payload_that_is_no_object_is_400(user):
     socket = await opened(header_socket(bearer(user, 60)))
-    await socket.send_text('{"stream": "reauthenticate", "payload": [], "request_id": 1}')
+    frame = {"stream": "reauthenticate", "payload": [], "request_id": 1}
+    await socket.send_text(json.dumps(frame))
     assert (await socket.receive_response(1))["status"] == 400
     await socket.disconnect()
 
@@ -284,5 +285,5 @@ def test_the_expiry_hooks_in_order():
     assert expires_at_of(object(), None, {"exp": epoch}) == moment
     assert expires_at_of(TokenAuthentication(), None, SimpleNamespace(key="k")) is None
     assert expires_at_of(object(), None, None) is None
-    with pytest.raises(TypeError, match="expiry.py"):
+    with pytest.raises(TypeError, match=r"expiry\.py"):
         expires_at_of(object(), None, {"exp": "tomorrow"})
