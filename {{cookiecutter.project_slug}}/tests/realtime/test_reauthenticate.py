@@ -17,7 +17,9 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from realtime_api import tickets
+from realtime_api.asyncapi import build_document
 from realtime_api.expiry import expires_at_of
+from realtime_api.frame_check import FrameChecker, Transcript
 from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import AuthWebsocketCommunicator, create_token, create_user
 
@@ -287,3 +289,41 @@ def test_the_expiry_hooks_in_order():
     assert expires_at_of(object(), None, None) is None
     with pytest.raises(TypeError, match=r"expiry\.py"):
         expires_at_of(object(), None, {"exp": "tomorrow"})
+
+
+# --- The AsyncAPI document ---------------------------------------------------------
+
+REAUTHENTICATE = {
+    "stream": "reauthenticate",
+    "payload": {"authorization": "Bearer abc"},
+    "request_id": "re-1",
+}
+REAUTHENTICATED = {
+    "type": "response",
+    "stream": "reauthenticate",
+    "action": None,
+    "request_id": "re-1",
+    "status": 200,
+    "data": {"expires_at": "2030-01-01T00:00:00Z"},
+}
+
+
+def check_frames(*frames):
+    transcript = Transcript()
+    transcript.record("open", "ws://testserver/ws/")
+    for direction, frame in frames:
+        transcript.record(direction, json.dumps(frame))
+    return FrameChecker(build_document(expiring.registry)).check([transcript])
+
+
+def test_the_document_describes_reauthenticate_and_its_answers():
+    """The exchange checks against the document; a wrong answer or request does not."""
+    report = check_frames(("send", REAUTHENTICATE), ("receive", REAUTHENTICATED))
+    assert (report.checked, report.problems) == (2, [])
+    never = {**REAUTHENTICATED, "data": {"expires_at": None}}
+    assert check_frames(("receive", never)).problems == []
+    wrong_answer = {**REAUTHENTICATED, "data": {"user": 1}}
+    assert len(check_frames(("receive", wrong_answer)).problems) == 1
+    no_authorization = {**REAUTHENTICATE, "payload": {}}
+    sent = check_frames(("send", no_authorization), ("receive", REAUTHENTICATED))
+    assert len(sent.problems) == 1
