@@ -1,4 +1,4 @@
-"""The test app's settings with SignedExpiringToken (expiring.py): for daphne."""
+"""The test app's settings with SignedExpiringToken (expiring_token.py): for daphne."""
 
 from .testapp.settings import *  # noqa: F403
 from .testapp.settings import REST_FRAMEWORK
@@ -7,6 +7,6 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         *REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"],
-        "tests.realtime.expiring.SignedExpiringToken",
+        "tests.realtime.expiring_token.SignedExpiringToken",
     ],
 }

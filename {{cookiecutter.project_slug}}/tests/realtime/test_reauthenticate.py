@@ -1,6 +1,6 @@
 """Credentials that expire, and `reauthenticate` (PROTOCOL.md, "Present credentials").
 
-In process, with `SignedExpiringToken` (expiring.py), a JWT-like class:
+In process, with `SignedExpiringToken` (expiring_token.py), a JWT-like class:
 a socket closes with 4001 when its token's `exp` passes, unless a
 `reauthenticate` frame brought a fresher token of the same user first.
 """
