@@ -12,12 +12,14 @@ from types import SimpleNamespace
 
 import pytest
 from channels.db import database_sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from realtime_api import tickets
 from realtime_api.asyncapi import build_document
+from realtime_api.consumers import Registry
 from realtime_api.expiry import expires_at_of
 from realtime_api.frame_check import FrameChecker, Transcript
 from realtime_api.sessions import CLOSE_CODE
@@ -327,3 +329,13 @@ def test_the_document_describes_reauthenticate_and_its_answers():
     no_authorization = {**REAUTHENTICATE, "payload": {}}
     sent = check_frames(("send", no_authorization), ("receive", REAUTHENTICATED))
     assert len(sent.problems) == 1
+
+
+def test_a_stream_cannot_be_named_reauthenticate():
+    """Its frames would be taken for the socket's own: refused at registration."""
+
+    class Named(expiring.BearerWhoAmIConsumer):
+        stream = "reauthenticate"
+
+    with pytest.raises(ImproperlyConfigured, match="another `stream`"):
+        Registry().register(Named)
