@@ -62,13 +62,16 @@ class Credentials:
         view's SessionAuthentication reads it. A header is read by the view's
         own authentication classes, as over HTTP; where they begin with the
         classes that accepted it at the handshake they would answer the same,
-        so for a revocable token (its deletion closes the socket) that answer
-        is reused: no database query per frame.
+        so for a revocable token (its deletion closes the socket) or
+        credentials that expire (the socket closes at expiry) that answer is
+        reused: no database query per frame, and a request built later for
+        events still runs as the socket's user once those credentials have
+        been replaced by `reauthenticate`.
         """
         if self.method != "header":
             return
         classes = tuple(getattr(view, "authentication_classes", ()))
-        if self.revocable and (
+        if (self.revocable or self.expires_at is not None) and (
             classes[: len(self.authentication_classes)] == self.authentication_classes
         ):
             # What DRF's Request takes as already authenticated (its

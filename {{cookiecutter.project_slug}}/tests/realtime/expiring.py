@@ -8,6 +8,8 @@ from realtime_api.auth import RealtimeAuthMiddlewareStack
 from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
 
 from .expiring_token import SignedExpiringToken, bearer, issue
+from .testapp.streams import FolderStream
+from .testapp.views import FolderViewSet
 from .whoami import WhoAmIView
 
 __all__ = ["SignedExpiringToken", "application", "bearer", "issue", "registry"]
@@ -35,8 +37,34 @@ class BearerWhoAmIConsumer(Endpoint):
     stream = "bearer-whoami"
 
 
+class BearerOnlyView(WhoAmIView):
+    """Reads Bearer tokens only: a request re-reads the socket's header."""
+
+    authentication_classes = [SignedExpiringToken]
+
+
+class BearerOnlyConsumer(Endpoint):
+    view = BearerOnlyView
+    stream = "bearer-only"
+
+
+class BearerFolderViewSet(FolderViewSet):
+    """The test app's folders, for a view that reads Bearer tokens too."""
+
+    authentication_classes = [
+        *FolderViewSet.authentication_classes,
+        SignedExpiringToken,
+    ]
+
+
+class BearerFolderStream(FolderStream):
+    view = BearerFolderViewSet
+    stream = "bearer-folders"
+    presence = False
+
+
 registry = Registry()
-registry.register(BearerWhoAmIConsumer)
+registry.register(BearerWhoAmIConsumer, BearerOnlyConsumer, BearerFolderStream)
 
 application = RealtimeAuthMiddlewareStack(
     URLRouter([path("ws/", APIDemultiplexer.as_asgi(registry=registry))])

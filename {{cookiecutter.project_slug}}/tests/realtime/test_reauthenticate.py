@@ -26,6 +26,7 @@ from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import AuthWebsocketCommunicator, create_token, create_user
 
 from . import expiring
+from .testapp.models import Folder
 from .expiring import SignedExpiringToken, application, bearer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
@@ -51,9 +52,9 @@ async def opened(socket):
     return socket
 
 
-async def whoami(socket):
+async def whoami(socket, stream="bearer-whoami"):
     """The username the socket's requests run as (the view reads Bearer tokens)."""
-    response = await socket.request("bearer-whoami", "list")
+    response = await socket.request(stream, "list")
     assert response["status"] == 200, response
     return response["data"]["username"]
 
@@ -144,9 +145,33 @@ async def test_reauthenticating_before_expiry_keeps_the_socket_open(user):
     assert response["request_id"] == "re-1"
     expires_at = parse(response["data"]["expires_at"])
     assert abs((expires_at - datetime.now(UTC)).total_seconds() - 60) < 5
-    # Past the first token's exp: open, and the view reads the new header
-    # (the old one would be a 401 now).
+    # Past the first token's exp: open, and a view that reads the header
+    # itself reads the new one (the old one would be a 401 now).
     assert await still_open(socket, 2.5) == user.username
+    assert await whoami(socket, "bearer-only") == user.username
+    await socket.disconnect()
+
+
+async def test_events_reach_a_socket_past_its_first_tokens_expiry(user, settings):
+    """Events are evaluated for the socket's user after it reauthenticated,
+    once the token it subscribed with has expired."""
+    settings.REALTIME_API_REGISTRY = "tests.realtime.expiring.registry"
+    folder = await database_sync_to_async(Folder.objects.create)(
+        name="Mine", owner=user, is_private=True
+    )
+    socket = await opened(header_socket(bearer(user, 1.5)))
+    response = await socket.request(
+        "bearer-folders", "subscribe", payload={"ids": [folder.pk]}
+    )
+    assert response["data"]["matched"] == 1, response
+    assert (await reauthenticate(socket, {"authorization": bearer(user, 60)}))[
+        "status"
+    ] == 200
+    await asyncio.sleep(2)
+    folder.name = "Renamed"
+    await database_sync_to_async(folder.save)()
+    event = await socket.receive_event(timeout=3)
+    assert (event["action"], event["data"]["name"]) == ("update", "Renamed")
     await socket.disconnect()
 
 
