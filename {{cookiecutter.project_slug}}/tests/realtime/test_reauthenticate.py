@@ -26,8 +26,8 @@ from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import AuthWebsocketCommunicator, create_token, create_user
 
 from . import expiring
-from .testapp.models import Folder
 from .expiring import SignedExpiringToken, application, bearer
+from .testapp.models import Folder
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
