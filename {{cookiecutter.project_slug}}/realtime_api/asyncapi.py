@@ -62,7 +62,48 @@ def build_document(registry=None, request=None, host=None, secure=None):
     }
     for adapter in registry:
         Stream(adapter, openapi).add_to(document)
+    add_reauthenticate(document)
     return document
+
+
+def add_reauthenticate(document):
+    """The reauthenticate frame's channel: it names no stream (reauthenticate.py)."""
+    path = conf.websocket_path()
+    ref = {"$ref": "#/channels/reauthenticate"}
+    messages = {
+        "reauthenticateRequest": message(
+            "reauthenticate request",
+            frame_schemas.REAUTHENTICATE_REQUEST,
+            correlated=True,
+        ),
+        "reauthenticateResponse": message(
+            "reauthenticate response",
+            frame_schemas.REAUTHENTICATE_RESPONSE,
+            correlated=True,
+        ),
+        "error": {"$ref": "#/components/messages/errorResponse"},
+    }
+    document["channels"]["reauthenticate"] = {
+        "address": f"/{path}",
+        "title": "reauthenticate",
+        "description": f"Frames about the socket's own credentials, on /{path} "
+        f"and on /{path}<stream>/ alike.",
+        "messages": messages,
+    }
+    channel_messages = "#/channels/reauthenticate/messages/"
+    document["operations"]["reauthenticate"] = {
+        "action": "receive",
+        "channel": ref,
+        "summary": frame_schemas.REAUTHENTICATE_SUMMARY,
+        "messages": [{"$ref": f"{channel_messages}reauthenticateRequest"}],
+        "reply": {
+            "channel": ref,
+            "messages": [
+                {"$ref": f"{channel_messages}reauthenticateResponse"},
+                {"$ref": f"{channel_messages}error"},
+            ],
+        },
+    }
 
 
 def openapi_of(registry):
@@ -98,7 +139,9 @@ def info():
             'Limits (PROTOCOL.md, "Limits and overload"): frames over the '
             "socket's rate are answered 429 with `wait`; too many frames "
             "waiting, subscriptions or watches, 429 naming the setting. Close "
-            "codes: 4001 the user or session changed (reconnect), 4008 "
+            "codes: 4001 the user or session changed, or the socket's "
+            "credentials expired (reconnect; send a `reauthenticate` frame "
+            "before they expire to keep the socket), 4008 "
             "flooding after being told (reconnect later, slower), 4009 slow "
             "consumer (reconnect and resume with `since`)."
         ),

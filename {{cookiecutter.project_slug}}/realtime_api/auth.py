@@ -17,6 +17,7 @@ A refused handshake is closed before it is accepted: HTTP 403.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
@@ -28,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from . import request_factory, tickets
+from .expiry import expires_at_of, has_expired
 from .origins import CsrfOriginValidator
 from .sessions import token_group
 
@@ -44,6 +46,9 @@ class Credentials:
     # tried at the handshake, the one that accepted the header last.
     auth: object = None
     authentication_classes: tuple = ()
+    # When they expire (realtime_api/expiry.py): the socket closes then
+    # (4001), unless a `reauthenticate` frame moves it (reauthenticate.py).
+    expires_at: datetime | None = None
 
     @property
     def revocable(self):
@@ -57,13 +62,16 @@ class Credentials:
         view's SessionAuthentication reads it. A header is read by the view's
         own authentication classes, as over HTTP; where they begin with the
         classes that accepted it at the handshake they would answer the same,
-        so for a revocable token (its deletion closes the socket) that answer
-        is reused: no database query per frame.
+        so for a revocable token (its deletion closes the socket) or
+        credentials that expire (the socket closes at expiry) that answer is
+        reused: no database query per frame, and a request built later for
+        events still runs as the socket's user once those credentials have
+        been replaced by `reauthenticate`.
         """
         if self.method != "header":
             return
         classes = tuple(getattr(view, "authentication_classes", ()))
-        if self.revocable and (
+        if (self.revocable or self.expires_at is not None) and (
             classes[: len(self.authentication_classes)] == self.authentication_classes
         ):
             # What DRF's Request takes as already authenticated (its
@@ -132,7 +140,7 @@ def authenticate_header(scope):
     """Run DEFAULT_AUTHENTICATION_CLASSES on the handshake, as DRF would.
 
     Return (user, Credentials), or None when no class accepts the header or
-    one rejects it (a wrong or revoked token).
+    one rejects it (a wrong or revoked token), or it has expired.
     """
     django_request = request_factory.build_request(
         request_factory.http_scope(scope), "GET", scope.get("path", "/")
@@ -140,8 +148,9 @@ def authenticate_header(scope):
     request = Request(django_request)
     classes = tuple(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
     for index, authentication_class in enumerate(classes):
+        authenticator = authentication_class()
         try:
-            result = authentication_class().authenticate(request)
+            result = authenticator.authenticate(request)
         except exceptions.APIException:
             return None
         if result is None:
@@ -149,7 +158,10 @@ def authenticate_header(scope):
         user, auth = result
         if user is None or not user.is_authenticated:
             return None
-        return user, Credentials("header", auth, classes[: index + 1])
+        expires_at = expires_at_of(authenticator, user, auth)
+        if has_expired(expires_at):
+            return None
+        return user, Credentials("header", auth, classes[: index + 1], expires_at)
     return None
 
 

@@ -16,6 +16,7 @@ from .overload import OverloadMixin
 from .presence import PresenceMixin
 from .protocol import (
     ACTIONS,
+    REAUTHENTICATE,
     ProtocolError,
     RequestFrame,
     check_size,
@@ -23,6 +24,7 @@ from .protocol import (
     parse_request,
     response_frame,
 )
+from .reauthenticate import ReauthenticateMixin
 from .registry import get_registry
 from .sessions import GroupUserConsumer
 from .subscriptions import SubscriptionMixin
@@ -33,7 +35,12 @@ logger = logging.getLogger(__name__)
 
 
 class APIDemultiplexer(
-    OverloadMixin, SubscriptionMixin, WatchMixin, PresenceMixin, GroupUserConsumer
+    OverloadMixin,
+    SubscriptionMixin,
+    WatchMixin,
+    PresenceMixin,
+    ReauthenticateMixin,
+    GroupUserConsumer,
 ):
     """One socket, many streams: routes each request frame to its endpoint.
 
@@ -120,6 +127,8 @@ class APIDemultiplexer(
             )
         check_size(text, conf.max_frame_bytes())
         parse_request(text, frame, self.bound_stream)
+        if frame.stream == REAUTHENTICATE:
+            return await self.handle_reauthenticate(frame)
         adapter = self.get_adapter(frame)
         endpoint = adapter.endpoint_class(adapter, self.scope, self.http_scope)
         if frame.action in ("subscribe", "unsubscribe"):

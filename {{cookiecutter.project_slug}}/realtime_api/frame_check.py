@@ -116,7 +116,8 @@ class FrameChecker:
         if frame.get("type") == "response" and isinstance(frame.get("status"), int):
             if frame["status"] >= 400:
                 return "/components/messages/errorResponse/payload"
-            name = f"{frame.get('action')}Response"
+            # A reauthenticate response has no action: its stream names it.
+            name = f"{frame.get('action') or frame.get('stream')}Response"
         elif frame.get("type") == "event":
             name = EVENT_MESSAGES.get(("watch" in frame, frame.get("action")), "")
         else:

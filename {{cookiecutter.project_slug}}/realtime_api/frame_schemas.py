@@ -376,3 +376,59 @@ def json_schema(schema):
 def _escape(stream):
     """A stream name inside a regular expression (it has no other specials)."""
     return stream.replace(".", r"\.")
+
+
+# The reauthenticate frame (PROTOCOL.md, "Present credentials"): about the
+# socket, not a stream, so it has a channel of its own and no action.
+REAUTHENTICATE_SUMMARY = (
+    "Fresh credentials for this socket's user, before its own expire (the "
+    "socket closes with 4001 at their expiry otherwise): 200 with the new "
+    "expiry; 403 when invalid, expired or another user's (nothing changes); "
+    "400 for a payload without `authorization`, or on a session-cookie socket."
+)
+REAUTHENTICATE_REQUEST = {
+    "type": "object",
+    "required": ["stream", "payload"],
+    "properties": {
+        "stream": {"type": "string", "pattern": "^reauthenticate/?$"},
+        "payload": {
+            "type": "object",
+            "required": ["authorization"],
+            "properties": {
+                "authorization": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "An Authorization header value, e.g. "
+                    '"Bearer <token>", checked by the project\'s DRF '
+                    "authentication classes.",
+                }
+            },
+        },
+        "request_id": REQUEST_ID,
+    },
+}
+REAUTHENTICATE_RESPONSE = {
+    "type": "object",
+    "required": ["type", "stream", "action", "request_id", "status", "data"],
+    "properties": {
+        "type": {"const": "response"},
+        "stream": {"const": "reauthenticate"},
+        "action": {"type": "null"},
+        "request_id": {"type": ["string", "integer", "null"]},
+        "status": {"const": 200},
+        "data": {
+            "type": "object",
+            "required": ["expires_at"],
+            "properties": {
+                "expires_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When the socket's credentials now expire "
+                    "(ISO 8601, UTC); null: never.",
+                }
+            },
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}

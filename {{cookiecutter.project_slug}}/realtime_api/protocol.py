@@ -19,6 +19,9 @@ ACTIONS = (
     "signal",
 )
 ACTIONS_WITH_LOOKUP = frozenset({"retrieve", "update", "delete"})
+# A frame about the socket's own credentials, not a stream's: it has no
+# action (realtime_api/reauthenticate.py).
+REAUTHENTICATE = "reauthenticate"
 
 
 def dumps(data):
@@ -127,6 +130,9 @@ def _parse_stream(content, frame, bound_stream):
         stream = bound_stream
     if not isinstance(stream, str):
         raise ProtocolError(400, "stream must be a string.")
+    if stream.rstrip("/") == REAUTHENTICATE:
+        frame.stream = REAUTHENTICATE
+        return
 
     parts = stream.rstrip("/").split("/")
     if "" in parts or len(parts) > 3:

@@ -13,6 +13,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from . import conf
+from .protocol import REAUTHENTICATE
 from .runtime import Runtime
 from .view_adapter import ViewAdapter
 
@@ -30,6 +31,12 @@ class Registry:
         """Serve each endpoint class as its `stream`; broadcast its model's changes."""
         for endpoint_class in endpoint_classes:
             adapter = ViewAdapter(endpoint_class)
+            if adapter.stream == REAUTHENTICATE:
+                raise ImproperlyConfigured(
+                    f"{_name(endpoint_class)}: a stream cannot be named "
+                    f"'{REAUTHENTICATE}', the frame that refreshes a socket's "
+                    "credentials (PROTOCOL.md): set another `stream`."
+                )
             taken = self._adapters.get(adapter.stream)
             if taken is not None:
                 if taken.endpoint_class is endpoint_class:

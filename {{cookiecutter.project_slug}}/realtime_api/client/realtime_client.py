@@ -21,6 +21,7 @@ from .errors import HandshakeRefused, RealtimeError, RequestError
 from .feeds import LiveQuery, Presence, Subscription
 from .frames import PendingRequests, checked, request_frame
 from .ordering import ordering_compare
+from .refresh import CredentialRefresher
 from .standing import Standings
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,10 @@ class RealtimeClient:
     `max_delay` (the backoff between attempts, doubling from one to the
     other, with jitter), `on_state_change(state, info)`, `on_reset(info)` (a
     subscription could not resume: read again), `trace(direction, text)`
-    (every frame: "open", "send", "receive"); the rest go to open_socket().
+    (every frame: "open", "send", "receive"), `refresh_credentials` (a function
+    returning, or resolving with, a fresh Authorization header value: sent
+    `refresh_before` seconds before the socket's credentials expire, see
+    refresh.py); the rest go to open_socket().
     """
 
     def __init__(
@@ -50,6 +54,8 @@ class RealtimeClient:
         on_state_change=None,
         on_reset=None,
         trace=None,
+        refresh_credentials=None,
+        refresh_before=30.0,
         **socket_options,
     ):
         self.url = url
@@ -73,6 +79,11 @@ class RealtimeClient:
         self._runner = None
         self._finished = None  # Done when the client stops for good.
         self._failure = None  # Why it stopped, for the calls still waiting.
+        self._refresher = None  # Credentials that expire: refresh.py.
+        if refresh_credentials is not None:
+            self._refresher = CredentialRefresher(
+                self, refresh_credentials, refresh_before
+            )
 
     async def __aenter__(self):
         await self.connect()
@@ -266,7 +277,10 @@ class RealtimeClient:
 
     async def _connect_once(self):
         self._set_state("connecting")
-        socket = await open_socket(self.url, **self.socket_options)
+        options = self.socket_options
+        if self._refresher is not None:
+            options = await self._refresher.handshake_options(self.close_code)
+        socket = await open_socket(self.url, **options)
         self._socket = socket
         self._generation += 1
         self._connected = True
@@ -279,6 +293,8 @@ class RealtimeClient:
         try:
             while True:
                 self._spawn(self._resume())
+                if self._refresher is not None:
+                    self._refresher.start(self._generation)
                 await self._read(self._socket)
                 self._lost()
                 if self._failure is not None or not self.reconnect:
@@ -317,6 +333,8 @@ class RealtimeClient:
         """The socket closed: fail what was sent, forget this socket's watch ids."""
         self._connected = False
         self._open.clear()
+        if self._refresher is not None:
+            self._refresher.stop()
         self._standings.socket_lost()
         self._requests.socket_closed(self.close_code)
 
@@ -361,6 +379,16 @@ class RealtimeClient:
             raise self._failure
 
     # --- Frames ----------------------------------------------------------------
+
+    async def _reauthenticate(self, frame):
+        """Send a reauthenticate frame (refresh.py); return its 200 response."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._wait_open()
+                return checked(await self._exchange(frame))
+        except TimeoutError:
+            message = f"No answer to reauthenticate within {self.timeout} s."
+            raise RequestError(message) from None
 
     async def _exchange(self, frame):
         answer = await self._send(frame)

@@ -81,8 +81,10 @@ def test_the_official_schema_catches_a_broken_document():
 def test_a_channel_per_stream_and_an_operation_per_allowed_action():
     """Operations follow allowed_actions; events exist where subscribe/watch do."""
     document = build_document(groups)
-    assert set(document["channels"]) == {"groups"}
+    # And the socket's own frame, reauthenticate (test_reauthenticate.py).
+    assert set(document["channels"]) == {"groups", "reauthenticate"}
     assert set(document["operations"]) == {
+        "reauthenticate",
         "groups.list",
         "groups.create",
         "groups.subscribe",
@@ -99,7 +101,8 @@ def test_a_channel_per_stream_and_an_operation_per_allowed_action():
 def test_the_project_document_has_every_registered_stream():
     """Every stream of config/realtime.py and each of its actions is described."""
     document = build_document()
-    assert set(document["channels"]) == set(get_registry().names())
+    streams = set(get_registry().names())
+    assert set(document["channels"]) == {*streams, "reauthenticate"}
     for stream in get_registry():
         for action in stream.allowed_actions:
             assert f"{stream.stream}.{action}" in document["operations"]

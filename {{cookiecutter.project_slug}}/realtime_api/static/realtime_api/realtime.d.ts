@@ -143,6 +143,19 @@ export interface ClientOptions {
    * every connection, added to the URL as `?ticket=`.
    */
   ticket?: (() => string | Promise<string>) | null;
+  /**
+   * Credentials that expire: a fresh Authorization header value ("Bearer
+   * ..."), sent in a `reauthenticate` frame on each open socket and again
+   * `refreshBefore` ms before the expiry the server answers.
+   */
+  refreshCredentials?: (() => string | Promise<string>) | null;
+  refreshBefore?: number;
+}
+
+/** The answer to `reauthenticate`: when the socket's credentials now expire. */
+export interface ReauthenticateData {
+  /** ISO 8601 (UTC); null: they never expire. */
+  expires_at: string | null;
 }
 
 export interface RequestOptions {
@@ -230,6 +243,9 @@ export declare class RealtimeClient {
 
   /** Join an object's presence: who is there, live, and their signals. */
   presence(stream: string, lookup: string | number, handlers?: PresenceHandlers): Presence;
+
+  /** Fresh credentials for this socket's user (403: refused, nothing changes). */
+  reauthenticate(authorization: string): Promise<ResponseFrame<ReauthenticateData>>;
 
   /** Listen to connection states (called at once with the current one). */
   onStateChange(listener: (change: StateChange) => void): () => boolean;

@@ -82,7 +82,18 @@ const DEFAULTS = {
   // returns (or resolves with) a fresh ticket from POST /api/realtime/ticket/,
   // called before every connection, since a ticket opens one socket once.
   ticket: null,
+  // Credentials that expire (PROTOCOL.md "Present credentials"): a function
+  // that returns (or resolves with) a fresh Authorization header value, e.g.
+  // async () => `Bearer ${await renewToken()}`. On each open socket the
+  // client sends it in a `reauthenticate` frame (the answer says when it
+  // expires), then a fresh one refreshBefore ms before that (or at half the
+  // time left, for short-lived ones); the socket closes 4001 otherwise.
+  refreshCredentials: null,
+  refreshBefore: 30000,
 };
+
+// After fresh credentials are refused (403), try again this soon (ms).
+const REFRESH_RETRY = 5000;
 
 // A request answered with an error status (>= 400), or not answered at all.
 export class RequestError extends Error {
@@ -194,6 +205,8 @@ export class RealtimeClient {
     this.stateListeners = new Set();
     this.nextId = 1;
     this.retryTimer = null;
+    this.refreshTimer = null; // The next refreshCredentials() of this socket.
+    this.expiresAt = null; // When this socket's credentials expire (ms), if known.
     this.stopped = false;
     if (this.options.onStateChange) this.stateListeners.add(this.options.onStateChange);
     // Back online: retry now rather than at the end of a long backoff.
@@ -379,10 +392,20 @@ export class RealtimeClient {
   close() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.refreshTimer);
     globalThis.removeEventListener?.("online", this.online);
     this.failAll("The client is closed.");
     if (this.socket) this.socket.close(1000);
     this.setState("closed", {});
+  }
+
+  // Send fresh credentials for this socket's user (PROTOCOL.md "Present
+  // credentials"): resolves with the answer, whose data.expires_at says
+  // when they expire (null: never); rejects with a RequestError (403:
+  // invalid, expired or another user's, and nothing changed; 400: a session
+  // cookie's socket). The refreshCredentials option calls it for you.
+  reauthenticate(authorization) {
+    return this.request("reauthenticate", undefined, { payload: { authorization } });
   }
 
   // Retry at once when a reconnect is scheduled (e.g. the network is back).
@@ -450,7 +473,48 @@ export class RealtimeClient {
     for (const room of this.presences) this.sendJoin(room);
     const waiting = this.queue.splice(0);
     for (const requestId of waiting) this.transmit(requestId);
+    this.expiresAt = null;
+    this.refreshOn(socket);
     this.setState("open", {});
+  }
+
+  // --- Credentials that expire ----------------------------------------------
+
+  // Send refreshCredentials()'s answer on `socket`, then again before the
+  // expiry the server answers. A socket that cannot reauthenticate (400) or
+  // whose credentials never expire is left alone; refused credentials (403)
+  // or a refusal for the frame rate (429) are tried again before expiry.
+  refreshOn(socket) {
+    clearTimeout(this.refreshTimer);
+    if (!this.options.refreshCredentials) return;
+    const current = () => this.socket === socket && !this.stopped;
+    Promise.resolve()
+      .then(() => this.options.refreshCredentials())
+      .then((authorization) => (current() ? this.reauthenticate(authorization) : null))
+      .then(
+        (frame) => {
+          if (!frame || !current()) return;
+          const expiresAt = frame.data.expires_at;
+          this.expiresAt = expiresAt ? Date.parse(expiresAt) : null;
+          if (this.expiresAt === null) return;
+          const left = this.expiresAt - Date.now();
+          this.scheduleRefresh(socket, Math.max(left - this.options.refreshBefore, left / 2, 0));
+        },
+        (error) => {
+          if (!current()) return;
+          const left = this.expiresAt === null ? 0 : this.expiresAt - Date.now();
+          if ((error.status === 403 || error.status === 429) && left > 0) {
+            const wait = typeof error.data?.wait === "number" ? error.data.wait * 1000 : REFRESH_RETRY;
+            this.scheduleRefresh(socket, Math.max(500, Math.min(wait, left / 2)));
+          }
+          this.options.onError(error);
+        },
+      );
+  }
+
+  scheduleRefresh(socket, delay) {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => this.refreshOn(socket), delay);
   }
 
   // Send a subscription's subscribe frame (again, after a reconnect, with
@@ -652,6 +716,7 @@ export class RealtimeClient {
   }
 
   closed(event) {
+    clearTimeout(this.refreshTimer); // The next socket refreshes its own.
     // The server ended this socket's watches: their ids mean nothing now.
     this.watchIds.clear();
     for (const live of this.watches) live.id = null;

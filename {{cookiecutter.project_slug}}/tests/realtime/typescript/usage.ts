@@ -117,3 +117,15 @@ const wrong: "online" = client.state;
 
 void main;
 void wrong;
+
+// Credentials that expire: refreshed before expiry through a callback.
+const refreshing = new RealtimeClient("/ws/", {
+  refreshCredentials: async () => `Bearer ${await Promise.resolve("new-token")}`,
+  refreshBefore: 30000,
+});
+refreshing.reauthenticate("Bearer abc").then((frame) => {
+  const expiresAt: string | null = frame.data.expires_at;
+  console.log(expiresAt && new Date(expiresAt));
+});
+// @ts-expect-error: refreshCredentials returns the header value, not a number.
+new RealtimeClient("/ws/", { refreshCredentials: () => 42 });
