@@ -89,7 +89,10 @@ class OverloadMixin:
         Like a slow consumer's, its close frame may wait for the client to
         read it: a flooder that does not read stays on this socket, unread,
         instead of reconnecting every second (each handshake costs).
+        Its penalty is recorded now, not when the socket finally goes (by
+        then it would have refilled): a reconnect meanwhile is closed 4008.
         """
+        self.flood_ledger().keep(self.flood_identity(), self.inbox.flood)
         self.outbox.transport.stop_reading()
         self.outbox.close_now(FLOODING, FLOODING_REASON, SLOW_CLOSE_SECONDS)
 
