@@ -126,6 +126,11 @@ def max_watches():
     return getattr(settings, "REALTIME_API_MAX_WATCHES", 20)
 
 
+def max_watch_matches():
+    """Objects a live query may match when it starts; past them it is refused (400)."""
+    return getattr(settings, "REALTIME_API_MAX_WATCH_MATCHES", 10_000)
+
+
 def view_threads():
     """Threads running the views of socket requests (None: 1 on SQLite, else 4)."""
     return getattr(settings, "REALTIME_API_VIEW_THREADS", None)

@@ -216,6 +216,11 @@ REALTIME_API_MAX_WATCHES = env.int("REALTIME_API_MAX_WATCHES", default=20)
 REALTIME_API_MAX_QUEUED_BYTES = env.int(
     "REALTIME_API_MAX_QUEUED_BYTES", default=1024 * 1024
 )
+# Objects a live query may match when it starts: it keeps their ids in
+# memory (about 70 bytes each); a watch matching more is answered 400.
+REALTIME_API_MAX_WATCH_MATCHES = env.int(
+    "REALTIME_API_MAX_WATCH_MATCHES", default=10_000
+)
 # Threads running the views of socket requests (realtime_api/view_threads.py);
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.
