@@ -126,6 +126,11 @@ def max_watches():
     return getattr(settings, "REALTIME_API_MAX_WATCHES", 20)
 
 
+def max_replay_changes():
+    """Objects and rechecks a `since` replay may evaluate; past them, a gap."""
+    return getattr(settings, "REALTIME_API_MAX_REPLAY_CHANGES", 2000)
+
+
 def max_watch_matches():
     """Objects a live query may match when it starts; past them it is refused (400)."""
     return getattr(settings, "REALTIME_API_MAX_WATCH_MATCHES", 10_000)

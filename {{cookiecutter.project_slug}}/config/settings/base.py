@@ -221,6 +221,11 @@ REALTIME_API_MAX_QUEUED_BYTES = env.int(
 REALTIME_API_MAX_WATCH_MATCHES = env.int(
     "REALTIME_API_MAX_WATCH_MATCHES", default=10_000
 )
+# Objects and rechecks a `since` replay may evaluate; past them the answer
+# is a gap ("resumed": false, "gap": true: re-read, subscribe without since).
+REALTIME_API_MAX_REPLAY_CHANGES = env.int(
+    "REALTIME_API_MAX_REPLAY_CHANGES", default=2000
+)
 # Threads running the views of socket requests (realtime_api/view_threads.py);
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.
