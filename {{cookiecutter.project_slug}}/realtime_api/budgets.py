@@ -126,12 +126,19 @@ class Budget:
 class Budgets:
     """Every identity's budget in this process (one per Runtime)."""
 
+    # Every this many new identities, those left with nothing are forgotten.
+    SWEEP_EVERY = 1000
+
     def __init__(self):
         self.by_identity = {}
+        self.made = 0
 
     def get(self, key):
         budget = self.by_identity.get(key)
         if budget is None:
+            self.made += 1
+            if self.made % self.SWEEP_EVERY == 0:
+                self.forget_idle()
             budget = self.by_identity[key] = Budget()
         return budget
 
@@ -155,7 +162,8 @@ class Budgets:
             return
         if socket in budget.sockets:
             budget.sockets.remove(socket)
-        self.forget_idle()
+        if budget.idle():
+            del self.by_identity[key]
 
     def forget_idle(self):
         for key in [k for k, b in self.by_identity.items() if b.idle()]:
