@@ -170,9 +170,7 @@ class OverloadMixin:
 
     def check_user_limit(self, what, advice):
         """Refuse (429) one more past what all of the identity's sockets may hold."""
-        if self.budget is None:
-            return
-        limit, setting = {
+        limits = {
             "subscriptions": (
                 conf.max_subscriptions_per_user(),
                 "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER",
@@ -181,7 +179,10 @@ class OverloadMixin:
                 conf.max_watches_per_user(),
                 "REALTIME_API_MAX_WATCHES_PER_USER",
             ),
-        }[what]
+        }
+        if self.budget is None or what not in limits:
+            return
+        limit, setting = limits[what]
         if limit and self.budget.held(what) >= limit:
             metrics.overload(f"user_{what}")
             raise ProtocolError(

@@ -14,8 +14,10 @@ import websockets
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from realtime_api.live_server import LiveClient
+from realtime_api.live_server import LiveClient, UvicornServer
 from realtime_api.testing import create_session
+
+from .conftest import SERVER_ENV
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,3 +117,17 @@ async def test_an_address_budget_ignores_a_forged_x_forwarded_for(testapp_server
     finally:
         for ws in sockets:
             await ws.close()
+
+
+async def test_uvicorn_refuses_past_the_budget_with_429_too(transactional_db):
+    """uvicorn: the same 429 and Retry-After, through websocket.http.response."""
+    env = {**SERVER_ENV, "REALTIME_API_MAX_SOCKETS_PER_ADDRESS": "1"}
+    server = UvicornServer(env=env).start()
+    try:
+        first = await handshake(server)
+        assert not isinstance(first, tuple)
+        status, retry_after = await handshake(server)
+        await first.close()
+        assert status == 429 and int(retry_after) > 0
+    finally:
+        server.stop()
