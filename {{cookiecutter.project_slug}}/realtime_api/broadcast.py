@@ -62,8 +62,9 @@ def object_change(adapter, instance, action):
 
 
 # A recheck names the groups of the objects it concerns, read when it is made,
-# unless they are more than this many: then it concerns every subscriber.
-RECHECK_GROUPS_OBJECTS = 1000
+# unless they are more than this many: then it concerns every subscriber
+# (and its entry in the event log stays small).
+RECHECK_GROUPS_OBJECTS = 100
 
 
 def recheck_changes(registry, instance):

@@ -172,7 +172,7 @@ def trusted_proxies():
 
 
 def max_replay_changes():
-    """Objects and rechecks a `since` replay may evaluate; past them, a gap."""
+    """Objects a `since` replay may evaluate (a recheck counts 20), then a gap."""
     return getattr(settings, "REALTIME_API_MAX_REPLAY_CHANGES", 2000)
 
 

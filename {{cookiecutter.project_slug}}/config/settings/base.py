@@ -221,8 +221,9 @@ REALTIME_API_MAX_QUEUED_BYTES = env.int(
 REALTIME_API_MAX_WATCH_MATCHES = env.int(
     "REALTIME_API_MAX_WATCH_MATCHES", default=10_000
 )
-# Objects and rechecks a `since` replay may evaluate; past them the answer
-# is a gap ("resumed": false, "gap": true: re-read, subscribe without since).
+# Objects a `since` replay may evaluate (a recheck counts 20); past them the
+# answer is a gap ("resumed": false, "gap": true: re-read, then subscribe
+# without since).
 REALTIME_API_MAX_REPLAY_CHANGES = env.int(
     "REALTIME_API_MAX_REPLAY_CHANGES", default=2000
 )

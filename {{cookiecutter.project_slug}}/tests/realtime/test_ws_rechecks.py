@@ -107,3 +107,21 @@ async def test_rechecks_of_the_same_objects_in_one_batch_send_one_frame_each(
         == [("enter", watch_id)] * notes
     )
     assert len(rechecks) == 1
+
+
+async def test_rechecks_weigh_more_than_objects_in_a_replays_bound(
+    world, user, other, settings
+):
+    """Two folders toggled: 2 rechecks (20 each) pass a bound of 30 objects."""
+    settings.REALTIME_API_MAX_REPLAY_CHANGES = 30
+    await toggle(world.public_folder, 2)
+    async with communicator(other) as ws:
+        one = await subscribe(ws, "notes", {"folder": world.public_folder.pk}, since=0)
+        assert one["resumed"] is True
+    await toggle(world.others_folder, 2)
+    folders = [world.public_folder.pk, world.others_folder.pk]
+    async with communicator(other) as ws:
+        both = await ws.request(
+            "notes", "subscribe", payload={"folder": folders}, since=0
+        )
+    assert (both["status"], both["resumed"], both["gap"]) == (200, False, True)
