@@ -13,6 +13,14 @@ permissions and writes whichever model its client names.
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+# The load is one user (or a few) on one address, with hundreds of sockets:
+# the budgets per user and per address (realtime_api/budgets.py) are lifted
+# unless the environment sets them (a noisy-neighbour run measures them).
+os.environ.setdefault("REALTIME_API_MAX_SOCKETS_PER_USER", "0")
+os.environ.setdefault("REALTIME_API_MAX_SOCKETS_PER_ADDRESS", "0")
+os.environ.setdefault("REALTIME_API_USER_FRAME_RATE", "0")
+os.environ.setdefault("REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER", "0")
+os.environ.setdefault("REALTIME_API_MAX_WATCHES_PER_USER", "0")
 
 from django.conf import settings
 from django.utils.module_loading import import_string

@@ -394,7 +394,7 @@ def target_from(args, scenario, options):
     http_url = args.http_url or urlunsplit(
         (http_scheme, parts.netloc, http_path(scenario.stream), "", "")
     )
-    session_key, user_keys = args.session, None
+    session_key, user_keys, flooder_key = args.session, None, None
     try:
         from . import sessions  # Imports Django's auth: only after setup.
 
@@ -402,6 +402,8 @@ def target_from(args, scenario, options):
             session_key = sessions.session_key()
             if {"w2u", "w5"} & set(options.workloads):
                 user_keys = sessions.session_keys(options.subscribers)
+            if "flood" in options.workloads:
+                flooder_key = sessions.flooder_session_key()
     except DatabaseError as exc:
         raise BenchError(
             f"Cannot write the load's sessions: {exc}. Run `python manage.py "
@@ -416,6 +418,7 @@ def target_from(args, scenario, options):
         server_pid=args.server_pid,
         user_cookies=None if user_keys is None else [cookie(k) for k in user_keys],
         redis_url=args.redis_url or getattr(settings, "REALTIME_API_REDIS_URL", None),
+        flooder_cookie=None if flooder_key is None else cookie(flooder_key),
     )
 
 

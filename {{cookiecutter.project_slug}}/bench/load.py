@@ -58,6 +58,9 @@ class Target:
     user_cookies: list | None = None
     # The server's Redis, whose INFO commandstats W5 reads (None: not counted).
     redis_url: str | None = None
+    # F1's flooder: another user (a user's sockets share their budget and
+    # the 4008 penalty, so a flooder of the same user slows only itself).
+    flooder_cookie: str | None = None
 
     @property
     def origin(self):

@@ -55,7 +55,14 @@ async def flood(url, target, scenario, parent, count, pace):
     stop, results = context.Event(), context.Queue()
     flooder = context.Process(
         target=run_flooder,
-        args=(url, target.cookie, target.origin, scenario.stream, stop, results),
+        args=(
+            url,
+            target.flooder_cookie or target.cookie,
+            target.origin,
+            scenario.stream,
+            stop,
+            results,
+        ),
         daemon=True,
     )
     flooder.start()

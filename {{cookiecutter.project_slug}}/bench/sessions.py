@@ -19,6 +19,11 @@ def session_key():
     return create_session(bench_users([USERNAME])[0])
 
 
+def flooder_session_key():
+    """Return a fresh session of F1's flooder, a user of its own."""
+    return create_session(bench_users([f"{USERNAME}-flooder"])[0])
+
+
 def session_keys(count):
     """Return `count` sessions of as many different users (W2u).
 

@@ -61,6 +61,12 @@ def object_change(adapter, instance, action):
     )
 
 
+# A recheck names the groups of the objects it concerns, read when it is made,
+# unless they are more than this many: then it concerns every subscriber
+# (and its entry in the event log stays small).
+RECHECK_GROUPS_OBJECTS = 100
+
+
 def recheck_changes(registry, instance):
     """Yield a `recheck` per stream whose visibility this change may decide."""
     loaded = getattr(instance, LOADED, None)
@@ -70,11 +76,29 @@ def recheck_changes(registry, instance):
         if loaded is None or any(
             loaded.get(name) != getattr(instance, name) for name in attnames
         ):
+            lookups = {field_name: pk_value(instance.pk)}
             yield Change(
                 stream=adapter.stream,
                 action="recheck",
-                filter={field_name: pk_value(instance.pk)},
+                filter=lookups,
+                groups=recheck_groups(adapter, lookups),
             )
+
+
+def recheck_groups(adapter, lookups):
+    """The groups of the objects a recheck concerns (() when too many to read).
+
+    A `since` replay and the hub then look at a recheck only for the
+    subscriptions in one of them: a topic made private and public again a
+    thousand times costs nothing to the subscribers of other topics.
+    """
+    endpoint = adapter.endpoint_class(adapter)
+    objects = adapter.model._default_manager.filter(**lookups).order_by()
+    objects = list(objects[: RECHECK_GROUPS_OBJECTS + 1])
+    if len(objects) > RECHECK_GROUPS_OBJECTS:
+        return ()
+    groups = {group for obj in objects for group in endpoint.get_group_names(obj)}
+    return tuple(sorted(groups)) or (f"{adapter.stream}-recheck-nothing",)
 
 
 def loaded_copy(instance):

@@ -33,12 +33,22 @@ class Change:
     stream: str
     action: str
     pk: object = None  # None for a recheck
-    groups: tuple = ()  # The object's groups after the change.
+    groups: tuple = ()  # The object's groups after the change (recheck: its objects').
     old_groups: tuple = ()  # Its groups before it ((), for a create).
     deleted_json: str | None = None  # The `data` of a delete event.
     filter: dict | None = None  # recheck: ORM lookups of the objects.
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     seq: int | None = None
+
+    def concerns(self, groups):
+        """Tell whether this change may matter to a listener of `groups`.
+
+        A recheck with no groups (too many objects to name them, or logged by
+        an older version) may matter to anyone.
+        """
+        if self.action == "recheck" and not self.groups:
+            return True
+        return not groups.isdisjoint(self.all_groups())
 
     def all_groups(self):
         """The groups the object was in before or is in now."""
@@ -65,3 +75,24 @@ class Change:
 
 
 MESSAGE_FIELDS = tuple(f.name for f in fields(Change))
+
+
+def collapse_rechecks(batch):
+    """Drop each recheck that a later one of the batch repeats.
+
+    A recheck reads the objects as they are now: two of the same objects in
+    one batch would evaluate the same, and the second would find the
+    first's `enter`s still unapplied and send them again as `update`s.
+    """
+    last = {}
+    for index, change in enumerate(batch):
+        if change.action == "recheck":
+            last[(change.stream, repr(sorted(change.filter.items())))] = index
+    if len(last) == sum(1 for c in batch if c.action == "recheck"):
+        return batch
+    keep = set(last.values())
+    return [
+        change
+        for index, change in enumerate(batch)
+        if change.action != "recheck" or index in keep
+    ]

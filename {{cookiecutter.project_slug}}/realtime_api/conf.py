@@ -126,6 +126,61 @@ def max_watches():
     return getattr(settings, "REALTIME_API_MAX_WATCHES", 20)
 
 
+# --- Budgets per user and per address (realtime_api/budgets.py) ---------------
+
+
+def max_sockets_per_user():
+    """Sockets one user may hold open in a server process (0: no limit)."""
+    return getattr(settings, "REALTIME_API_MAX_SOCKETS_PER_USER", 20)
+
+
+def max_sockets_per_address():
+    """Anonymous sockets one client address may hold open in a process (0: none)."""
+    return getattr(settings, "REALTIME_API_MAX_SOCKETS_PER_ADDRESS", 50)
+
+
+def user_frame_rate():
+    """Frames a second a user's (or address's) sockets may send together."""
+    return getattr(settings, "REALTIME_API_USER_FRAME_RATE", 100)
+
+
+def user_frame_burst():
+    """Frames a user's (or address's) sockets may send at once, together."""
+    return getattr(settings, "REALTIME_API_USER_FRAME_BURST", 300)
+
+
+def user_signal_rate():
+    """Signals a user's (or address's) sockets may send: (per second, burst)."""
+    rate = getattr(settings, "REALTIME_API_USER_SIGNALS_PER_SECOND", 10)
+    burst = getattr(settings, "REALTIME_API_USER_SIGNAL_BURST", 20)
+    return rate, burst
+
+
+def max_subscriptions_per_user():
+    """Subscriptions a user's (or address's) sockets may hold together."""
+    return getattr(settings, "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER", 500)
+
+
+def max_watches_per_user():
+    """Live queries a user's (or address's) sockets may hold together."""
+    return getattr(settings, "REALTIME_API_MAX_WATCHES_PER_USER", 100)
+
+
+def trusted_proxies():
+    """Proxies (addresses, networks) whose X-Real-IP/X-Forwarded-For is believed."""
+    return list(getattr(settings, "REALTIME_API_TRUSTED_PROXIES", ()))
+
+
+def max_replay_changes():
+    """Objects a `since` replay may evaluate (a recheck counts 20), then a gap."""
+    return getattr(settings, "REALTIME_API_MAX_REPLAY_CHANGES", 2000)
+
+
+def max_watch_matches():
+    """Objects a live query may match when it starts; past them it is refused (400)."""
+    return getattr(settings, "REALTIME_API_MAX_WATCH_MATCHES", 10_000)
+
+
 def view_threads():
     """Threads running the views of socket requests (None: 1 on SQLite, else 4)."""
     return getattr(settings, "REALTIME_API_VIEW_THREADS", None)

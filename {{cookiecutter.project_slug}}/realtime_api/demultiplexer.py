@@ -72,7 +72,8 @@ class APIDemultiplexer(
             await self.close()  # Refuses the handshake: HTTP 403.
             return
         await super().connect()
-        self.opened = metrics.socket_opened()
+        if self.budget is not None:  # Else refused over its budget (429).
+            self.opened = metrics.socket_opened()
 
     async def disconnect(self, code):
         await self.stop_frames()

@@ -54,14 +54,9 @@ def select(entries, since, groups, current_seq):
     changes = [
         entry.change
         for entry in kept
-        if entry.seq > since and _concerns(entry.change, groups)
+        if entry.seq > since and entry.change.concerns(groups)
     ]
     return Replay(changes, too_old=False)
-
-
-def _concerns(change, groups):
-    """A recheck may concern any subscriber; a change, those of its groups."""
-    return change.action == "recheck" or not groups.isdisjoint(change.all_groups())
 
 
 def entry_size(change):

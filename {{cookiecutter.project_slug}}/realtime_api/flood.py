@@ -12,8 +12,11 @@ it and is closed with 4008.
 
 Reconnecting renews nothing: `FloodLedger` hands a new socket of the same
 user (or, for anonymous sockets, address) what the last one that closed left
-of its allowance, until that would have refilled anyway. A new socket that
-gets no refusal left is closed with 4008 before it is read from.
+of its allowance, until that would have refilled anyway. A socket closed
+4008 leaves a penalty behind (recorded when it is closed, not when it goes):
+for as long as its refusals take to refill (burst / rate seconds) a new
+socket of its identity is closed with 4008 before it is read from, and
+starts the penalty again.
 """
 
 import math
@@ -56,13 +59,27 @@ class FloodControl:
     many requests waiting) still count towards the close.
     """
 
+    # A bucket shared with the other sockets of the same user (budgets.py):
+    # a frame takes a token from both, and is refused if either has none.
+    shared = None
+
     def __init__(self, rate, burst, clock=time.monotonic):
+        self.clock = clock
         self.frames = TokenBucket(rate, burst, clock) if rate else None
         self.refusals = TokenBucket(rate or burst, burst, clock)
+        self.shared_refused = False  # The last refusal was the shared bucket's.
+        self.penalized_until = 0.0  # Closed 4008: new sockets too, until then.
 
     def arrive(self):
         """Return 0 to let the frame through, or the seconds to `wait` (ms)."""
+        self.shared_refused = False
         wait = self.frames.take() if self.frames is not None else 0
+        if not wait and self.shared is not None:
+            wait = self.shared.take()
+            if wait:
+                self.shared_refused = True
+                if self.frames is not None:  # Not spent: the frame is refused.
+                    self.frames.tokens += 1
         return math.ceil(wait * 1000) / 1000 if wait else 0
 
     def refused(self):
@@ -70,14 +87,23 @@ class FloodControl:
         return bool(self.refusals.take())
 
     def exhausted(self):
-        """True while no refusal is left: a new socket would flood at once."""
+        """True while no refusal is left, or in a penalty: closed 4008 at once."""
         self.refusals.refill()
-        return self.refusals.tokens < 1
+        return self.clock() < self.penalized_until or self.refusals.tokens < 1
+
+    def penalize(self):
+        """Closed 4008: sockets of its identity are closed at once for as long
+        as its refusals take to refill (burst / rate seconds), from now.
+
+        A socket reconnecting within that time starts it again.
+        """
+        refill = self.refusals.burst / self.refusals.rate
+        self.penalized_until = self.clock() + refill
 
     def full_at(self):
         """When both allowances will be whole again (clock time)."""
         buckets = [b for b in (self.frames, self.refusals) if b is not None]
-        return max(bucket.full_at() for bucket in buckets)
+        return max(self.penalized_until, *(bucket.full_at() for bucket in buckets))
 
 
 class FloodLedger:

@@ -143,7 +143,13 @@ RESPONSE_EXTRAS = {
         },
         "reason": {
             "type": "string",
-            "description": '"too old": reload, the events are gone.',
+            "description": '"too old": reload, the events are gone; "too many '
+            'changes": more than the server replays.',
+        },
+        "gap": {
+            "type": "boolean",
+            "description": "Not resumed: re-read the list, then subscribe "
+            "without `since`.",
         },
     },
     "watch": {"watch": {"type": "string", "description": "The live query's id."}},

@@ -18,7 +18,7 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
 from . import metrics
 from .audience import Audience, Verdict
-from .changes import Change, stream_group
+from .changes import Change, collapse_rechecks, stream_group
 from .view_threads import with_fresh_connection
 
 logger = logging.getLogger(__name__)
@@ -39,12 +39,18 @@ class Listeners:
         self.live_queries = {}  # (visibility key, query JSON) -> LiveQuery
 
     def targets(self, change):
-        """The subscribers a change may concern: by its groups, or all (recheck)."""
-        if change.action == "recheck":
+        """The subscribers a change may concern: by its groups.
+
+        A recheck concerns those of its groups that know an object (all that
+        know one, when it names no group).
+        """
+        if change.action == "recheck" and not change.groups:
             return {s for s in self.subscribers if s.known}
         found = set()
         for group in change.all_groups():
             found.update(self.by_group.get(group, ()))
+        if change.action == "recheck":
+            return {s for s in found if s.known}
         return found
 
 
@@ -163,7 +169,7 @@ class Hub:
     async def handle(self, batch):
         """Evaluate a batch of changes for their listeners, then deliver them."""
         plans = []
-        for change in batch:
+        for change in collapse_rechecks(batch):
             listeners = self.streams.get(change.stream)
             if listeners is None:
                 continue

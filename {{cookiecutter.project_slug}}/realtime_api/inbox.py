@@ -58,7 +58,9 @@ class Inbox:
             self.pending += 1
             self.put(RUN, text, data)
             return
-        reason = "rate" if wait else "pending"
+        reason = "pending"
+        if wait:
+            reason = "user-rate" if self.flood.shared_refused else "rate"
         metrics.overload(reason)
         if self.flood.refused():
             self.flooding()

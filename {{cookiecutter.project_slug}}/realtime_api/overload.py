@@ -14,7 +14,8 @@ The limits on subscriptions and live queries are checked where those start
 
 import asyncio
 
-from . import conf, metrics
+from . import budgets, conf, metrics
+from .budgets import refuse_handshake
 from .inbox import Inbox
 from .outbox import SLOW_CLOSE_SECONDS, Outbox
 from .protocol import ProtocolError, RequestFrame, error_frame, parse_request
@@ -29,6 +30,21 @@ class OverloadMixin:
 
     inbox = None
     outbox = None
+    budget = None  # Its identity's budget (budgets.py), once admitted.
+
+    async def connect(self):
+        """Admit the socket within its identity's budget, or refuse it (429)."""
+        key = self.flood_identity()
+        if not self.runtime.budgets.admit(key, self):
+            limit, setting = self.runtime.budgets.socket_limit(key)
+            detail = (
+                f"Too many sockets: {limit} may be open at once for one user "
+                f"(or anonymous address) ({setting}). Close one first."
+            )
+            await refuse_handshake(self, detail)
+            return
+        self.budget = self.runtime.budgets.get(key)
+        await super().connect()
 
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
@@ -39,6 +55,7 @@ class OverloadMixin:
         flood = self.flood_ledger().take(
             self.flood_identity(), conf.frame_rate(), conf.frame_burst()
         )
+        flood.shared = self.budget.frame_bucket() if self.budget else None
         self.inbox = Inbox(
             self, flood, conf.max_pending_frames(), conf.max_frame_bytes()
         )
@@ -82,6 +99,9 @@ class OverloadMixin:
             self.flood_ledger().keep(self.flood_identity(), self.inbox.flood)
         if self.outbox is not None:
             await self.outbox.stop()
+        if self.budget is not None:
+            self.runtime.budgets.leave(self.flood_identity(), self)
+            self.budget = None
 
     def close_flooding(self):
         """Close a flooding socket (4008) at once, reading nothing more from it.
@@ -89,7 +109,11 @@ class OverloadMixin:
         Like a slow consumer's, its close frame may wait for the client to
         read it: a flooder that does not read stays on this socket, unread,
         instead of reconnecting every second (each handshake costs).
+        Its penalty is recorded now, not when the socket finally goes (by
+        then it would have refilled): a reconnect meanwhile is closed 4008.
         """
+        self.inbox.flood.penalize()
+        self.flood_ledger().keep(self.flood_identity(), self.inbox.flood)
         self.outbox.transport.stop_reading()
         self.outbox.close_now(FLOODING, FLOODING_REASON, SLOW_CLOSE_SECONDS)
 
@@ -98,11 +122,7 @@ class OverloadMixin:
 
     def flood_identity(self):
         """Whose allowance a socket spends: its user's, or its address's."""
-        user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            return f"user-{user.pk}"
-        client = self.scope.get("client") or ("unknown",)
-        return f"address-{client[0]}"
+        return budgets.identity(self.scope)
 
     # --- Refusals ---------------------------------------------------------------
 
@@ -114,6 +134,14 @@ class OverloadMixin:
                 parse_request(text, frame, getattr(self, "bound_stream", None))
             except ProtocolError:
                 pass
+        if reason == "user-rate":
+            detail = (
+                f"Too many frames: a user's (or anonymous address's) sockets "
+                f"may send {conf.user_frame_rate():g} a second together "
+                f"({conf.user_frame_burst()} at once; REALTIME_API_USER_FRAME_RATE, "
+                f"REALTIME_API_USER_FRAME_BURST). Wait {wait:g} s."
+            )
+            return error_frame(frame, 429, detail, wait=wait)
         if reason == "rate":
             detail = (
                 f"Too many frames: this socket may send {conf.frame_rate():g} "
@@ -137,6 +165,30 @@ class OverloadMixin:
             raise ProtocolError(
                 429,
                 f"Too many {what}: a socket may hold {limit} ({setting}). {advice}",
+            )
+        self.check_user_limit(what, advice)
+
+    def check_user_limit(self, what, advice):
+        """Refuse (429) one more past what all of the identity's sockets may hold."""
+        limits = {
+            "subscriptions": (
+                conf.max_subscriptions_per_user(),
+                "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER",
+            ),
+            "watches": (
+                conf.max_watches_per_user(),
+                "REALTIME_API_MAX_WATCHES_PER_USER",
+            ),
+        }
+        if self.budget is None or what not in limits:
+            return
+        limit, setting = limits[what]
+        if limit and self.budget.held(what) >= limit:
+            metrics.overload(f"user_{what}")
+            raise ProtocolError(
+                429,
+                f"Too many {what}: a user's (or anonymous address's) sockets may "
+                f"hold {limit} together ({setting}). {advice}",
             )
 
     # --- Bytes held for later ---------------------------------------------------

@@ -322,6 +322,8 @@ class PresenceMixin:
         if self.signal_bucket is None:
             self.signal_bucket = SignalBucket(*conf.presence_signal_rate())
         wait = self.signal_bucket.take()
+        if not wait and self.budget is not None:  # The user's, all sockets.
+            wait = self.budget.signal_wait()
         if wait:
             data = {"detail": "Too many signals: slow down.", "wait": math.ceil(wait)}
             return response_frame(frame, 429, dumps(data))

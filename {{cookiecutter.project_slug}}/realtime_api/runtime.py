@@ -5,6 +5,7 @@ from functools import cached_property
 from channels.layers import get_channel_layer
 
 from . import conf
+from .budgets import Budgets
 from .eventlog import event_log_from_settings
 from .flood import FloodLedger
 from .hub import Hub
@@ -26,6 +27,7 @@ class Runtime:
         self.publisher = Publisher(self)
         self.hub = Hub(self)
         self.flood_ledger = FloodLedger()
+        self.budgets = Budgets()
         self.view_threads = ViewThreads(conf.view_threads() or default_count())
 
     @cached_property

@@ -13,6 +13,7 @@ from collections import Counter
 from channels.db import database_sync_to_async
 
 from . import conf, metrics
+from .changes import collapse_rechecks
 from .endpoints import Refused
 from .protocol import ProtocolError, dumps, event_frame, response_frame
 
@@ -208,9 +209,14 @@ class SubscriptionMixin:
         """Queue what changed after `since`; return the response's fields."""
         replay = await self.runtime.event_log.replay(subscriber.stream, since, groups)
         if replay.too_old:
-            return {"resumed": False, "reason": "too old"}
+            return {"resumed": False, "reason": "too old", "gap": True}
+        changes = collapse_rechecks(replay.changes)
+        if replay_cost(changes) > conf.max_replay_changes():
+            # Cheaper for both to re-read: answered as for a gap.
+            metrics.overload("replay")
+            return {"resumed": False, "reason": "too many changes", "gap": True}
         frames = await database_sync_to_async(replay_frames)(
-            subscriber, replay.changes, groups
+            subscriber, changes, groups
         )
         if self.recent_events is None:
             self.recent_events = RecentIds()
@@ -232,6 +238,19 @@ class SubscriptionMixin:
         if key is None or self.recent_events is None:
             return True
         return self.recent_events.add(key)
+
+
+# What a recheck costs a replay, counted in objects: it reads its objects
+# for the audience (about 3 queries), where the changed objects are read
+# together, in one.
+RECHECK_COST = 20
+
+
+def replay_cost(changes):
+    """The cost of a replay: one per object, RECHECK_COST per recheck."""
+    objects = {change.pk for change in changes if change.action != "recheck"}
+    rechecks = sum(1 for change in changes if change.action == "recheck")
+    return len(objects) + RECHECK_COST * rechecks
 
 
 def replay_frames(subscriber, changes, groups):

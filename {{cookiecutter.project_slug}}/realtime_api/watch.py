@@ -174,6 +174,11 @@ class WatchMixin:
             return response_frame(frame, status, data_json)
         if first:
             await self.start(live_query, members)
+        elif len(live_query.members) > conf.max_watch_matches():
+            # Shared with a live query that grew past the bound since it began.
+            self.remove_watcher(watcher)
+            detail = too_many_matches(conf.max_watch_matches())
+            return response_frame(frame, 400, dumps({"detail": detail}))
         self.watches[watcher.watch_id] = watcher
         metrics.WATCHES.labels(frame.stream).inc()
         return response_frame(frame, status, data_json, watch=watcher.watch_id)
@@ -239,11 +244,25 @@ def snapshot(endpoint, payload, query, with_members):
     """Answer the watch like `list`; return (status, data JSON, members).
 
     The members (pks of the whole query, unpaginated) are read only for a
-    query that no other socket of this process watches yet.
+    query that no other socket of this process watches yet. A live query
+    keeps them all in memory (about 60 bytes a pk: bench/BENCHMARKS.md), so
+    one that matches more than REALTIME_API_MAX_WATCH_MATCHES objects is
+    refused (400) before they are read.
     """
     status, data_json = endpoint.dispatch("list", None, payload)
     members = None
     if status == 200 and with_members:
-        pks = endpoint.get_watch_queryset(query).values_list("pk", flat=True)
-        members = {pk_value(pk) for pk in pks}
+        limit = conf.max_watch_matches()
+        pks = endpoint.get_watch_queryset(query).order_by().values_list("pk", flat=True)
+        members = {pk_value(pk) for pk in pks[: limit + 1]}
+        if len(members) > limit:
+            return 400, dumps({"detail": too_many_matches(limit)}), None
     return status, data_json, members
+
+
+def too_many_matches(limit):
+    return (
+        f"This query matches more than {limit} objects: a live query may follow "
+        f"at most {limit} (REALTIME_API_MAX_WATCH_MATCHES). Narrow its filter, "
+        "or read it with `list` and subscribe to what it shows."
+    )

@@ -219,6 +219,47 @@ REALTIME_API_MAX_WATCHES = env.int("REALTIME_API_MAX_WATCHES", default=20)
 REALTIME_API_MAX_QUEUED_BYTES = env.int(
     "REALTIME_API_MAX_QUEUED_BYTES", default=1024 * 1024
 )
+# Objects a live query may match when it starts: it keeps their ids in
+# memory (about 70 bytes each); a watch matching more is answered 400.
+REALTIME_API_MAX_WATCH_MATCHES = env.int(
+    "REALTIME_API_MAX_WATCH_MATCHES", default=10_000
+)
+# Objects a `since` replay may evaluate (a recheck counts 20); past them the
+# answer is a gap ("resumed": false, "gap": true: re-read, then subscribe
+# without since).
+REALTIME_API_MAX_REPLAY_CHANGES = env.int(
+    "REALTIME_API_MAX_REPLAY_CHANGES", default=2000
+)
+# Budgets per user (or, anonymous, per client address), per server process
+# (realtime_api/budgets.py): sockets open at once (0: no limit; one more
+# handshake is refused with HTTP 429 and Retry-After), frames a second and at
+# once and signals a second and at once of all its sockets together (429 with
+# `wait`), subscriptions and live queries of all its sockets (429 naming it).
+REALTIME_API_MAX_SOCKETS_PER_USER = env.int(
+    "REALTIME_API_MAX_SOCKETS_PER_USER", default=20
+)
+REALTIME_API_MAX_SOCKETS_PER_ADDRESS = env.int(
+    "REALTIME_API_MAX_SOCKETS_PER_ADDRESS", default=50
+)
+REALTIME_API_USER_FRAME_RATE = (
+    env.float("REALTIME_API_USER_FRAME_RATE", default=100) or None
+)
+REALTIME_API_USER_FRAME_BURST = env.int("REALTIME_API_USER_FRAME_BURST", default=300)
+REALTIME_API_USER_SIGNALS_PER_SECOND = env.float(
+    "REALTIME_API_USER_SIGNALS_PER_SECOND", default=10
+)
+REALTIME_API_USER_SIGNAL_BURST = env.int("REALTIME_API_USER_SIGNAL_BURST", default=20)
+REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER = env.int(
+    "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER", default=500
+)
+REALTIME_API_MAX_WATCHES_PER_USER = env.int(
+    "REALTIME_API_MAX_WATCHES_PER_USER", default=100
+)
+# Proxies (addresses or networks) whose X-Real-IP / X-Forwarded-For names the
+# client; from any other peer those headers are ignored. Behind the deployed
+# nginx, daphne's --proxy-headers already gives the client's address: leave
+# this empty then.
+REALTIME_API_TRUSTED_PROXIES = env.list("REALTIME_API_TRUSTED_PROXIES", default=[])
 # Threads running the views of socket requests (realtime_api/view_threads.py);
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.

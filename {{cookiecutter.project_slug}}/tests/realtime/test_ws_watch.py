@@ -166,3 +166,16 @@ async def test_watch_obeys_the_views_permissions(world):
         assert response["status"] == 200  # OrderingFilter ignores unknown fields.
         refused = await ws.request("notes", "watch", lookup=1)
         assert refused["status"] == 400
+
+
+async def test_a_watch_matching_more_than_the_bound_is_refused(world, user, settings):
+    """A live query keeps its members in memory: past the bound, 400 naming it."""
+    settings.REALTIME_API_MAX_WATCH_MATCHES = 3
+    async with communicator(user) as ws:
+        every = await ws.request("notes", "watch", payload={})
+        narrow = await watch(ws, "notes", {"search": "apple"})
+        queries = list(live_queries().values())
+    assert every["status"] == 400, every
+    assert "REALTIME_API_MAX_WATCH_MATCHES" in every["data"]["detail"]
+    assert narrow["watch"]
+    assert len(queries) == 1 and 0 < len(queries[0].members) <= 3

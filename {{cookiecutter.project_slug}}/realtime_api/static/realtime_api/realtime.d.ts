@@ -41,8 +41,10 @@ export interface ResponseFrame<Data = Json> {
   watch?: string;
   /** `subscribe` with `since`: whether the missed events follow. */
   resumed?: boolean;
-  /** `subscribe` with `since`, not resumed: "too old". */
+  /** `subscribe` with `since`, not resumed: "too old" or "too many changes". */
   reason?: string;
+  /** `subscribe` with `since`, not resumed: re-read, subscribe without `since`. */
+  gap?: boolean;
 }
 
 /** A change to an object a subscription matches (or a live query's event). */
