@@ -399,7 +399,7 @@ def server_env(args):
         "DATABASE_URL": database_url(),
         "REDIS_URL": args.redis_url,
         # Every socket of the load comes from 127.0.0.1, through one proxy.
-        "REALTIME_API_SOCKETS_PER_ADDRESS": "1000000",
+        "REALTIME_API_MAX_SOCKETS_PER_ADDRESS": "0",  # 0: no budget
     }
     for item in args.server_env:
         name, _, value = item.partition("=")
