@@ -15,7 +15,6 @@ from . import conf, metrics, request_factory
 from .overload import OverloadMixin
 from .presence import PresenceMixin
 from .protocol import (
-    ACTIONS,
     ProtocolError,
     RequestFrame,
     check_size,
@@ -129,7 +128,7 @@ class APIDemultiplexer(
         if frame.action in PRESENCE_ACTIONS:
             return await self.handle_presence(endpoint, frame)
         status, data_json = await self.runtime.view_threads.run(
-            endpoint.dispatch, frame.action, frame.lookup, frame.payload
+            endpoint.dispatch, frame.action, frame.lookup, frame.payload, frame.method
         )
         return response_frame(frame, status, data_json)
 
@@ -148,16 +147,7 @@ class APIDemultiplexer(
                 f"Unknown stream '{frame.stream}'. "
                 f"Streams: {', '.join(self.registry.names()) or 'none'}.",
             )
-        if frame.action not in ACTIONS:
-            raise ProtocolError(
-                405,
-                f"Unknown action '{frame.action}'. Use one of: {', '.join(ACTIONS)}.",
-            )
-        if frame.action not in adapter.allowed_actions:
-            raise ProtocolError(
-                405,
-                f"Action '{frame.action}' is not allowed on stream '{frame.stream}'.",
-            )
+        adapter.check_action(frame.action, frame.method)
         return adapter
 
     # --- Frames the server initiates -----------------------------------------
