@@ -150,7 +150,13 @@ class ViewAdapter:
             raise ProtocolError(
                 405, f"Action '{name}' is not allowed on stream '{self.stream}'."
             )
-        if method is not None and method not in action.mapping:
+        # An @action's other methods go to its view, which answers them as
+        # over HTTP (its checks first, then 405: "Method ... not allowed.").
+        if (
+            action.kind != "extra"
+            and method is not None
+            and method not in action.mapping
+        ):
             methods = ", ".join(m.upper() for m in action.mapping) or "no method"
             raise ProtocolError(
                 405,
@@ -252,7 +258,7 @@ def check_extra_actions(adapter):
                 f"frame '{adapter.stream}/{action.name}/' means the protocol's "
                 "action, not this one.",
                 hint=f"Give it another url_path, e.g. @action(..., "
-                f'url_path="{action.function_name}-{action.name}"); '
+                f'url_path="{adapter.stream}-{action.name}"); '
                 f"reserved: {', '.join(sorted(PROTOCOL_VERBS))}.",
                 obj=adapter.view,
                 id="realtime_api.E004",
