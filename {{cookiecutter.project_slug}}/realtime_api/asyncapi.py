@@ -249,10 +249,18 @@ class Stream:
         method = method or entry.default_method
         path = f"/{self.name}/"
         if entry.detail and entry.kind in ("rest", "extra", "presence"):
-            path += "{" + self.adapter.lookup_url_kwarg + "}/"
+            path += "{}/"
         if entry.kind == "extra":
             path += f"{action}/"
-        return self.openapi["paths"].get(path, {}).get(method, {})
+        return self.paths().get(path, {}).get(method, {})
+
+    def paths(self):
+        """OpenAPI's paths with each parameter written `{}`: drf-spectacular
+        names the lookup as it likes (`{id}` for a `pk` lookup)."""
+        return {
+            re.sub(r"\{[^}/]*\}", "{}", path): item
+            for path, item in self.openapi["paths"].items()
+        }
 
     def payload_schema(self, action):
         entry = self.adapter.actions[action]
