@@ -79,7 +79,9 @@ def openapi_of(registry):
             patterns.append(detail)
         for name, function in adapter.extra_functions.items():
             middle = f"{lookup}/" if adapter.actions[name].detail else ""
-            route = rf"^{adapter.stream}/{middle}{re.escape(name)}/$"
+            # drf-spectacular writes the path as the regex reads: "-" unescaped.
+            url_path = re.escape(name).replace("\\-", "-")
+            route = rf"^{adapter.stream}/{middle}{url_path}/$"
             patterns.append(re_path(route, function))
     spectacular_settings.apply_patches(SPECTACULAR_PATCHES)
     try:

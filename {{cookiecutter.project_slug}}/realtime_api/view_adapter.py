@@ -73,7 +73,7 @@ class ViewAdapter:
         self.actions[action.name] = action
         # As DRF's router builds the route of an @action (SimpleRouter.get_urls).
         view_function = self.view.as_view(
-            action.mapping,
+            dict(action.mapping),  # as_view() adds "head" to the dict it gets
             basename=self.basename,
             detail=action.detail,
             **function.kwargs,

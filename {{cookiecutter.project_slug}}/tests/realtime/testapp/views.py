@@ -1,5 +1,6 @@
 import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.decorators import action
@@ -106,6 +107,7 @@ class FolderViewSet(viewsets.ModelViewSet):
         folder.save()
         return Response(self.get_serializer(folder).data)
 
+    @extend_schema(responses=FolderSerializer(many=True))  # A paginated list.
     @action(detail=False, url_path="recent-first")
     def recent(self, request):
         """The visible folders, newest first, paginated as `list` is."""
