@@ -97,7 +97,8 @@ async def test_the_path_form_and_the_structured_form_are_the_same(world, user):
             {"stream": "folders", "action": "label", "lookup": pk, "request_id": "s"}
         )
         structured = await ws.receive_json_from()
-    assert structured["data"] == path["data"]
+    assert path["status"] == structured["status"] == 200
+    assert structured["data"] == path["data"] == {"id": pk, "name": "Apples"}
     assert (structured["action"], structured["lookup"]) == ("label", str(pk))
 
 
