@@ -25,7 +25,6 @@ from .protocol import (
 from .registry import get_registry
 from .sessions import GroupUserConsumer
 from .subscriptions import SubscriptionMixin
-from .view_adapter import PRESENCE_ACTIONS
 from .watch import WatchMixin
 
 logger = logging.getLogger(__name__)
@@ -121,11 +120,14 @@ class APIDemultiplexer(
         parse_request(text, frame, self.bound_stream)
         adapter = self.get_adapter(frame)
         endpoint = adapter.endpoint_class(adapter, self.scope, self.http_scope)
-        if frame.action in ("subscribe", "unsubscribe"):
+        # The stream's action table says who answers: the view (REST and
+        # extra actions) or the socket's own state.
+        kind = adapter.actions[frame.action].kind
+        if kind == "subscription":
             return await self.handle_subscription(endpoint, frame)
-        if frame.action in ("watch", "unwatch"):
+        if kind == "live":
             return await self.handle_watch(endpoint, frame)
-        if frame.action in PRESENCE_ACTIONS:
+        if kind == "presence":
             return await self.handle_presence(endpoint, frame)
         status, data_json = await self.runtime.view_threads.run(
             endpoint.dispatch, frame.action, frame.lookup, frame.payload, frame.method
