@@ -109,7 +109,7 @@ class ViewAdapter:
             return True
         if action.kind == "subscription":
             return self.readable() and self.model is not None
-        if name == "unwatch" or action.kind == "live":
+        if action.kind == "live":
             return self.implements("list") and self.model is not None
         if action.kind == "presence":
             return (
