@@ -264,6 +264,20 @@ def check_extra_actions(adapter):
                 id="realtime_api.E004",
             )
         )
+    for action in adapter.actions.values():
+        if action.kind == "extra" and "/" in action.name:
+            messages.append(
+                checks.Warning(
+                    f"{view}.{action.function_name} (stream '{adapter.stream}') "
+                    f"has url_path {action.name!r}: a frame's path form "
+                    f"('{adapter.stream}/<action>/<lookup>/') cannot name it.",
+                    hint='Clients must send the structured form ({"stream": '
+                    f'"{adapter.stream}", "action": "{action.name}", ...}}), or '
+                    "give it a url_path without '/'.",
+                    obj=adapter.view,
+                    id="realtime_api.W005",
+                )
+            )
     return messages
 
 

@@ -228,6 +228,17 @@ class ClashingViewSet(FolderViewSet):
         return Response({})
 
 
+class SlashViewSet(FolderViewSet):
+    @action(detail=True, url_path="sub/path")
+    def nested(self, request, pk=None):
+        return Response({"action": self.action})
+
+
+class SlashStream(Endpoint):
+    view = SlashViewSet
+    stream = "slash"
+
+
 class ClashingStream(Endpoint):
     view = ClashingViewSet
     stream = "clashing"
@@ -235,6 +246,8 @@ class ClashingStream(Endpoint):
 
 clashing_registry = Registry()
 clashing_registry.register(ClashingStream)
+slash_registry = Registry()
+slash_registry.register(SlashStream)
 
 
 def test_an_extra_action_named_like_a_protocol_verb_fails_the_system_check(
@@ -292,3 +305,15 @@ def test_the_action_table_reads_the_view_as_the_router_does():
         "recent-first": (False, ("get",), "recent"),
         "label": (True, ("get", "put"), "label"),
     }
+
+
+def test_a_url_path_with_a_slash_is_a_warning_and_served_in_the_structured_form(
+    settings,
+):
+    """The path form splits at '/': the check says so; the structured form works."""
+    settings.REALTIME_API_REGISTRY = f"{__name__}.slash_registry"
+    (warning,) = check_extra_actions(None)
+    assert (warning.id, warning.level) == ("realtime_api.W005", checks.WARNING)
+    assert "SlashViewSet.nested" in warning.msg and "'sub/path'" in warning.msg
+    assert '"action": "sub/path"' in warning.hint
+    assert "sub/path" in slash_registry.get("slash").actions
