@@ -300,6 +300,7 @@ WALKTHROUGH_FILES = {
     "config/urls.py",
     "library/streams.py",
     "config/realtime.py",
+    "library/views.py +BookViewSet",
 }
 MAKE_TOKEN = """
 from django.contrib.auth import get_user_model
@@ -313,7 +314,8 @@ print(Token.objects.create(user=user).key)
 def test_readme_walkthrough_serves_a_new_model(installed_project, tmp_path):
     """The README's "Serve a new model over the socket", followed step by step
     in a copy of the bake: a client watching "dune" sees the book added over
-    HTTP, and a subscription that matches nothing says so."""
+    HTTP, a subscription that matches nothing says so, and the viewset's
+    @action answers over the socket."""
     project = walkthrough.copy_project(installed_project.path, tmp_path / "project")
     code = walkthrough.blocks((project / "README.md").read_text())
     assert set(code) == WALKTHROUGH_FILES
@@ -359,6 +361,10 @@ def test_readme_walkthrough_serves_a_new_model(installed_project, tmp_path):
         entered = json.loads(watcher.until(lambda line: "Dune" in line))
         assert entered["action"] == "enter"
         assert entered["data"]["added_by"] == "reader"
+
+        # Step 6: the viewset's @action, called over the socket as the README does.
+        mine = run([*client, "--token", token, "books", "mine"], cwd=project, env=env)
+        assert json.loads(mine) == [{"id": entered["data"]["id"], "title": "Dune", "added_by": "reader"}]
     finally:
         for reader in readers:
             reader.stop()

@@ -4,6 +4,9 @@ The README marks each code block a reader copies with an HTML comment,
 `<!-- walkthrough: PATH -->`: a new file is written as it stands; for a file
 the project has, its `from ...` lines join the imports and its other lines go
 where the README says (after the router's creation, or at the end).
+`<!-- walkthrough: PATH +CLASS -->` adds to a file written earlier: its
+imports join the others and its (indented) lines go at the end of CLASS,
+the file's last class.
 """
 
 import queue
@@ -18,13 +21,14 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-BLOCK = re.compile(r"<!-- walkthrough: (\S+) -->\n\s*```python\n(.*?)\n\s*```", re.S)
+BLOCK = re.compile(r"<!-- walkthrough: (\S+(?: \+\w+)?) -->\n\s*```python\n(.*?)\n\s*```", re.S)
 # Where the lines of a block for an existing file go: after this line.
 ANCHORS = {"config/urls.py": "router = DefaultRouter()\n"}
 
 
 def blocks(readme):
-    """{path: code} of the walk-through's marked blocks, in order."""
+    """{path: code} of the walk-through's marked blocks, in order ("PATH +CLASS"
+    for an addition to a class)."""
     return {path: textwrap.dedent(code) for path, code in BLOCK.findall(readme)}
 
 
@@ -37,7 +41,11 @@ def copy_project(source, target):
 
 def apply(project, path, code):
     """Write a new file, or add a block's lines to an existing one."""
+    path, _, into_class = path.partition(" +")
     target = Path(project) / path
+    if into_class:
+        add_to_class(target, into_class, code)
+        return
     if not target.exists() or target.parent.name == "library":
         target.write_text(code + "\n")
         return
@@ -54,6 +62,18 @@ def apply(project, path, code):
     else:
         text += "\n".join(rest) + "\n"
     target.write_text(text)
+
+
+def add_to_class(target, class_name, code):
+    """Add a block's imports to a file, and its indented lines to its last class."""
+    text = target.read_text()
+    last_class = list(re.finditer(r"^class (\w+)", text, re.M))[-1]
+    assert last_class.group(1) == class_name, f"{class_name} is not the last class of {target}"
+    imports = [line.split("  #")[0] for line in code.splitlines() if line.startswith("from ")]
+    rest = [line for line in code.splitlines() if not line.startswith("from ")]
+    last_import = max(match.end() for match in re.finditer(r"^(from|import) .*\n", text, re.M))
+    text = text[:last_import] + "\n".join(imports) + "\n" + text[last_import:]
+    target.write_text(text.rstrip("\n") + "\n" + "\n".join(rest).rstrip() + "\n")
 
 
 def add_installed_app(project, app):

@@ -4,6 +4,8 @@ Visibility: a public topic is visible to everyone, anonymous users included;
 a private topic only to its owner. A comment is visible when its topic is.
 Staff users see everything, as they do in the admin. Only the owner of a topic
 or the author of a comment may change or delete it (see permissions.py).
+The owner may close a topic (`topics/close/<id>/`): it then takes no new
+comments.
 """
 
 from django.conf import settings
@@ -40,6 +42,9 @@ class Topic(models.Model):
     )
     is_private = models.BooleanField(
         default=False, help_text="Only the owner (and staff) can see a private topic."
+    )
+    closed = models.BooleanField(
+        default=False, help_text="A closed topic takes no new comments."
     )
     created = models.DateTimeField(auto_now_add=True)
 

@@ -17,3 +17,12 @@ class IsOwnerOrReadOnly(permissions.BasePermission):
         owner_field = getattr(view, "owner_field", "owner")
         owner_id = getattr(obj, f"{owner_field}_id")
         return request.user.is_authenticated and owner_id == request.user.pk
+
+
+class IsTopicOwner(permissions.BasePermission):
+    """Only the topic's owner, whatever the method: closing is theirs alone."""
+
+    message = "Only the topic's owner may close it."
+
+    def has_object_permission(self, request, view, obj):
+        return request.user.is_authenticated and obj.owner_id == request.user.pk

@@ -30,8 +30,9 @@ class TopicSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Topic
-        fields = ["id", "title", "owner", "is_private", "created", "can_edit"]
-        read_only_fields = ["created"]
+        fields = ["id", "title", "owner", "is_private", "closed", "created", "can_edit"]
+        # Closing is the `close` action's job (its owner only), not an edit's.
+        read_only_fields = ["closed", "created"]
 
 
 class VisibleTopicField(serializers.PrimaryKeyRelatedField):
@@ -60,3 +61,12 @@ class CommentSerializer(serializers.ModelSerializer):
         model = Comment
         fields = ["id", "topic", "author", "text", "created", "updated", "can_edit"]
         read_only_fields = ["created", "updated"]
+
+    def validate_topic(self, topic):
+        """A closed topic takes no new comments, nor comments moved into it."""
+        moved_in = self.instance is None or self.instance.topic_id != topic.pk
+        if topic.closed and moved_in:
+            raise serializers.ValidationError(
+                "This topic is closed: it takes no new comments."
+            )
+        return topic

@@ -19,6 +19,7 @@ class RealtimeApiConfig(AppConfig):
         checks.register(check_presence_seconds)
         checks.register(check_shared_layer, deploy=True)
         checks.register(check_ticket_origins)
+        checks.register(check_extra_actions)
 
 
 def check_registry(app_configs, **kwargs):
@@ -38,6 +39,20 @@ def check_registry(app_configs, **kwargs):
             )
         ]
     return []
+
+
+def check_extra_actions(app_configs, **kwargs):
+    """An @action named like a protocol verb cannot be reached: refuse to start."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .registry import get_registry
+    from .view_adapter import check_extra_actions as check_adapter
+
+    try:
+        registry = get_registry()
+    except (ImportError, ImproperlyConfigured):
+        return []  # check_registry reports it.
+    return [message for adapter in registry for message in check_adapter(adapter)]
 
 
 def check_ticket_seconds(app_configs, **kwargs):

@@ -19,8 +19,8 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.settings import spectacular_settings
 
 from . import conf, frame_schemas
+from .actions import BODY
 from .registry import get_registry
-from .view_adapter import ACTION_ROUTES
 
 ASYNCAPI_VERSION = "3.0.0"
 # Request bodies as their own components (no read-only fields to require),
@@ -110,14 +110,20 @@ def openapi_of(registry):
     """drf-spectacular's OpenAPI schema of the streams' views (paths /<stream>/)."""
     patterns = []
     for adapter in registry:
+        lookup = rf"(?P<{adapter.lookup_url_kwarg}>{adapter.lookup_value_regex})"
         if adapter.functions["list"] is not None:
             patterns.append(re_path(rf"^{adapter.stream}/$", adapter.functions["list"]))
         if adapter.functions["detail"] is not None:
-            lookup = rf"(?P<{adapter.lookup_url_kwarg}>{adapter.lookup_value_regex})"
             detail = re_path(
                 rf"^{adapter.stream}/{lookup}/$", adapter.functions["detail"]
             )
             patterns.append(detail)
+        for name, function in adapter.extra_functions.items():
+            middle = f"{lookup}/" if adapter.actions[name].detail else ""
+            # drf-spectacular writes the path as the regex reads: "-" unescaped.
+            url_path = re.escape(name).replace("\\-", "-")
+            route = rf"^{adapter.stream}/{middle}{url_path}/$"
+            patterns.append(re_path(route, function))
     spectacular_settings.apply_patches(SPECTACULAR_PATCHES)
     try:
         return SchemaGenerator(patterns=patterns).get_schema(request=None, public=True)
@@ -231,9 +237,11 @@ class Stream:
         return {"$ref": f"#/channels/{self.name}"}
 
     def add_action(self, action):
-        has_lookup = ACTION_ROUTES.get(action, ("list",))[0] == "detail"
+        entry = self.adapter.actions[action]
         payload = self.payload_schema(action)
-        request = frame_schemas.request_frame(self.name, action, payload, has_lookup)
+        request = frame_schemas.request_frame(
+            self.name, action, payload, entry.detail, entry.methods
+        )
         statuses, data = self.success(action)
         response = frame_schemas.response_frame(self.name, action, statuses, data)
         self.messages[f"{action}Request"] = message(
@@ -245,7 +253,7 @@ class Stream:
         self.operations[f"{self.name}.{action}"] = {
             "action": "receive",
             "channel": self.channel_ref(),
-            "summary": frame_schemas.ACTION_SUMMARIES[action],
+            "summary": entry.summary,
             "messages": [self.ref(f"{action}Request")],
             "reply": {
                 "channel": self.channel_ref(),
@@ -281,17 +289,32 @@ class Stream:
 
     # --- Bodies, from the OpenAPI operations of the HTTP twins --------------
 
-    def http_operation(self, action):
-        route, method, _ = ACTION_ROUTES[action]
+    def http_operation(self, action, method=None):
+        """The OpenAPI operation of `action`'s HTTP twin (by `method`, or its first)."""
+        entry = self.adapter.actions[action]
+        method = method or entry.default_method
         path = f"/{self.name}/"
-        if route == "detail":
-            path += "{" + self.adapter.lookup_url_kwarg + "}/"
-        return self.openapi["paths"].get(path, {}).get(method, {})
+        if entry.detail and entry.kind in ("rest", "extra", "presence"):
+            path += "{}/"
+        if entry.kind == "extra":
+            path += f"{action}/"
+        return self.paths().get(path, {}).get(method, {})
+
+    def paths(self):
+        """OpenAPI's paths with each parameter written `{}`: drf-spectacular
+        names the lookup as it likes (`{id}` for a `pk` lookup)."""
+        return {
+            re.sub(r"\{[^}/]*\}", "{}", path): item
+            for path, item in self.openapi["paths"].items()
+        }
 
     def payload_schema(self, action):
+        entry = self.adapter.actions[action]
+        if entry.kind == "extra":
+            return self.extra_payload_schema(entry)
         if action in ("list", "watch"):
             return frame_schemas.query_payload(self.http_operation("list"))
-        if action in ("create", "update"):
+        if action in ("create", "update", "replace"):
             body = self.http_operation(action).get("requestBody", {})
             return json_body(body) or {"type": "object"}
         if action in ("subscribe", "unsubscribe"):
@@ -304,10 +327,25 @@ class Stream:
             return frame_schemas.SIGNAL_PAYLOAD
         return {"type": "object", "description": "Ignored: send {} or nothing."}
 
+    def extra_payload_schema(self, entry):
+        """An @action's payload, by method: its request body, or its query."""
+        schemas = []
+        for method in entry.methods:
+            operation = self.http_operation(entry.name, method)
+            if entry.payload_for(method) == BODY:
+                body = json_body(operation.get("requestBody", {}))
+                schemas.append(body or {"type": "object"})
+            else:
+                schemas.append(frame_schemas.query_payload(operation))
+        return one_of(schemas)
+
     def success(self, action):
         """The success statuses of `action` and the schema of their `data`."""
         if action in frame_schemas.FIXED_DATA:
             return [200], frame_schemas.FIXED_DATA[action]
+        entry = self.adapter.actions[action]
+        if entry.kind == "extra":
+            return self.extra_success(entry)
         route = "list" if action == "watch" else action
         responses = self.http_operation(route).get("responses", {})
         statuses = sorted(int(code) for code in responses if code.startswith("2"))
@@ -321,6 +359,17 @@ class Stream:
             if schema:
                 return statuses, schema
         return statuses, {}
+
+    def extra_success(self, entry):
+        """An @action's success statuses and bodies, over all its methods."""
+        statuses, schemas = set(), []
+        for method in entry.methods:
+            responses = self.http_operation(entry.name, method).get("responses", {})
+            for code, response in responses.items():
+                if code.startswith("2"):
+                    statuses.add(int(code))
+                    schemas.append(json_body(response) or {"type": "null"})
+        return sorted(statuses) or [200], one_of(schemas) if schemas else {}
 
     def object_schema(self):
         """An object as `retrieve` renders it: the data of create/update events."""
@@ -384,6 +433,15 @@ def json_body(content_holder):
     """The application/json schema of an OpenAPI request body or response."""
     schema = content_holder.get("content", {}).get("application/json", {})
     return frame_schemas.json_schema(copy.deepcopy(schema.get("schema", {})))
+
+
+def one_of(schemas):
+    """One schema, or `anyOf` the distinct ones."""
+    distinct = []
+    for schema in schemas:
+        if schema not in distinct:
+            distinct.append(schema)
+    return distinct[0] if len(distinct) == 1 else {"anyOf": distinct}
 
 
 def strip_read_only(schema):

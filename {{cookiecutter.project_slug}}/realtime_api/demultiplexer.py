@@ -15,7 +15,6 @@ from . import conf, metrics, request_factory
 from .overload import OverloadMixin
 from .presence import PresenceMixin
 from .protocol import (
-    ACTIONS,
     REAUTHENTICATE,
     ProtocolError,
     RequestFrame,
@@ -28,7 +27,6 @@ from .reauthenticate import ReauthenticateMixin
 from .registry import get_registry
 from .sessions import GroupUserConsumer
 from .subscriptions import SubscriptionMixin
-from .view_adapter import PRESENCE_ACTIONS
 from .watch import WatchMixin
 
 logger = logging.getLogger(__name__)
@@ -132,14 +130,17 @@ class APIDemultiplexer(
             return await self.handle_reauthenticate(frame)
         adapter = self.get_adapter(frame)
         endpoint = adapter.endpoint_class(adapter, self.scope, self.http_scope)
-        if frame.action in ("subscribe", "unsubscribe"):
+        # The stream's action table says who answers: the view (REST and
+        # extra actions) or the socket's own state.
+        kind = adapter.actions[frame.action].kind
+        if kind == "subscription":
             return await self.handle_subscription(endpoint, frame)
-        if frame.action in ("watch", "unwatch"):
+        if kind == "live":
             return await self.handle_watch(endpoint, frame)
-        if frame.action in PRESENCE_ACTIONS:
+        if kind == "presence":
             return await self.handle_presence(endpoint, frame)
         status, data_json = await self.runtime.view_threads.run(
-            endpoint.dispatch, frame.action, frame.lookup, frame.payload
+            endpoint.dispatch, frame.action, frame.lookup, frame.payload, frame.method
         )
         return response_frame(frame, status, data_json)
 
@@ -158,16 +159,7 @@ class APIDemultiplexer(
                 f"Unknown stream '{frame.stream}'. "
                 f"Streams: {', '.join(self.registry.names()) or 'none'}.",
             )
-        if frame.action not in ACTIONS:
-            raise ProtocolError(
-                405,
-                f"Unknown action '{frame.action}'. Use one of: {', '.join(ACTIONS)}.",
-            )
-        if frame.action not in adapter.allowed_actions:
-            raise ProtocolError(
-                405,
-                f"Action '{frame.action}' is not allowed on stream '{frame.stream}'.",
-            )
+        adapter.check_action(frame.action, frame.method)
         return adapter
 
     # --- Frames the server initiates -----------------------------------------

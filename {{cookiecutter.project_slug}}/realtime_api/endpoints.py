@@ -13,9 +13,10 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework.renderers import JSONRenderer
 
 from . import request_factory
+from .actions import BODY, QUERY
 from .protocol import ProtocolError, dumps
 from .subscription_filters import Subscription
-from .view_adapter import ACTION_ROUTES, build_view, render_response
+from .view_adapter import build_view, render_response
 
 _renderer = JSONRenderer()
 
@@ -109,12 +110,15 @@ class Endpoint:
             response = view.finalize_response(self.request, view.handle_exception(exc))
             raise Refused(*render_response(response)) from None
 
-    def build_request(self, method, lookup=None, query="", body=b""):
-        """Return the Django request for `method` on this stream's HTTP twin."""
+    def build_request(self, method, lookup=None, query="", body=b"", action=None):
+        """Return the Django request for `method` on this stream's HTTP twin.
+
+        `action` (an Action): an @action's request goes to its own URL.
+        """
         request = request_factory.build_request(
             self.http_scope,
             method.upper(),
-            self.adapter.path(lookup),
+            self.adapter.path(lookup, action),
             query=query,
             body=body,
         )
@@ -211,29 +215,33 @@ class Endpoint:
 
     # --- Actions: what the socket calls -------------------------------------
 
-    def dispatch(self, action, lookup, payload):
-        """Run the view for a REST action; return (status, data JSON text)."""
+    def dispatch(self, action, lookup, payload, method=None):
+        """Run the view for an action with an HTTP twin; return (status, data JSON).
+
+        `action` names a built-in action or one of the view's @actions;
+        `method` picks one of its HTTP methods (default: the first mapped).
+        """
+        entry = self.adapter.actions[action]
         self.check_lookup(action, lookup)
-        route, method, _ = ACTION_ROUTES[action]
-        query, body = "", b""
-        if action == "list":
-            query = request_factory.query_string(payload)
-        elif action in ("create", "update"):
-            body = json.dumps(payload).encode()
-        request = self.build_request(method, lookup, query=query, body=body)
-        response = self.adapter.functions[route](request, **self.lookup_kwargs(lookup))
+        method = method or entry.default_method
+        sent_as = entry.payload_for(method)
+        query = request_factory.query_string(payload) if sent_as == QUERY else ""
+        body = json.dumps(payload).encode() if sent_as == BODY else b""
+        request = self.build_request(method, lookup, query, body, action=entry)
+        view_function = self.adapter.function_for(entry)
+        response = view_function(request, **self.lookup_kwargs(lookup))
         return render_response(response)
 
     def check_lookup(self, action, lookup):
         """Refuse a lookup where the action takes none, or none where it needs one."""
-        route = ACTION_ROUTES[action][0]
-        if route == "detail" and lookup is None:
-            raise ProtocolError(
-                400,
-                f"Action '{action}' needs a lookup: "
-                f"'{self.stream}/{action}/<lookup>/'.",
-            )
-        if route == "list" and lookup is not None:
+        if self.adapter.actions[action].detail:
+            if lookup is None:
+                raise ProtocolError(
+                    400,
+                    f"Action '{action}' needs a lookup: "
+                    f"'{self.stream}/{action}/<lookup>/'.",
+                )
+        elif lookup is not None:
             raise ProtocolError(400, f"Action '{action}' takes no lookup.")
         if lookup is not None and not self.adapter.lookup_matches(lookup):
             # Over HTTP no URL would match: the router's answer is a 404.

@@ -5,23 +5,6 @@ Server frames are described strictly (no undocumented keys); request frames
 allow unknown keys, which the server ignores.
 """
 
-ACTION_SUMMARIES = {
-    "list": "List objects, as GET on the collection.",
-    "retrieve": "Read one object, as GET on its detail URL.",
-    "create": "Create an object, as POST.",
-    "update": "Change an object's fields, as PATCH.",
-    "delete": "Delete an object, as DELETE.",
-    "options": "The view's metadata, as OPTIONS.",
-    "subscribe": "Receive events about the objects a filter matches.",
-    "unsubscribe": "End the subscription with the same filter.",
-    "watch": "A list that stays live: its response, then enter/update/leave.",
-    "unwatch": "End a live query.",
-    "join": "Be present on an object (a `retrieve` of it): who is there, then "
-    "presence events.",
-    "leave": "Stop being present on an object.",
-    "signal": "Relay a small payload (at most 1 KiB) to the others present; "
-    "never stored.",
-}
 EVENT_SUMMARIES = {
     "events": "Changes to the objects of this socket's subscriptions, each "
     "authorized for the receiving user when it is delivered.",
@@ -202,8 +185,11 @@ COMMON_MESSAGES = {
 }
 
 
-def request_frame(stream, action, payload, has_lookup):
-    """A request frame: the path form, or the structured form."""
+def request_frame(stream, action, payload, has_lookup, methods=()):
+    """A request frame: the path form, or the structured form.
+
+    `methods`: an @action mapped to several HTTP methods takes "method".
+    """
     lookup = "[^/]+/?" if has_lookup else "?"
     structured = ["action", "lookup"] if has_lookup else ["action"]
     properties = {
@@ -216,6 +202,11 @@ def request_frame(stream, action, payload, has_lookup):
         },
         "request_id": REQUEST_ID,
     }
+    if len(methods) > 1:
+        properties["method"] = {
+            "enum": list(methods),
+            "description": f"The HTTP method to run it as; {methods[0]!r} by default.",
+        }
     if action == "subscribe":
         properties["since"] = {
             "type": "integer",

@@ -3,25 +3,20 @@
 import json
 from dataclasses import dataclass, field
 
-ACTIONS = (
-    "list",
-    "retrieve",
-    "create",
-    "update",
-    "delete",
-    "options",
-    "subscribe",
-    "unsubscribe",
-    "watch",
-    "unwatch",
-    "join",
-    "leave",
-    "signal",
+from .actions import BUILTIN_ACTIONS
+
+# The protocol's own actions; a stream adds its view's @actions (actions.py).
+ACTIONS = tuple(BUILTIN_ACTIONS)
+ACTIONS_WITH_LOOKUP = frozenset(
+    name
+    for name, action in BUILTIN_ACTIONS.items()
+    if action.kind == "rest" and action.detail
 )
-ACTIONS_WITH_LOOKUP = frozenset({"retrieve", "update", "delete"})
 # A frame about the socket's own credentials, not a stream's: it has no
 # action (realtime_api/reauthenticate.py).
 REAUTHENTICATE = "reauthenticate"
+# The HTTP methods a frame's "method" may name (an @action mapped to several).
+METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def dumps(data):
@@ -48,6 +43,7 @@ class RequestFrame:
     payload: dict = field(default_factory=dict)
     request_id: str | int | None = None
     since: int | None = None  # subscribe: the seq of the last event received
+    method: str | None = None  # an action mapped to several HTTP methods: which
     status: int | None = None  # the status answered, once the response is built
 
 
@@ -98,6 +94,15 @@ def parse_request(text, frame, bound_stream=None):
             400, "since must be the seq (an integer >= 0) of the last event received."
         )
     frame.since = since
+
+    method = content.get("method")
+    if method is not None:
+        if not isinstance(method, str) or method.lower() not in METHODS:
+            raise ProtocolError(
+                400, f"method must be one of: {', '.join(map(repr, METHODS))}."
+            )
+        method = method.lower()
+    frame.method = method
     return frame
 
 

@@ -9,45 +9,28 @@ never inspect the view themselves.
 import json
 import re
 
+from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, transaction
 from django.urls import NoReverseMatch, reverse
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.viewsets import ViewSetMixin
 
-from .protocol import ACTIONS, dumps
+from .actions import (
+    BUILTIN_ACTIONS,
+    PROTOCOL_VERBS,
+    ROUTE_METHODS,
+    ROUTE_SUFFIXES,
+    extra_action,
+)
+from .protocol import ProtocolError, dumps
 
 STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
-
-# Protocol action -> (route, HTTP method, viewset action): the router's map.
-ACTION_ROUTES = {
-    "list": ("list", "get", "list"),
-    "watch": ("list", "get", "list"),
-    "create": ("list", "post", "create"),
-    "options": ("list", "options", "options"),
-    "retrieve": ("detail", "get", "retrieve"),
-    "update": ("detail", "patch", "partial_update"),
-    "delete": ("detail", "delete", "destroy"),
-    # Presence on one object: joining it is a `retrieve`.
-    "join": ("detail", "get", "retrieve"),
-    "leave": ("detail", "get", "retrieve"),
-    "signal": ("detail", "get", "retrieve"),
-}
-# The router's method maps and initkwargs for a viewset's two routes.
-ROUTE_METHODS = {
-    "list": {"get": "list", "post": "create"},
-    "detail": {
-        "get": "retrieve",
-        "put": "update",
-        "patch": "partial_update",
-        "delete": "destroy",
-    },
-}
-ROUTE_SUFFIXES = {"list": "List", "detail": "Instance"}
-# Actions that read the view's objects without a route of their own.
-READ_ACTIONS = frozenset({"subscribe", "unsubscribe"})
-LIVE_ACTIONS = frozenset({"watch", "unwatch"})
-PRESENCE_ACTIONS = frozenset({"join", "leave", "signal"})
+# Kinds of action that read the view's objects as a model's rows.
+MODEL_KINDS = frozenset({"subscription", "live"})
+PRESENCE_ACTIONS = frozenset(
+    name for name, action in BUILTIN_ACTIONS.items() if action.kind == "presence"
+)
 
 
 class ViewAdapter:
@@ -70,9 +53,32 @@ class ViewAdapter:
         self.functions = {
             route: self._build_function(route) for route in ("list", "detail")
         }
-        wanted = endpoint_class.allowed_actions or ACTIONS
+        # The action table: the protocol's actions, then the view's @actions.
+        self.actions = dict(BUILTIN_ACTIONS)
+        self.extra_functions = {}  # extra action name -> its view function
+        self.clashes = []  # @actions named like a protocol verb: a system check
+        if self.is_viewset:
+            for function in self.view.get_extra_actions():
+                self._add_extra_action(function)
+        wanted = endpoint_class.allowed_actions or self.actions
+        check_allowed_actions(endpoint_class, self.actions)
         self.allowed_actions = frozenset(a for a in wanted if self.implements(a))
         self._list_path = None
+
+    def _add_extra_action(self, function):
+        action = extra_action(function)
+        if action.name in PROTOCOL_VERBS:
+            self.clashes.append(action)
+            return
+        self.actions[action.name] = action
+        # As DRF's router builds the route of an @action (SimpleRouter.get_urls).
+        view_function = self.view.as_view(
+            dict(action.mapping),  # as_view() adds "head" to the dict it gets
+            basename=self.basename,
+            detail=action.detail,
+            **function.kwargs,
+        )
+        self.extra_functions[action.name] = atomic_if_configured(view_function)
 
     def _build_function(self, route):
         if not self.is_viewset:
@@ -92,58 +98,110 @@ class ViewAdapter:
         )
         return atomic_if_configured(function)
 
-    def implements(self, action):
-        """Tell whether the view implements the HTTP twin of `action`."""
-        if action in READ_ACTIONS:
-            readable = self.implements("list") or self.implements("retrieve")
-            return readable and self.model is not None
-        if action in LIVE_ACTIONS:
+    def readable(self):
+        """Tell whether the view answers a GET of its objects (list or detail)."""
+        return self.implements("list") or self.implements("retrieve")
+
+    def implements(self, name):
+        """Tell whether the view implements the HTTP twin of action `name`."""
+        action = self.actions[name]
+        if action.kind == "extra":
+            return True
+        if action.kind == "subscription":
+            return self.readable() and self.model is not None
+        if action.kind == "live":
             return self.implements("list") and self.model is not None
-        if action in PRESENCE_ACTIONS:
+        if action.kind == "presence":
             return (
                 bool(self.endpoint_class.presence)
                 and self.model is not None
                 and self.implements("retrieve")
                 and hasattr(self.view, "get_object")
             )
-        route, method, viewset_action = ACTION_ROUTES[action]
+        method, viewset_action = next(iter(action.mapping.items()))
         if self.is_viewset:
-            return self.functions[route] is not None and (
-                action == "options" or hasattr(self.view, viewset_action)
+            return self.functions[action.route] is not None and (
+                name == "options" or hasattr(self.view, viewset_action)
             )
         return method in self.view.http_method_names and hasattr(self.view, method)
+
+    def check_action(self, name, method=None):
+        """Return the Action a frame names, or raise why this stream refuses it."""
+        action = self.actions.get(name)
+        if action is None:
+            raise ProtocolError(
+                405,
+                f"Unknown action '{name}'. Use one of: {', '.join(self.actions)}.",
+            )
+        if (
+            action.kind in MODEL_KINDS
+            and self.model is None
+            and name not in self.allowed_actions
+            and self.readable()
+        ):
+            raise ProtocolError(
+                400,
+                f"Stream '{self.stream}' has no model (its view has no "
+                "queryset), so nothing to subscribe to or watch: it serves "
+                "requests only. Set `model` on its endpoint to broadcast a "
+                "model's changes.",
+            )
+        if name not in self.allowed_actions:
+            raise ProtocolError(
+                405, f"Action '{name}' is not allowed on stream '{self.stream}'."
+            )
+        # An @action's other methods go to its view, which answers them as
+        # over HTTP (its checks first, then 405: "Method ... not allowed.").
+        if (
+            action.kind != "extra"
+            and method is not None
+            and method not in action.mapping
+        ):
+            methods = ", ".join(m.upper() for m in action.mapping) or "no method"
+            raise ProtocolError(
+                405,
+                f"Action '{name}' of stream '{self.stream}' takes {methods}, "
+                f"not {method.upper()}.",
+            )
+        return action
 
     def lookup_matches(self, lookup):
         """Tell whether a URL with this lookup would reach the detail route."""
         return re.fullmatch(self.lookup_value_regex, lookup) is not None
 
     def function_for(self, action):
-        """Return the view function that serves `action` (its route's)."""
-        return self.functions[ACTION_ROUTES[action][0]]
+        """Return the view function that serves `action` (an Action)."""
+        if action.kind == "extra":
+            return self.extra_functions[action.name]
+        return self.functions[action.route]
 
     def read_function(self, prefer="detail"):
         """Return a view function that answers GET, `prefer`'s route first."""
         other = "list" if prefer == "detail" else "detail"
         return self.functions[prefer] or self.functions[other]
 
-    def path(self, lookup=None):
+    def path(self, lookup=None, action=None):
         """Return the HTTP twin's path: the router's URL when it has one.
 
         The view builds links from it (pagination's `next`), so it must be the
         view's HTTP URL for the body to be the HTTP body.
         """
+        kwargs = {self.lookup_url_kwarg: lookup} if lookup is not None else {}
+        if action is not None and action.kind == "extra":
+            return self._reverse(action.url_name, kwargs, action.name)
         if lookup is None:
             if self._list_path is None:
                 self._list_path = self._reverse("list", {})
             return self._list_path
-        return self._reverse("detail", {self.lookup_url_kwarg: lookup})
+        return self._reverse("detail", kwargs)
 
-    def _reverse(self, route, kwargs):
+    def _reverse(self, url_name, kwargs, url_path=None):
         try:
-            return reverse(f"{self.basename}-{route}", kwargs=kwargs)
+            return reverse(f"{self.basename}-{url_name}", kwargs=kwargs)
         except NoReverseMatch:
             lookup = kwargs and f"{next(iter(kwargs.values()))}/"
-            return f"/{self.stream}/{lookup or ''}"
+            extra = f"{url_path}/" if url_path else ""
+            return f"/{self.stream}/{lookup or ''}{extra}"
 
     def visibility_dependencies(self):
         """Yield (field, related model) for each `visibility_depends_on` entry."""
@@ -174,13 +232,53 @@ def check(endpoint_class):
             f"'{name}' should include a `stream` attribute of 1 to 60 "
             f"letters, digits, '-', '_' or '.', not {stream!r}."
         )
-    unknown = set(endpoint_class.allowed_actions or ()) - set(ACTIONS)
+    check_presence(endpoint_class)
+
+
+def check_allowed_actions(endpoint_class, actions):
+    """`allowed_actions` may name the protocol's actions and the view's @actions."""
+    unknown = set(endpoint_class.allowed_actions or ()) - set(actions)
     if unknown:
         raise ImproperlyConfigured(
-            f"'{name}'.allowed_actions names unknown actions: "
-            f"{', '.join(sorted(unknown))}. Use some of: {', '.join(ACTIONS)}."
+            f"'{endpoint_class.__qualname__}'.allowed_actions names unknown "
+            f"actions: {', '.join(sorted(unknown))}. Use some of: "
+            f"{', '.join(actions)}."
         )
-    check_presence(endpoint_class)
+
+
+def check_extra_actions(adapter):
+    """Messages for `manage.py check`: @actions the socket cannot name."""
+    view = f"{adapter.view.__module__}.{adapter.view.__qualname__}"
+    messages = []
+    for action in adapter.clashes:
+        messages.append(
+            checks.Error(
+                f"{view}.{action.function_name} (stream '{adapter.stream}') has "
+                f"url_path {action.name!r}, a verb of the realtime protocol: a "
+                f"frame '{adapter.stream}/{action.name}/' means the protocol's "
+                "action, not this one.",
+                hint=f"Give it another url_path, e.g. @action(..., "
+                f'url_path="{adapter.stream}-{action.name}"); '
+                f"reserved: {', '.join(sorted(PROTOCOL_VERBS))}.",
+                obj=adapter.view,
+                id="realtime_api.E006",
+            )
+        )
+    for action in adapter.actions.values():
+        if action.kind == "extra" and "/" in action.name:
+            messages.append(
+                checks.Warning(
+                    f"{view}.{action.function_name} (stream '{adapter.stream}') "
+                    f"has url_path {action.name!r}: a frame's path form "
+                    f"('{adapter.stream}/<action>/<lookup>/') cannot name it.",
+                    hint='Clients must send the structured form ({"stream": '
+                    f'"{adapter.stream}", "action": "{action.name}", ...}}), or '
+                    "give it a url_path without '/'.",
+                    obj=adapter.view,
+                    id="realtime_api.W006",
+                )
+            )
+    return messages
 
 
 def check_presence(endpoint_class):

@@ -25,7 +25,8 @@ def main(argv=None):
     parser.add_argument("stream", help="e.g. comments")
     parser.add_argument(
         "action",
-        help="list, retrieve, create, update, delete, options, subscribe or watch",
+        help="list, retrieve, create, update, replace, delete, options, subscribe, "
+        "watch, or one of the view's @actions (its url_path, e.g. close)",
     )
     parser.add_argument(
         "payload",
@@ -34,7 +35,12 @@ def main(argv=None):
         help="the payload, a JSON object (default {})",
     )
     parser.add_argument(
-        "--lookup", help="the object's lookup (retrieve, update, delete)"
+        "--lookup", help="the object's lookup (retrieve, update, delete, close...)"
+    )
+    parser.add_argument(
+        "--method",
+        choices=["get", "post", "put", "patch", "delete"],
+        help="an @action mapped to several HTTP methods: which (default: its first)",
     )
     credentials = parser.add_mutually_exclusive_group()
     credentials.add_argument("--token", help="an API token: Authorization: Token ...")
@@ -96,7 +102,7 @@ async def run_command(args, payload):
                     print_line(event)
             else:
                 response = await client.request(
-                    args.stream, args.action, args.lookup, payload
+                    args.stream, args.action, args.lookup, payload, method=args.method
                 )
                 print(json.dumps(response["data"], indent=2, ensure_ascii=False))
     except (RealtimeError, OSError, TimeoutError) as exc:

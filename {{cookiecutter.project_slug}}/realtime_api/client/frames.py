@@ -11,8 +11,12 @@ import json
 from .errors import RequestError
 
 
-def request_frame(stream, action, lookup=None, payload=None, since=None):
-    """A request frame: the path form, or the structured one for odd lookups."""
+def request_frame(stream, action, lookup=None, payload=None, since=None, method=None):
+    """A request frame: the path form, or the structured one for odd lookups.
+
+    `action` is any action of the stream, its view's @actions included
+    ("close"); `method` picks one of an @action's HTTP methods ("put").
+    """
     frame = {"payload": payload or {}}
     if lookup is None:
         frame["stream"] = f"{stream}/{action}/"
@@ -22,6 +26,8 @@ def request_frame(stream, action, lookup=None, payload=None, since=None):
         frame.update(stream=stream, action=action, lookup=str(lookup))
     if since is not None:
         frame["since"] = since
+    if method is not None:
+        frame["method"] = method
     return frame
 
 

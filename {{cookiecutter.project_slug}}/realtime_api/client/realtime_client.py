@@ -126,15 +126,26 @@ class RealtimeClient:
     # --- Requests ---------------------------------------------------------------
 
     async def request(
-        self, stream, action, lookup=None, payload=None, *, since=None, timeout=None
+        self,
+        stream,
+        action,
+        lookup=None,
+        payload=None,
+        *,
+        since=None,
+        method=None,
+        timeout=None,
     ):
         """Send a request frame; return its response frame (a dict).
+
+        `action`: any action of the stream, a view's @action too ("close");
+        `method`: one of that @action's HTTP methods (default: its first).
 
         Raises RequestError on an error status (with the status and body),
         on timeout, or when the socket closes before the answer (a request
         that was sent is never sent again: it may have been carried out).
         """
-        frame = request_frame(stream, action, lookup, payload, since)
+        frame = request_frame(stream, action, lookup, payload, since, method)
         timeout = self.timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(timeout):

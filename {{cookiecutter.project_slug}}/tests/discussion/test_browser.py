@@ -242,3 +242,26 @@ def test_the_client_api(open_page, demo_server, alice, topic):
     assert page.evaluate("window.waiting.then((frame) => frame.status)") == 200
     assert page.evaluate("window.states")[:2] == ["connecting", "open"]
     assert page.evaluate("window.states.at(-1)") == "open"
+
+
+def test_the_owner_closes_a_topic_and_it_takes_no_more_comments(
+    open_page, alice, bob, topic
+):
+    """The Close button (the view's `close` @action over the socket): bob's
+    page shows the topic closed, and his comment there is refused."""
+    alice_page = open_page(alice, f"/#topic={topic.pk}")
+    bob_page = open_page(bob, f"/#topic={topic.pk}")
+    expect(topics(bob_page, "Lunch").locator("button.close")).to_have_count(0)
+
+    topics(alice_page, "Lunch").locator("button.close").click()
+    closed = topics(bob_page, "Lunch").locator(".badge", has_text="closed")
+    expect(closed).to_have_count(1, timeout=LIVE)
+    expect(topics(alice_page, "Lunch").locator("button.close")).to_have_count(0)
+
+    post_comment(bob_page, "Too late?")
+    errors = bob_page.locator('#comment-form .errors[data-for="topic"]')
+    expect(errors).to_have_text(
+        "This topic is closed: it takes no new comments.", timeout=LIVE
+    )
+    assert not Comment.objects.filter(text="Too late?").exists()
+    assert Topic.objects.get(pk=topic.pk).closed

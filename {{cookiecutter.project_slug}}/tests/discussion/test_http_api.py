@@ -145,7 +145,9 @@ def test_serialized_shapes(client_for, world, alice):
     """Topics and comments serialize their owner/author as the username."""
     client = client_for("alice")
     topic = client.get(f"{TOPICS}{world['public'].pk}/").json()
-    assert set(topic) == {"id", "title", "owner", "is_private", "created", "can_edit"}
+    assert set(topic) == {
+        *("id", "title", "owner", "is_private", "closed", "created", "can_edit")
+    }
     assert (topic["owner"], topic["title"], topic["is_private"]) == (
         "alice",
         "Public",

@@ -239,3 +239,49 @@ async def test_the_command_reports_a_refused_request(daphne_server, user):
     assert process.returncode == 1
     assert b"answered 400" in err
     assert b"This field is required." in err
+
+
+async def test_the_client_calls_the_view_s_extra_actions(daphne_server, user, admin):
+    """`close` and `mine` over a real socket; another user's close is refused."""
+    topic = await Topic.objects.acreate(title="Extra", owner=user)
+    async with (
+        live_client(daphne_server.url, token=await create_token(user)) as client,
+        live_client(daphne_server.url, token=await create_token(admin)) as staff,
+    ):
+        closed = await client.request("topics", "close", topic.pk, method="post")
+        assert closed["data"]["closed"] is True
+        mine = await client.request("topics", "mine")
+        assert [t["id"] for t in mine["data"]["results"]] == [topic.pk]
+        with pytest.raises(RequestError) as refused:
+            await staff.request("topics", "close", topic.pk)
+        assert refused.value.status == 403
+        assert refused.value.data == {"detail": "Only the topic's owner may close it."}
+        with pytest.raises(RequestError) as late:
+            await comment(client, topic, "too late")
+        assert late.value.status == 400
+
+
+async def test_the_command_calls_an_extra_action(daphne_server, user):
+    """python -m realtime_api.client URL --token T topics close --lookup N."""
+    topic = await Topic.objects.acreate(title="Command close", owner=user)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtime_api.client",
+        f"{daphne_server.url}/ws/",
+        "--token",
+        await create_token(user),
+        "topics",
+        "close",
+        "--lookup",
+        str(topic.pk),
+        "--method",
+        "post",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=settings.BASE_DIR,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0, err
+    assert json.loads(out)["closed"] is True
+    assert (await Topic.objects.aget(pk=topic.pk)).closed

@@ -17,7 +17,7 @@ from .helpers import communicator, http_twin, snapshot, without_volatile
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROLES = ["anonymous", "other", "owner", "staff"]
-ACTIONS = ["list", "retrieve", "create", "update", "delete", "subscribe"]
+ACTIONS = ["list", "retrieve", "create", "update", "replace", "delete", "subscribe"]
 MISSING = 999_999
 
 
@@ -44,6 +44,10 @@ def request_for(world, stream, action, target):
         return obj.pk, {"title": "Renamed"} if stream == "topics" else {
             "text": "Edited"
         }
+    if action == "replace":  # PUT: every field
+        if stream == "topics":
+            return obj.pk, {"title": "Renamed", "is_private": private}
+        return obj.pk, {"topic": topic.pk, "text": "Edited"}
     if action == "subscribe":
         return None, {"id": obj.pk}
     return obj.pk, {}
@@ -67,7 +71,7 @@ def expected_status(role, stream, action, target):
         return 404
     if role != "owner":  # staff may see everything but change only their own
         return 403
-    return 200 if action == "update" else 204
+    return 200 if action in ("update", "replace") else 204
 
 
 @pytest.mark.parametrize("target", ["public", "private"])
@@ -145,7 +149,7 @@ async def test_no_existence_leak(world, users, role, stream, action):
 
 # The sample app's rules --------------------------------------------------------
 
-TOPIC_FIELDS = ["id", "title", "owner", "is_private", "created", "can_edit"]
+TOPIC_FIELDS = ["id", "title", "owner", "is_private", "closed", "created", "can_edit"]
 COMMENT_FIELDS = ["id", "topic", "author", "text", "created", "updated", "can_edit"]
 
 

@@ -14,19 +14,12 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from config.asgi import application
+from realtime_api.actions import BODY, QUERY
+from realtime_api.registry import get_registry
 from realtime_api.testing import AuthWebsocketCommunicator
 
 from .testapp.models import Folder, Note
 
-# Protocol action -> HTTP method of its twin (PROTOCOL.md, "Actions").
-HTTP_METHODS = {
-    "list": "get",
-    "retrieve": "get",
-    "create": "post",
-    "update": "patch",
-    "delete": "delete",
-    "options": "options",
-}
 # Fields that differ between two otherwise equal writes.
 VOLATILE_FIELDS = frozenset({"id", "created", "updated"})
 
@@ -35,41 +28,55 @@ class _RolledBack(Exception):
     """Raised to undo the writes of a dry run."""
 
 
-def _http_request(user, stream, action, lookup, payload):
+def http_path(stream, action, lookup=None):
+    """The HTTP twin's path of `action` (an Action of the stream's table)."""
+    path = f"/api/{stream}/" + (f"{lookup}/" if lookup is not None else "")
+    return path + (f"{action.name}/" if action.kind == "extra" else "")
+
+
+def _http_request(user, stream, name, lookup, payload, method):
     client = APIClient()
     if user is not None:
         client.force_login(user)
-    path = f"/api/{stream}/" + (f"{lookup}/" if lookup is not None else "")
-    method = getattr(client, HTTP_METHODS[action])
-    if action == "list":
-        response = method(f"{path}?{urlencode(payload or {}, doseq=True)}")
-    elif action in ("create", "update"):
-        response = method(path, payload or {}, format="json")
+    # The project's action table says what the frame stands for over HTTP.
+    action = get_registry().get(stream).actions[name]
+    method = method or action.default_method
+    path = http_path(stream, action, lookup)
+    send = getattr(client, method)
+    sent_as = action.payload_for(method)
+    if sent_as == QUERY:
+        response = send(f"{path}?{urlencode(payload or {}, doseq=True)}")
+    elif sent_as == BODY:
+        response = send(path, payload or {}, format="json")
     else:
-        response = method(path)
+        response = send(path)
     body = json.loads(response.content) if response.content else None
     return response.status_code, body
 
 
-def _http_twin(user, stream, action, lookup=None, payload=None, dry_run=False):
+def _http_twin(user, stream, action, lookup, payload, dry_run, method):
     if not dry_run:
-        return _http_request(user, stream, action, lookup, payload)
+        return _http_request(user, stream, action, lookup, payload, method)
     try:
         with transaction.atomic():
-            result = _http_request(user, stream, action, lookup, payload)
+            result = _http_request(user, stream, action, lookup, payload, method)
             raise _RolledBack
     except _RolledBack:
         return result
 
 
-async def http_twin(user, stream, action, lookup=None, payload=None, dry_run=False):
+async def http_twin(
+    user, stream, action, lookup=None, payload=None, dry_run=False, method=None
+):
     """Return (status, body) of the HTTP request a WebSocket request stands for.
 
+    `action` is any action of the stream's table, an @action's url_path
+    included; `method` picks one of its HTTP methods (default: its first).
     `dry_run=True` rolls the request's writes back (and so sends no event),
     so the same write can then be made over the socket on the same rows.
     """
     return await database_sync_to_async(_http_twin)(
-        user, stream, action, lookup, payload, dry_run
+        user, stream, action, lookup, payload, dry_run, method
     )
 
 

@@ -289,3 +289,59 @@ def test_presence_is_described_where_a_stream_has_it():
     # Presence events are not logged: one with a seq is not what the server sends.
     report = checker.check([transcript(("receive", {**signal, "seq": 4}))])
     assert len(report.problems) == 1
+
+
+def test_extra_actions_are_operations_with_their_bodies():
+    """Each @action: an operation, its request (method when several) and response."""
+    from .testapp.streams import registry as testapp_registry
+
+    document = build_document(testapp_registry)
+    assert problems(document) == []
+    operations = document["operations"]
+    for name in ("archive", "recent-first", "label"):
+        assert f"folders.{name}" in operations
+    assert operations["folders.archive"]["summary"].startswith("Make a folder private")
+    messages = document["channels"]["folders"]["messages"]
+    label = messages["labelRequest"]["payload"]
+    assert label["properties"]["method"] == {
+        "enum": ["get", "put"],
+        "description": "The HTTP method to run it as; 'get' by default.",
+    }
+    # GET reads query parameters; PUT takes FolderName's body.
+    bodies = label["properties"]["payload"]["anyOf"][0]["anyOf"]
+    assert {"$ref": "#/components/schemas/FolderNameRequest"} in bodies
+    assert "method" not in messages["archiveRequest"]["payload"]["properties"]
+    response = messages["labelResponse"]["payload"]["properties"]["data"]
+    assert response == {"$ref": "#/components/schemas/FolderName"}
+    recent = messages["recent-firstResponse"]["payload"]["properties"]["data"]
+    assert recent == {"$ref": "#/components/schemas/PaginatedFolderList"}
+    # A view without a model: requests, no subscriptions.
+    assert "stats.echo" in operations and "stats.list" in operations
+    assert "stats.subscribe" not in operations
+
+
+def test_the_frame_check_reads_extra_action_frames():
+    """A `label` PUT frame and its answer match the document; a wrong method not."""
+    from .testapp.streams import registry as testapp_registry
+
+    checker = FrameChecker(build_document(testapp_registry))
+    request = {
+        "stream": "folders/label/3/",
+        "method": "put",
+        "payload": {"name": "Pears"},
+        "request_id": 1,
+    }
+    answer = {
+        "type": "response",
+        "stream": "folders",
+        "action": "label",
+        "lookup": "3",
+        "request_id": 1,
+        "status": 200,
+        "data": {"id": 3, "name": "Pears"},
+    }
+    good = checker.check([transcript(("send", request), ("receive", answer))])
+    assert good.problems == [], good.problems
+    wrong = {**request, "method": "patch"}
+    bad = checker.check([transcript(("send", wrong), ("receive", answer))])
+    assert bad.problems

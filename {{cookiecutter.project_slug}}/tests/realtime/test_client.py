@@ -111,3 +111,16 @@ async def test_every_subscription_of_a_stream_resumes_from_the_seq_seen_before()
     client._send = send
     await client._resume()
     assert sent == [5, 5]
+
+
+def test_a_request_frame_names_an_extra_action_and_its_method():
+    """Any action of the stream, a view's @action too, with "method" when given."""
+    assert request_frame("topics", "close", 3) == {
+        "stream": "topics/close/3/",
+        "payload": {},
+    }
+    assert request_frame("folders", "label", 3, {"name": "x"}, method="put") == {
+        "stream": "folders/label/3/",
+        "payload": {"name": "x"},
+        "method": "put",
+    }

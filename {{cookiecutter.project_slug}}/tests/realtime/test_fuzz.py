@@ -1,6 +1,7 @@
 """Random frames through the real consumer (hypothesis, seeded).
 
-Random JSON values and shapes, stream paths, actions, lookups and payload
+Random JSON values and shapes, stream paths, actions (the protocol's and
+the test app's @actions, with random HTTP methods), lookups and payload
 types, huge and deeply nested values, unicode and NUL, binary frames: each
 frame gets exactly one answer (its request_id echoed where it could be read),
 never a 500 and never a close, a refused frame writes nothing, and a second,
@@ -24,6 +25,7 @@ from realtime_api.testing import create_session
 
 from .helpers import communicator
 from .testapp.models import Folder, Note
+from .testapp.streams import registry as testapp_registry
 
 FRAMES = int(os.environ.get("REALTIME_FUZZ_FRAMES", "2000"))
 SEED = int(os.environ.get("REALTIME_FUZZ_SEED", "0"))
@@ -63,8 +65,23 @@ VALUES = st.recursive(
     ),
     max_leaves=12,
 )
-STREAMS = st.sampled_from(["folders", "notes", "nope", "", "FOLDERS", "folders "])
-ACTION_NAMES = st.sampled_from([*ACTIONS, "destroy", "join", "", "list/"]) | TEXT
+# The test app's streams and every action of their tables, @actions included.
+SERVED_STREAMS = testapp_registry.names()
+EXTRA_ACTIONS = sorted(
+    {
+        name
+        for adapter in testapp_registry
+        for name, action in adapter.actions.items()
+        if action.kind == "extra"
+    }
+)
+ALL_ACTIONS = [*ACTIONS, *EXTRA_ACTIONS]
+assert "replace" in ALL_ACTIONS and "archive" in ALL_ACTIONS
+STREAMS = st.sampled_from([*SERVED_STREAMS, "nope", "", "FOLDERS", "folders "])
+ACTION_NAMES = (
+    st.sampled_from([*ALL_ACTIONS, "destroy", "partial_update", "", "list/"]) | TEXT
+)
+METHODS = st.sampled_from(["get", "post", "put", "patch", "delete", "GET", "head"])
 LOOKUPS = st.sampled_from(["1", "2", "0", "-1", "abc", "9" * 30, "%2F", "1.5"]) | TEXT
 PATHS = (
     st.builds(
@@ -90,18 +107,20 @@ OBJECTS = st.fixed_dictionaries(
         "lookup": LOOKUPS | VALUES,
         "payload": PAYLOADS,
         "since": VALUES,
+        "method": METHODS | VALUES,
     },
 )
 
 
 # Requests a view may carry out: real streams and actions, random payloads.
 REQUESTS = st.builds(
-    lambda stream, action, lookup, payload: {
+    lambda stream, action, lookup, payload, method: {
         "stream": f"{stream}/{action}/" + (f"{lookup}/" if lookup else ""),
         "payload": payload,
+        **({"method": method} if method else {}),
     },
-    st.sampled_from(["folders", "notes"]),
-    st.sampled_from(ACTIONS),
+    st.sampled_from(SERVED_STREAMS),
+    st.sampled_from(ALL_ACTIONS),
     st.none() | st.sampled_from(["1", "2", "3", "4", "5"]),
     st.fixed_dictionaries(
         {},
@@ -114,8 +133,10 @@ REQUESTS = st.builds(
             "ordering": st.sampled_from(["id", "-name", "created", "nope"]),
             "page": VALUES,
             "watch": TEXT,
+            "word": TEXT,
         },
     ),
+    st.none() | METHODS,
 )
 
 

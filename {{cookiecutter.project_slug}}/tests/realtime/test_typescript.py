@@ -100,3 +100,24 @@ def test_the_declarations_cover_what_realtime_js_exports():
     ]
     declared = client_methods(declarations, "export declare class RealtimeClient")
     assert set(re.findall(r"^  (\w+)\(", public, re.MULTILINE)) == declared
+
+
+def declared_union(text, name):
+    """The string literals of `export type <name> = "a" | "b" ...;`."""
+    match = re.search(rf"^export type {name} =(.*?);", text, re.MULTILINE | re.DOTALL)
+    return set(re.findall(r'"(\w+)"', match.group(1)))
+
+
+def test_the_declared_actions_are_the_action_table():
+    """`Action` in realtime.d.ts lists the protocol's actions of actions.py.
+
+    Frame verbs answered before a stream is looked up (reauthenticate) may
+    be declared too; a view's @actions come through the client's type.
+    """
+    from realtime_api.actions import BUILTIN_ACTIONS, PROTOCOL_VERBS
+    from realtime_api.protocol import METHODS
+
+    declarations = (STATIC / "realtime.d.ts").read_text()
+    declared = declared_union(declarations, "Action")
+    assert set(BUILTIN_ACTIONS) <= declared <= PROTOCOL_VERBS
+    assert declared_union(declarations, "HttpMethod") == set(METHODS)

@@ -41,7 +41,7 @@ async def test_views_of_two_sockets_run_at_once(three_view_threads, user, monkey
     barrier = threading.Barrier(2, timeout=5)
     threads = []
 
-    def meet(endpoint, action, lookup, payload):
+    def meet(endpoint, action, lookup, payload, method=None):
         threads.append(threading.current_thread().name)
         barrier.wait()
         return 200, "null"

@@ -127,3 +127,44 @@ async def test_options_is_the_http_metadata(world, actor, stream, name):
     assert response["data"]["name"] == name
     # Anonymous users may not POST, so DRF describes no fields for them.
     assert ("actions" in response["data"]) == (actor is not None)
+
+
+@pytest.mark.parametrize("stream", ["folders", "notes"])
+async def test_replace_is_the_http_put(world, user, stream):
+    """`replace` is a full update answering the HTTP PUT body."""
+    if stream == "folders":
+        pk = world.public_folder.pk
+        payload = {"name": "Pears", "is_private": False}
+    else:
+        pk = world.public_note.pk
+        payload = {"folder": world.public_folder.pk, "text": "pear tart"}
+    http = await http_twin(user, stream, "replace", pk, payload, dry_run=True)
+    async with communicator(user) as ws:
+        response = await ws.request(stream, "replace", pk, payload)
+    assert response["status"] == http[0] == 200
+    assert without_volatile(response["data"]) == without_volatile(http[1])
+    assert await http_twin(user, stream, "retrieve", pk) == (200, response["data"])
+
+
+@pytest.mark.parametrize(
+    ("role", "payload", "status"),
+    [
+        ("owner", {"text": "no folder"}, 400),  # PUT needs every field
+        ("other", {"folder": "PUBLIC", "text": "x"}, 403),
+        ("anonymous", {"folder": "PUBLIC", "text": "x"}, 403),
+    ],
+)
+async def test_replace_is_refused_as_the_http_put_is(
+    world, users, role, payload, status
+):
+    """A partial body is a 400 (unlike `update`); others' objects 403."""
+    payload = {
+        k: world.public_folder.pk if v == "PUBLIC" else v for k, v in payload.items()
+    }
+    actor, pk = users[role], world.public_note.pk
+    async with communicator(actor) as ws:
+        response = await ws.request("notes", "replace", pk, payload)
+    http = await http_twin(actor, "notes", "replace", pk, payload)
+    assert (response["status"], response["data"]) == http
+    assert response["status"] == status
+    assert (await Note.objects.aget(pk=pk)).text == "apple pie"

@@ -148,7 +148,7 @@ async def test_frame_size_limit_is_a_setting(world, user, settings):
 @pytest.mark.parametrize(
     ("stream", "action", "status", "says"),
     [
-        ("nope", "list", 404, "Unknown stream 'nope'. Streams: folders, notes."),
+        ("nope", "list", 404, "Unknown stream 'nope'. Streams: folders, notes, s"),
         ("Folders", "list", 404, "Unknown stream 'Folders'"),
         ("folders", "watchit", 405, "Unknown action 'watchit'"),
         ("folders", "partial_update", 405, "Unknown action 'partial_update'"),

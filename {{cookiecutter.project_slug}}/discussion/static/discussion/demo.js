@@ -116,6 +116,7 @@ function renderTopics() {
     }
     li.append(span("title", topic.title), span("by", `by ${topic.owner}`));
     if (topic.is_private) li.append(span("badge", "private"));
+    if (topic.closed) li.append(span("badge", "closed"));
     if (topic.can_edit) li.append(actions("topics", topic));
     li.addEventListener("click", (event) => {
       if (!event.target.closest("button")) selectTopic(topic.id);
@@ -423,6 +424,18 @@ function actions(stream, item) {
     }
   });
   box.append(edit, remove);
+  if (stream === "topics" && !item.closed) {
+    // The view's `close` @action (topics/close/<id>/), its owner only: the
+    // topic's update event then shows the "closed" badge to everyone.
+    const close = button("Close", "close", async () => {
+      try {
+        await client.request("topics", "close", { lookup: item.id });
+      } catch (error) {
+        showBanner(`Could not close: ${error.data?.detail ?? error.message}`);
+      }
+    });
+    box.append(close);
+  }
   return box;
 }
 

@@ -12,12 +12,17 @@ export interface Item {
   [field: string]: Json;
 }
 
-/** The protocol's request actions. */
+/**
+ * The protocol's request actions (realtime_api/actions.py's table; a test
+ * checks the two agree). A view's @actions are named by their url_path: give
+ * them to the client's type, `new RealtimeClient<"close" | "mine">()`.
+ */
 export type Action =
   | "list"
   | "retrieve"
   | "create"
   | "update"
+  | "replace"
   | "delete"
   | "options"
   | "subscribe"
@@ -166,7 +171,12 @@ export interface RequestOptions {
   timeout?: number;
   /** `subscribe` only: resume after this seq. */
   since?: number | null;
+  /** An @action mapped to several HTTP methods: which (default: its first). */
+  method?: HttpMethod;
 }
+
+/** The HTTP methods a frame's "method" may name. */
+export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 
 /** A request answered with an error status (>= 400), or not answered at all. */
 export declare class RequestError extends Error {
@@ -215,7 +225,8 @@ export declare function orderingCompare(
   ordering: string | string[] | null | undefined,
 ): ((a: Item, b: Item) => number) | null;
 
-export declare class RealtimeClient {
+/** `Extra`: the url_paths of the views' @actions this client calls. */
+export declare class RealtimeClient<Extra extends string = never> {
   constructor(url?: string, options?: ClientOptions);
   readonly url: string;
   readonly options: Required<ClientOptions>;
@@ -224,7 +235,7 @@ export declare class RealtimeClient {
   /** Send a request frame; resolve with its response (status < 400). */
   request<Data = Json>(
     stream: string,
-    action: Action,
+    action: Action | Extra,
     options?: RequestOptions,
   ): Promise<ResponseFrame<Data>>;
 

@@ -27,6 +27,8 @@
 //     console.log(error.status, error.frame?.data); // 400 {text: ["This field ..."]}
 //   }
 //   unsubscribe();
+//   // An @action of the view (PROTOCOL.md "Extra actions"): topics/close/3/.
+//   await client.request("topics", "close", { lookup: 3 });
 //
 //   // A live query: the list, kept up to date and in order.
 //   const live = client.watch("comments", { topic: 3, ordering: "-created" }, {
@@ -221,12 +223,15 @@ export class RealtimeClient {
   // reject with a RequestError (error status, timeout, socket lost after
   // sending). While disconnected the request waits for the connection, up to
   // `timeout` ms in all. `since` goes next to `payload` (subscribe only).
-  request(stream, action, { lookup, payload = {}, timeout, since } = {}) {
+  // `action` is any action of the stream, its view's @actions included
+  // ("close"); `method` picks one of an @action's HTTP methods ("put").
+  request(stream, action, { lookup, payload = {}, timeout, since, method } = {}) {
     const requestId = `r${this.nextId++}`;
     // The structured form of a request frame: no lookup to escape in a path.
     const frame = { stream, action, payload, request_id: requestId };
     if (lookup !== undefined && lookup !== null) frame.lookup = lookup;
     if (since !== undefined && since !== null) frame.since = since;
+    if (method) frame.method = method;
     return new Promise((resolve, reject) => {
       if (this.stopped) {
         reject(new RequestError("The client is closed."));

@@ -26,6 +26,14 @@ class FolderSerializer(serializers.ModelSerializer):
         read_only_fields = ["created"]
 
 
+class FolderNameSerializer(serializers.ModelSerializer):
+    """A folder's name alone: the serializer of the `label` action."""
+
+    class Meta:
+        model = Folder
+        fields = ["id", "name"]
+
+
 class VisibleFolderField(serializers.PrimaryKeyRelatedField):
     """A folder pk, accepted only when the requesting user may see the folder.
 

@@ -2,7 +2,7 @@
 
 from realtime_api.consumers import Endpoint, Registry
 
-from .views import FolderViewSet, NoteViewSet
+from .views import FolderViewSet, NoteViewSet, StatsViewSet, WordViewSet
 
 
 class FolderStream(Endpoint):
@@ -34,5 +34,21 @@ class NoteStream(Endpoint):
         return super().get_subscription_groups(subscription)
 
 
+class StatsStream(Endpoint):
+    """A plain ViewSet without a model: requests only, no subscriptions."""
+
+    view = StatsViewSet
+    stream = "stats"
+    basename = "stats"
+
+
+class WordStream(Endpoint):
+    """A GenericViewSet without a queryset: its @action only."""
+
+    view = WordViewSet
+    stream = "words"
+    basename = "words"
+
+
 registry = Registry()
-registry.register(FolderStream, NoteStream)
+registry.register(FolderStream, NoteStream, StatsStream, WordStream)

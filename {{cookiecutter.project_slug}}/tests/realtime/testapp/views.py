@@ -1,11 +1,16 @@
 import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import permissions, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 
 from .models import Folder, Note
-from .serializers import FolderSerializer, NoteSerializer
+from .serializers import FolderNameSerializer, FolderSerializer, NoteSerializer
 
 
 class IsOwnerOrReadOnly(permissions.BasePermission):
@@ -34,6 +39,22 @@ class StableOrderingFilter(OrderingFilter):
         if not ordering or any(f.lstrip("-") in ("id", "pk") for f in ordering):
             return ordering
         return [*ordering, "id"]
+
+
+class IsFolderOwner(permissions.BasePermission):
+    """Only the folder's owner, whatever the method (reads included)."""
+
+    message = "Only the folder's owner may archive it."
+
+    def has_object_permission(self, request, view, obj):
+        return obj.owner_id == request.user.pk
+
+
+class ArchiveThrottle(UserRateThrottle):
+    """Archiving is rare: 3 a minute per user (a 429 to test)."""
+
+    scope = "archive"
+    rate = "3/min"
 
 
 def visible_folders(request):
@@ -68,6 +89,48 @@ class FolderViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)
 
+    # Three extra actions, served over the socket with no change in
+    # realtime_api/: a detail one with its own permission and throttle
+    # classes, a list one, and a detail one mapped to two methods with its
+    # own serializer and authentication classes.
+
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[permissions.IsAuthenticated, IsFolderOwner],
+        throttle_classes=[ArchiveThrottle],
+    )
+    def archive(self, request, pk=None):
+        """Make a folder private (its owner only): a save, so it broadcasts."""
+        folder = self.get_object()
+        folder.is_private = True
+        folder.save()
+        return Response(self.get_serializer(folder).data)
+
+    @extend_schema(responses=FolderSerializer(many=True))  # A paginated list.
+    @action(detail=False, url_path="recent-first")
+    def recent(self, request):
+        """The visible folders, newest first, paginated as `list` is."""
+        queryset = self.filter_queryset(self.get_queryset()).order_by("-created", "-id")
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @action(
+        detail=True,
+        methods=["get", "put"],
+        serializer_class=FolderNameSerializer,
+        authentication_classes=[BasicAuthentication, SessionAuthentication],
+    )
+    def label(self, request, pk=None):
+        """Read or set a folder's name alone (PUT: its owner only)."""
+        folder = self.get_object()
+        if request.method == "GET":
+            return Response(self.get_serializer(folder).data)
+        serializer = self.get_serializer(folder, data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response({**serializer.data, "action": self.action})
+
 
 class NoteViewSet(viewsets.ModelViewSet):
     queryset = Note.objects.select_related("author")
@@ -86,3 +149,46 @@ class NoteViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.save(author=self.request.user)
+
+
+class StatsViewSet(viewsets.ViewSet):
+    """A computed resource: a plain ViewSet, no queryset, no model."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def list(self, request):
+        """How many folders and notes the requesting user may see."""
+        user = request.user
+        return Response(
+            {
+                "folders": Folder.objects.visible_to(user).count(),
+                "notes": Note.objects.visible_to(user).count(),
+            }
+        )
+
+    @action(detail=False, methods=["post"])
+    def echo(self, request):
+        """Echo the body back, with who asked."""
+        return Response({"you": request.user.get_username(), "sent": request.data})
+
+
+class WordSerializer(serializers.Serializer):
+    word = serializers.CharField(max_length=20)
+
+
+class WordViewSet(viewsets.GenericViewSet):
+    """A GenericViewSet without a queryset: a report computed from its input."""
+
+    serializer_class = WordSerializer
+    permission_classes = [permissions.IsAuthenticated]
+
+    @action(detail=False, methods=["post"])
+    def count(self, request):
+        """Count the folders whose name holds the word (400: no word)."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        word = serializer.validated_data["word"]
+        visible = Folder.objects.visible_to(request.user)
+        return Response(
+            {"word": word, "folders": visible.filter(name__icontains=word).count()}
+        )

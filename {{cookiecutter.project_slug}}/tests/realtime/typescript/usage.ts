@@ -20,7 +20,14 @@ interface Comment extends Item {
   created: string;
 }
 
-const client = new RealtimeClient("/ws/", {
+interface Topic extends Item {
+  id: number;
+  title: string;
+  closed: boolean;
+}
+
+// The topics view's @actions: `topics/close/<id>/` and `topics/mine/`.
+const client = new RealtimeClient<"close" | "mine">("/ws/", {
   onStateChange: ({ state, code, delay }) => {
     const known: boolean = STATES.includes(state);
     console.log(known, state, code, delay);
@@ -71,6 +78,15 @@ async function main(): Promise<void> {
   }
   await unsubscribe();
 
+  // An @action of the view, and a PUT beside `update`'s PATCH.
+  const closed = await client.request<Topic>("topics", "close", { lookup: 3, method: "post" });
+  console.log(closed.data.closed === true);
+  const mine = await client.request<{ results: Topic[] }>("topics", "mine", {
+    payload: { page: 1 },
+  });
+  console.log(mine.data.results.length);
+  await client.request("topics", "replace", { lookup: 3, payload: { title: "t", is_private: false } });
+
   // Who else is on topic 3, and who is typing.
   const here = client.presence("topics", 3, {
     onChange: (members: PresenceMember[], { joined, left }) =>
@@ -106,6 +122,10 @@ elsewhere.close();
 // The declarations are strict enough to catch mistakes:
 // @ts-expect-error: not an action of the protocol.
 client.request("comments", "frobnicate");
+// @ts-expect-error: "close" is not one of the @actions this client was given.
+elsewhere.request("topics", "close", { lookup: 3 });
+// @ts-expect-error: not an HTTP method.
+client.request("topics", "close", { lookup: 3, method: "fly" });
 // @ts-expect-error: a payload is an object, not a string.
 client.request("comments", "create", { payload: "text" });
 // @ts-expect-error: watch handlers get items, not frames.
