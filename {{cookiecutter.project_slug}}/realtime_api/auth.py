@@ -28,7 +28,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from . import conf, request_factory, tickets
+from . import auth_pool, conf, request_factory, tickets
 from .sessions import token_group
 
 
@@ -57,15 +57,15 @@ class Credentials:
         view's SessionAuthentication reads it. A header is read by the view's
         own authentication classes, as over HTTP; where they begin with the
         classes that accepted it at the handshake they would answer the same,
-        so for a revocable token (its deletion closes the socket) that answer
-        is reused: no database query per frame.
+        so the handshake's answer is reused: no query per frame, and no
+        password hashed per frame or per watch evaluation for Basic (a
+        PBKDF2, ~0.25 s, would stall the thread that runs every socket's
+        views). A deleted token closes its socket.
         """
         if self.method != "header":
             return
         classes = tuple(getattr(view, "authentication_classes", ()))
-        if self.revocable and (
-            classes[: len(self.authentication_classes)] == self.authentication_classes
-        ):
+        if classes[: len(self.authentication_classes)] == self.authentication_classes:
             # What DRF's Request takes as already authenticated (its
             # force_authenticate() in tests sets the same two attributes).
             request._force_auth_user = request.user
@@ -103,7 +103,9 @@ class HeaderAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        result = await database_sync_to_async(authenticate_header)(scope)
+        # Its own threads, never the database thread that every socket shares:
+        # a password costs a PBKDF2 (auth_pool.py).
+        result = await auth_pool.authenticate(authenticate_header, scope)
         if result is None:
             return await WebsocketDenier()(scope, receive, send)
         user, credentials = result
