@@ -1,6 +1,7 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
-from rest_framework.filters import SearchFilter
+
+from realtime_api.search import BoundedSearchFilter
 
 from .filters import CommentFilter, StableOrderingFilter
 from .models import Comment, Topic
@@ -16,7 +17,7 @@ class TopicViewSet(viewsets.ModelViewSet):
     serializer_class = TopicSerializer
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
     pagination_class = DiscussionPagination
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filter_backends = [DjangoFilterBackend, BoundedSearchFilter, StableOrderingFilter]
     owner_field = "owner"
     filterset_fields = ["is_private"]
     search_fields = ["title"]
@@ -39,7 +40,7 @@ class CommentViewSet(viewsets.ModelViewSet):
     serializer_class = CommentSerializer
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
     pagination_class = DiscussionPagination
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filter_backends = [DjangoFilterBackend, BoundedSearchFilter, StableOrderingFilter]
     owner_field = "author"
     filterset_class = CommentFilter
     search_fields = ["text"]

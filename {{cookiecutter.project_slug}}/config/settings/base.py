@@ -135,7 +135,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        # DRF's SearchFilter with at most 20 terms (a 400 past them).
+        "realtime_api.search.BoundedSearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     # Pagination is chosen per view (`pagination_class`), not globally.

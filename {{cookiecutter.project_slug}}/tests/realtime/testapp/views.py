@@ -1,8 +1,10 @@
 import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
+
+from realtime_api.search import BoundedSearchFilter
 
 from .models import Folder, Note
 from .serializers import FolderSerializer, NoteSerializer
@@ -55,7 +57,7 @@ class FolderViewSet(viewsets.ModelViewSet):
     serializer_class = FolderSerializer
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
     pagination_class = Pagination
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filter_backends = [DjangoFilterBackend, BoundedSearchFilter, StableOrderingFilter]
     owner_field = "owner"
     filterset_fields = ["is_private"]
     search_fields = ["name"]
@@ -74,7 +76,7 @@ class NoteViewSet(viewsets.ModelViewSet):
     serializer_class = NoteSerializer
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
     pagination_class = Pagination
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filter_backends = [DjangoFilterBackend, BoundedSearchFilter, StableOrderingFilter]
     owner_field = "author"
     filterset_class = NoteFilter
     search_fields = ["text"]
