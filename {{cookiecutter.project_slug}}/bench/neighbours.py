@@ -502,8 +502,10 @@ async def in_process(name, url, target, world, options, stats):
     )
     process.start()
     try:
-        if not await asyncio.to_thread(ready.wait, 600):
-            raise BenchError(f"The {name} attack did not start in 600 s.")
+        started = time.monotonic()
+        while not await asyncio.to_thread(ready.wait, 1):
+            if not process.is_alive() or time.monotonic() - started > 600:
+                raise BenchError(f"The {name} attack did not start.")
         if not results.empty():
             raise BenchError(f"The {name} attack failed: {results.get()['error']}")
         yield

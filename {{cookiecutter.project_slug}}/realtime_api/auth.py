@@ -60,7 +60,10 @@ class Credentials:
         so the handshake's answer is reused: no query per frame, and no
         password hashed per frame or per watch evaluation for Basic (a
         PBKDF2, ~0.25 s, would stall the thread that runs every socket's
-        views). A deleted token closes its socket.
+        views). What would change that answer closes the socket instead
+        (4001, sessions.py): a deleted token, or the user's password changed
+        or account deactivated (every authenticated socket is in its user's
+        group).
         """
         if self.method != "header":
             return
