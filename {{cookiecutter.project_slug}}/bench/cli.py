@@ -179,7 +179,8 @@ def build_parser():
         "--workloads",
         default=",".join(load.DEFAULT_WORKLOADS),
         help="Which to run, comma-separated (default: %(default)s; also "
-        "flood and slow, the overload workloads, which take minutes).",
+        "flood and slow, the overload workloads, which take minutes, and "
+        "neighbours, N1, which runs alone).",
     )
     sizes.add_argument(
         "--pace", type=float, default=20, help="F1: creates a second (20)"
