@@ -106,16 +106,19 @@ class Phase:
 
 def prepare(options, cookie):
     """Write the users, sessions, topics and big table (sync: before the loop)."""
-    try:
-        from discussion.models import Comment, Topic
-    except ImportError:
-        raise BenchError("--workloads neighbours needs the sample app") from None
+    from django.apps import apps
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
 
     from realtime_api.testing import create_session
 
+    from .scenario import DEFAULT
     from .sessions import bench_users
+
+    if DEFAULT is None:
+        raise BenchError("--workloads neighbours needs the sample app's comments")
+    Comment = apps.get_model(DEFAULT.model)
+    Topic = Comment._meta.get_field("topic").related_model
 
     victim, attacker, basic = bench_users(
         ["realtime-bench", "realtime-bench-neighbour", "realtime-bench-basic"]
