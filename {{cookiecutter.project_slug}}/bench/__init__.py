@@ -13,6 +13,8 @@ config/ or realtime_api/ imports it, and pyproject.toml does not install it
 - load.py: the run (workloads, endpoints, rounds); workloads.py: each
   measurement; client.py: the sockets, speaking PROTOCOL.md;
 - report.py: the ratios to the reference, the table and the JSON file;
+- neighbours.py: N1, what a noisy user or stranger costs the others
+  (`--workloads neighbours`);
 - reference.py: the least a Channels consumer can do for the same work;
 - asgi.py: the project's application plus that reference (never deploy it).
 

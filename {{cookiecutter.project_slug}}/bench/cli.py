@@ -33,7 +33,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import REFERENCE_PATH, load, report
+from . import REFERENCE_PATH, load, neighbours, report
 from . import soak as soaking
 from .client import BenchError
 from .scenario import DEFAULT, Scenario
@@ -63,7 +63,7 @@ def main(argv=None, stdout=None):
     console = Console(file=stdout or sys.stdout, highlight=False)
     if not console.is_terminal:
         console.width = 120  # A file or a pipe: do not wrap the table.
-    if args.soak is not None:
+    if args.soak is not None or "neighbours" in args.workloads:
         args.reference_url = "none"  # The soak loads the app alone.
     try:
         options = options_from(args)
@@ -78,6 +78,8 @@ def main(argv=None, stdout=None):
             transient=True,
             disable=args.no_progress or not console.is_terminal,
         )
+        if "neighbours" in options.workloads:
+            return run_neighbours(console, args, options, target)
         with progress:
             if args.soak is not None:
                 result = asyncio.run(run_soak(target, scenario, args.soak, progress))
@@ -177,7 +179,8 @@ def build_parser():
         "--workloads",
         default=",".join(load.DEFAULT_WORKLOADS),
         help="Which to run, comma-separated (default: %(default)s; also "
-        "flood and slow, the overload workloads, which take minutes).",
+        "flood and slow, the overload workloads, which take minutes, and "
+        "neighbours, N1, which runs alone).",
     )
     sizes.add_argument(
         "--pace", type=float, default=20, help="F1: creates a second (20)"
@@ -218,6 +221,32 @@ def build_parser():
         metavar="APP_LABEL.MODEL",
         help="The model the reference endpoint writes for the same creates "
         f"(default: the {MODEL_VARIABLE} setting or environment variable).",
+    )
+    nearby = parser.add_argument_group("N1, noisy neighbours (--workloads neighbours)")
+    nearby.add_argument(
+        "--neighbour-seconds",
+        type=float,
+        default=5,
+        help="Seconds the victim is measured alone and in each attack (5)",
+    )
+    nearby.add_argument(
+        "--attacks",
+        default=",".join(neighbours.ATTACKS),
+        help="Which attacks, comma-separated (default: %(default)s)",
+    )
+    nearby.add_argument(
+        "--toggles", type=int, default=1000, help="replay: privacy toggles (1000)"
+    )
+    nearby.add_argument(
+        "--watch-rows",
+        type=int,
+        default=50_000,
+        help="watch-memory: comments in the watched topic (50,000)",
+    )
+    nearby.add_argument(
+        "--server-log",
+        metavar="PATH",
+        help="The server's log file: ERROR lines are counted per phase.",
     )
     parser.add_argument(
         "--redis-url",
@@ -453,6 +482,42 @@ def http_path(stream):
 
     adapter = get_registry().get(stream)
     return adapter.path() if adapter is not None else f"/api/{stream}/"
+
+
+# N1, noisy neighbours -------------------------------------------------------------
+
+
+def run_neighbours(console, args, options, target):
+    if options.workloads != ("neighbours",):
+        raise OptionError("--workloads neighbours runs alone.")
+    attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip())
+    unknown = set(attacks) - set(neighbours.ATTACKS)
+    if unknown:
+        raise OptionError(
+            f"--attacks: unknown {', '.join(sorted(unknown))}. "
+            f"Use some of: {', '.join(neighbours.ATTACKS)}."
+        )
+    if not 1 <= args.neighbour_seconds <= 600:
+        raise OptionError("--neighbour-seconds must be between 1 and 600.")
+    if not 1 <= args.toggles <= 10_000:
+        raise OptionError("--toggles must be between 1 and 10000.")
+    if not 1 <= args.watch_rows <= 2_000_000:
+        raise OptionError("--watch-rows must be between 1 and 2000000.")
+    nopts = neighbours.Options(
+        seconds=args.neighbour_seconds,
+        toggles=args.toggles,
+        rows=args.watch_rows,
+        attacks=attacks,
+        server_log=args.server_log,
+    )
+    world = neighbours.prepare(nopts, target.cookie)
+    phases = asyncio.run(neighbours.run(target, world, nopts))
+    neighbours.print_table(console, phases, nopts)
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump(neighbours.as_dict(phases), file, indent=2)
+            file.write("\n")
+    return 0
 
 
 # The soak -----------------------------------------------------------------------

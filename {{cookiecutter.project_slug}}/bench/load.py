@@ -39,6 +39,7 @@ from .workloads import creates, fanout, hold_idle, http_creates
 APP, REFERENCE, HTTP = "app", "reference", "http"
 
 WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4", "w5", "flood", "slow")
+WORKLOADS += ("neighbours",)  # N1 (neighbours.py): runs alone, from cli.py.
 # F1 and S1 take minutes and want the default frame rate: asked for by name.
 DEFAULT_WORKLOADS = ("w1", "http", "w2", "w2u", "w3", "w4", "w5")
 

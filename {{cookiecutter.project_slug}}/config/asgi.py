@@ -18,6 +18,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from realtime_api.auth import RealtimeAuthMiddlewareStack  # noqa: E402
+from realtime_api.handshake_guard import HandshakeGuard  # noqa: E402
 from realtime_api.routing import websocket_urlpatterns  # noqa: E402
 from realtime_api.server_transport import ServerTransportMiddleware  # noqa: E402
 
@@ -28,9 +29,14 @@ application = ProtocolTypeRouter(
         # classes), a one-time ticket, or the session cookie from an allowed
         # Origin; anything else refused is an HTTP 403 (realtime_api/auth.py).
         # Outermost: what the server exposes of each socket's send buffer,
-        # to bound the bytes queued for a slow reader (4009).
+        # to bound the bytes queued for a slow reader (4009). Then a Host
+        # outside ALLOWED_HOSTS or an unrouted path is refused before any
+        # authentication, with one log line (realtime_api/handshake_guard.py).
         "websocket": ServerTransportMiddleware(
-            RealtimeAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            HandshakeGuard(
+                RealtimeAuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+                websocket_urlpatterns,
+            )
         ),
     }
 )

@@ -28,7 +28,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from . import request_factory, tickets
+from . import auth_pool, request_factory, tickets
 from .expiry import expires_at_of, has_expired
 from .origins import CsrfOriginValidator
 from .sessions import token_group
@@ -62,18 +62,19 @@ class Credentials:
         view's SessionAuthentication reads it. A header is read by the view's
         own authentication classes, as over HTTP; where they begin with the
         classes that accepted it at the handshake they would answer the same,
-        so for a revocable token (its deletion closes the socket) or
-        credentials that expire (the socket closes at expiry) that answer is
-        reused: no database query per frame, and a request built later for
-        events still runs as the socket's user once those credentials have
-        been replaced by `reauthenticate`.
+        so the handshake's answer is reused: no query per frame, and no
+        password hashed per frame or per watch evaluation for Basic (a
+        PBKDF2, ~0.25 s, would stall the thread that runs every socket's
+        views). What would change that answer closes the socket instead
+        (4001, sessions.py): a deleted token, or the user's password changed
+        or account deactivated (every authenticated socket is in its user's
+        group). Credentials replaced by `reauthenticate` keep this answer too,
+        so a request built later for events still runs as the socket's user.
         """
         if self.method != "header":
             return
         classes = tuple(getattr(view, "authentication_classes", ()))
-        if (self.revocable or self.expires_at is not None) and (
-            classes[: len(self.authentication_classes)] == self.authentication_classes
-        ):
+        if classes[: len(self.authentication_classes)] == self.authentication_classes:
             # What DRF's Request takes as already authenticated (its
             # force_authenticate() in tests sets the same two attributes).
             request._force_auth_user = request.user
@@ -111,7 +112,9 @@ class HeaderAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        result = await database_sync_to_async(authenticate_header)(scope)
+        # Its own threads, never the database thread that every socket shares:
+        # a password costs a PBKDF2 (auth_pool.py).
+        result = await auth_pool.authenticate(authenticate_header, scope)
         if result is None:
             return await WebsocketDenier()(scope, receive, send)
         user, credentials = result

@@ -186,6 +186,21 @@ def view_threads():
     return getattr(settings, "REALTIME_API_VIEW_THREADS", None)
 
 
+def auth_threads():
+    """Threads authenticating Authorization headers other than Basic (auth_pool)."""
+    return getattr(settings, "REALTIME_API_AUTH_THREADS", 2)
+
+
+def password_threads():
+    """Threads checking `Authorization: Basic` passwords (auth_pool.py)."""
+    return getattr(settings, "REALTIME_API_PASSWORD_THREADS", 1)
+
+
+def auth_queue():
+    """Handshakes waiting for an authentication thread; past them, refused."""
+    return getattr(settings, "REALTIME_API_AUTH_QUEUE", 8)
+
+
 def max_queued_bytes():
     """Bytes waiting to be sent to a socket; past them it is closed with 4009."""
     return getattr(settings, "REALTIME_API_MAX_QUEUED_BYTES", 1024 * 1024)

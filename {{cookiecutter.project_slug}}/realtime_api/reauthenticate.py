@@ -29,6 +29,7 @@ import asyncio
 import dataclasses
 import logging
 
+from . import auth_pool
 from .auth import authenticate_header
 from .expiry import iso, seconds_left
 from .protocol import ProtocolError, dumps, response_frame
@@ -87,7 +88,9 @@ class ReauthenticateMixin:
                 "Authorization header or a ticket.",
             )
         scope = with_authorization(self.scope, authorization)
-        result = await self.runtime.view_threads.run(authenticate_header, scope)
+        # As a handshake: in the authentication threads, never in the one
+        # every socket's views share (a Basic password costs a PBKDF2).
+        result = await auth_pool.authenticate(authenticate_header, scope)
         if result is None:
             raise ProtocolError(
                 403,

@@ -138,7 +138,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        # DRF's SearchFilter with at most 20 terms (a 400 past them).
+        "realtime_api.search.BoundedSearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     # Pagination is chosen per view (`pagination_class`), not globally.
@@ -264,6 +265,13 @@ REALTIME_API_TRUSTED_PROXIES = env.list("REALTIME_API_TRUSTED_PROXIES", default=
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.
 REALTIME_API_VIEW_THREADS = env.int("REALTIME_API_VIEW_THREADS", default=0) or None
+# Handshakes with an Authorization header are authenticated in threads of
+# their own, never in the database thread every socket shares
+# (realtime_api/auth_pool.py): Basic passwords in PASSWORD_THREADS, other
+# schemes in AUTH_THREADS; past the threads + AUTH_QUEUE waiting, refused (403).
+REALTIME_API_AUTH_THREADS = env.int("REALTIME_API_AUTH_THREADS", default=2)
+REALTIME_API_PASSWORD_THREADS = env.int("REALTIME_API_PASSWORD_THREADS", default=1)
+REALTIME_API_AUTH_QUEUE = env.int("REALTIME_API_AUTH_QUEUE", default=8)
 # Pages on these origins (besides those Django's CSRF check accepts) may open
 # a socket with a ticket from POST /api/realtime/ticket/, e.g.
 # "https://app.example.com": tickets only (realtime_api/origins.py).

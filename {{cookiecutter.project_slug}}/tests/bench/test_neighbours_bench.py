@@ -1,0 +1,55 @@
+"""N1, the noisy neighbours (`--workloads neighbours`), at small sizes.
+
+Every attack runs against a real daphne, the victim is measured alone and
+during each, and the server logs nothing at ERROR meanwhile.
+"""
+
+import json
+
+import pytest
+
+from bench import neighbours
+
+from .test_bench import bench_server, needs_default_scenario, run_bench  # noqa: F401
+
+
+@pytest.mark.timeout(300)
+def test_the_neighbours_table_has_every_attack(
+    bench_server,  # noqa: F811
+    needs_default_scenario,  # noqa: F811
+    tmp_path,
+):
+    path = tmp_path / "neighbours.json"
+    status, out = run_bench(
+        "--url",
+        f"{bench_server.url}/ws/",
+        "--server-pid",
+        str(bench_server.process.pid),
+        "--server-log",
+        bench_server.log_file.name,
+        "--workloads",
+        "neighbours",
+        "--neighbour-seconds",
+        "1",
+        "--toggles",
+        "5",
+        "--watch-rows",
+        "200",
+        "--no-progress",
+        "--json",
+        str(path),
+    )
+    assert status == 0, out
+    phases = json.loads(path.read_text())["neighbours"]
+    assert [p["name"] for p in phases] == ["alone", *neighbours.ATTACKS]
+    for phase in phases:
+        assert phase["request_p99_ms"] > 0 and phase["event_p99_ms"] > 0, phase
+        assert phase["missing_events"] == 0, phase
+        assert phase["error_lines"] == 0, (phase, bench_server.log())
+    attacks = {p["name"]: p["attack"] for p in phases[1:]}
+    assert set(attacks["bad-basic"]) == {"403"}, attacks  # Refused, every one.
+    assert set(attacks["unrouted"]) == {"403"}, attacks
+    assert attacks["basic-watches"]["watch 200"] == neighbours.BASIC_WATCHES
+    assert attacks["replay"]["replay 200"] >= 1
+    assert phases[-2]["rss_delta_mb"] is not None  # watch-memory
+    assert "x alone" in out and "holds" in out
