@@ -70,9 +70,9 @@ async def read_until_closed(ws, timeout=30):
             return frames, closed.rcvd.code if closed.rcvd else None
 
 
-async def test_a_reader_that_stops_is_closed_4009_and_resumes(testapp_servers, user):
+async def test_a_reader_that_stops_is_closed_4009_and_resumes(each_server, user):
     """Past the bound: 4009 behind the backlog, nothing after, then `since`."""
-    server = testapp_servers(
+    server = each_server(
         env={
             "REALTIME_API_MAX_QUEUED_BYTES": "65536",
             "REALTIME_API_FRAME_RATE": "0",
@@ -118,9 +118,9 @@ async def test_a_reader_that_stops_is_closed_4009_and_resumes(testapp_servers, u
             assert await asyncio.to_thread(overloads, server, "slow_consumer") == 1
 
 
-async def test_a_socket_flooding_without_reading_is_closed_4008(testapp_servers, user):
+async def test_a_socket_flooding_without_reading_is_closed_4008(each_server, user):
     """5,000 frames at full speed: closed after its burst; others are served."""
-    server = testapp_servers(
+    server = each_server(
         env={
             "REALTIME_API_FRAME_RATE": "20",
             "REALTIME_API_FRAME_BURST": "40",
