@@ -47,7 +47,9 @@ class Outbox:
         self.max_bytes = max_bytes
         self.messages = deque()  # (ASGI message, size), oldest first
         self.queued = 0  # bytes waiting here, unsent, or held for later (reserve())
-        self.unsent = deque()  # (mark, size) handed to the server, not yet sent
+        # Handed to a server whose kernel counts (uvicorn), maybe not sent yet:
+        self.unmarked = 0  # bytes handed since the kernel was last asked
+        self.unsent = deque()  # (mark, size): sent once the kernel passed mark
         self.closed = False  # A close is queued or sent: nothing more goes in.
         self.slow = False  # Closed as a slow consumer.
         self.patient = None  # The task whose sends wait for room.
@@ -97,7 +99,7 @@ class Outbox:
         while self.queued > self.max_bytes // 2 and not self.closed:
             self.room.clear()
             self.settle()
-            if not self.unsent:
+            if not self.transport.counts_kernel:
                 await self.room.wait()
                 continue
             try:  # Nothing tells when the kernel sends: ask it now and then.
@@ -108,19 +110,31 @@ class Outbox:
 
     def handed(self, size):
         """`size` bytes went to the server: gone, or held until its kernel sends."""
-        counts = self.transport.counts()
-        if counts is None:
+        if self.transport.counts_kernel:
+            self.unmarked += size
+        else:
             self.release(size)
-            return
-        self.unsent.append((counts[0], size))
-        self.settle(counts)
 
-    def settle(self, counts=None):
-        """Release what the server's kernel has sent since we last asked."""
-        if not self.unsent:
+    def settle(self):
+        """Release what the server's kernel has sent (asked near the bound only).
+
+        What was handed since the last time is marked with all the server has
+        been handed so far: sent at the latest when all that is.
+        """
+        if not (self.unmarked or self.unsent):
             return
-        sent = (counts or self.transport.counts() or (None, None))[1]
-        while self.unsent and (sent is None or self.unsent[0][0] <= sent):
+        counts = self.transport.counts()
+        if counts is None:  # Closing or closed: the server holds nothing more.
+            held = self.unmarked + sum(size for _, size in self.unsent)
+            self.unsent.clear()
+            self.unmarked = 0
+            self.release(held)
+            return
+        handed, sent = counts
+        if self.unmarked:
+            self.unsent.append((handed, self.unmarked))
+            self.unmarked = 0
+        while self.unsent and self.unsent[0][0] <= sent:
             self.release(self.unsent.popleft()[1])
 
     async def run(self):
@@ -160,6 +174,7 @@ class Outbox:
         self.closed = True
         self.messages.clear()
         self.unsent.clear()
+        self.unmarked = 0
         self.queued = 0
         self.room.set()
         self.task.cancel()

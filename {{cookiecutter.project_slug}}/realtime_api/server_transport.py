@@ -69,7 +69,9 @@ def transport_of(scope):
 
 
 class Transport:
-    """A server whose `send` waits for the peer itself (uvicorn, tests)."""
+    """A server that says nothing of what it holds (tests, other servers)."""
+
+    counts_kernel = False  # Whether counts() says what the kernel sent.
 
     def start(self):
         """Call once the socket is accepted."""
@@ -186,6 +188,8 @@ class KernelTransport(Transport):
     uvicorn's own `send` waits while its transport buffer is full; the outbox
     also counts what the kernel has not sent (`counts()`).
     """
+
+    counts_kernel = True
 
     def __init__(self, protocol):
         self.protocol = protocol

@@ -65,9 +65,7 @@ async def test_refusals_429_and_413_leave_the_socket_open(each_server, user):
             "REALTIME_API_MAX_FRAME_BYTES": "1024",
         }
     )
-    folders = [
-        await Folder.objects.acreate(name=f"F{i}", owner=user) for i in range(3)
-    ]
+    folders = [await Folder.objects.acreate(name=f"F{i}", owner=user) for i in range(3)]
     key = await database_sync_to_async(create_session)(user)
     async with await LiveClient.connect(server.url, key) as client:
         # 40 frames at once, 2 may wait: the rest are refused without `wait`.
