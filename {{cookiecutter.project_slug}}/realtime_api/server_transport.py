@@ -203,8 +203,12 @@ class KernelTransport(Transport):
     def keep_open_for(self, seconds):
         # uvicorn closes the transport this long after its close frame is
         # written unless the peer answers it (10 s): let the peer read it.
+        # Its close waits for the peer to read what it holds, for ever: cut
+        # the socket then, as daphne does, if the peer has not read it all.
         if hasattr(self.protocol, "close_timeout"):
             self.protocol.close_timeout = seconds
+        transport = self.protocol.transport
+        asyncio.get_running_loop().call_later(seconds + 1, transport.abort)
 
     def stop_reading(self):
         # uvicorn resumes reading when it sends a close frame if it paused
