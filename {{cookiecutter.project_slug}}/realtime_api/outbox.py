@@ -6,10 +6,9 @@ in order, and a task hands it to the server as fast as the server takes it
 server tells (uvicorn), a message handed on still counts until the kernel
 has sent it: compressed, megabytes of events fit in the kernel's buffer. A
 socket that does not read fills the queue; past `max_bytes` it is a slow
-consumer: what
-waits is dropped and the socket is closed with 4009, behind what the server
-already holds, and kept open up to SLOW_CLOSE_SECONDS for the client to read
-it (PROTOCOL.md, "Limits and overload").
+consumer: what waits is dropped and the socket is closed with 4009, behind
+what the server already holds, and kept open up to SLOW_CLOSE_SECONDS for
+the client to read it (PROTOCOL.md, "Limits and overload").
 
 Events (sent by the hub for every socket) never wait. The socket's own
 request task does: `patient` waits for room before it adds a response or a

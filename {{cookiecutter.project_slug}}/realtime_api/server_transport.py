@@ -89,7 +89,7 @@ class Transport:
         """(handed, sent): bytes the server was given, bytes it sent; or None.
 
         Both count from the socket's start; None when the server does not
-        say (the server's `send` waits itself, or hands bytes on at once).
+        say, or its socket is closing (it holds nothing more for the app).
         """
         return None
 
@@ -171,14 +171,14 @@ def kernel_counts(transport):
         return None
     try:
         info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
-        queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, NO_BYTES)
+        in_queue = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, NO_BYTES)
     except (OSError, AttributeError, ValueError):
         return None
     if len(info) < TCP_INFO_SIZE:
         return None  # A kernel older than 4.6.
     (acked,) = struct.unpack_from("Q", info, BYTES_ACKED_AT)
     (not_sent,) = struct.unpack_from("I", info, NOTSENT_BYTES_AT)
-    in_kernel = acked + struct.unpack("i", queued)[0]
+    in_kernel = acked + struct.unpack("i", in_queue)[0]  # Unacknowledged or unsent.
     return in_kernel + transport.get_write_buffer_size(), in_kernel - not_sent
 
 
