@@ -105,20 +105,24 @@ class Stall:
     """A subscriber that stopped reading, and what it took to close it."""
 
     reader: object  # its socket (websockets)
-    folder: Folder
-    session_key: str
     created: int  # notes created until the server decided it was slow
     seconds: float
     rss_growth: int  # server RSS at the decision, minus at the subscribe
 
 
-async def stall_until_slow(server, user, writer, folder):
-    """Subscribe a stalled reader to `folder`; create notes until it is slow."""
+async def subscribed_stalled_reader(server, user, folder):
+    """A `stalled_reader()` of `user`'s, subscribed to the notes of `folder`."""
     key = await database_sync_to_async(create_session)(user)
     reader = await stalled_reader(server, key)
     subscribe = {"stream": "notes/subscribe/", "payload": {"folder": folder.pk}}
     await reader.send(json.dumps({**subscribe, "request_id": "s"}))
     assert json.loads(await reader.recv())["status"] == 200
+    return reader
+
+
+async def stall_until_slow(server, user, writer, folder):
+    """Subscribe a stalled reader to `folder`; create notes until it is slow."""
+    reader = await subscribed_stalled_reader(server, user, folder)
     rss = server_rss(server.process.pid)
     started = time.monotonic()
     created = 0
@@ -127,7 +131,7 @@ async def stall_until_slow(server, user, writer, folder):
         created += 25
         assert created < 5000, "the stalled reader was never closed"
     growth = server_rss(server.process.pid) - rss
-    return Stall(reader, folder, key, created, time.monotonic() - started, growth)
+    return Stall(reader, created, time.monotonic() - started, growth)
 
 
 async def test_a_reader_that_stops_is_closed_4009_and_resumes(each_server, user):
@@ -171,10 +175,7 @@ async def stall_for(server, user, events):
     """Send `events` notes past a stalled reader: (server RSS growth, its close)."""
     folder = await Folder.objects.acreate(name=f"Busy {server.port}", owner=user)
     key = await database_sync_to_async(create_session)(user)
-    reader = await stalled_reader(server, key)
-    subscribe = {"stream": "notes/subscribe/", "payload": {"folder": folder.pk}}
-    await reader.send(json.dumps({**subscribe, "request_id": "s"}))
-    assert json.loads(await reader.recv())["status"] == 200
+    reader = await subscribed_stalled_reader(server, user, folder)
     async with await LiveClient.connect(server.url, key) as writer:
         await create_notes(writer, folder, 50)  # Warm up (the reader gets them).
         rss = server_rss(server.process.pid)
