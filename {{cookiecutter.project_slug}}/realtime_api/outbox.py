@@ -2,11 +2,13 @@
 
 Everything the consumer sends (responses, events, its close) is queued here,
 in order, and a task hands it to the server as fast as the server takes it
-(server_transport.py: daphne's buffer, uvicorn's own waiting). A socket that
-does not read fills the queue; past `max_bytes` it is a slow consumer: what
-waits is dropped and the socket is closed with 4009, behind what the server
-already holds, and kept open up to SLOW_CLOSE_SECONDS for the client to read
-it (PROTOCOL.md, "Limits and overload").
+(server_transport.py: daphne's buffer, uvicorn's own waiting). Where the
+server tells (uvicorn), a message handed on still counts until the kernel
+has sent it: compressed, megabytes of events fit in the kernel's buffer. A
+socket that does not read fills the queue; past `max_bytes` it is a slow
+consumer: what waits is dropped and the socket is closed with 4009, behind
+what the server already holds, and kept open up to SLOW_CLOSE_SECONDS for
+the client to read it (PROTOCOL.md, "Limits and overload").
 
 Events (sent by the hub for every socket) never wait. The socket's own
 request task does: `patient` waits for room before it adds a response or a
@@ -26,6 +28,8 @@ SLOW_CONSUMER = 4009
 SLOW_CONSUMER_REASON = "slow consumer: reconnect and resume with since"
 # How long a slow consumer's close frame may wait behind what it has not read.
 SLOW_CLOSE_SECONDS = 60
+# How often a task waiting for room asks the kernel what it has sent.
+KERNEL_POLL_SECONDS = 0.05
 
 
 def message_size(message):
@@ -41,7 +45,10 @@ class Outbox:
         self.transport = transport
         self.max_bytes = max_bytes
         self.messages = deque()  # (ASGI message, size), oldest first
-        self.queued = 0  # bytes waiting here, or held for later (reserve())
+        self.queued = 0  # bytes waiting here, unsent, or held for later (reserve())
+        # Handed to a server whose kernel counts (uvicorn), maybe not sent yet:
+        self.unmarked = 0  # bytes handed since the kernel was last asked
+        self.unsent = deque()  # (mark, size): sent once the kernel passed mark
         self.closed = False  # A close is queued or sent: nothing more goes in.
         self.slow = False  # Closed as a slow consumer.
         self.patient = None  # The task whose sends wait for room.
@@ -54,9 +61,7 @@ class Outbox:
     async def send(self, message):
         """Queue an ASGI message (the consumer's `base_send`)."""
         if self.patient is not None and asyncio.current_task() is self.patient:
-            while self.queued > self.max_bytes // 2 and not self.closed:
-                self.room.clear()
-                await self.room.wait()
+            await self.wait_for_room()
         if self.closed:
             return
         size = message_size(message)
@@ -75,6 +80,8 @@ class Outbox:
         if self.closed:
             return False
         if self.queued and self.queued + size > self.max_bytes:
+            self.settle()
+        if self.queued and self.queued + size > self.max_bytes:
             self.overflow()
             return False
         self.queued += size
@@ -85,6 +92,49 @@ class Outbox:
         self.queued -= size
         if self.queued <= self.max_bytes // 2:
             self.room.set()
+
+    async def wait_for_room(self):
+        """Wait until at most half the bound is held (a patient task's send)."""
+        while self.queued > self.max_bytes // 2 and not self.closed:
+            self.room.clear()
+            self.settle()
+            if not self.transport.counts_kernel:
+                await self.room.wait()
+                continue
+            try:  # Nothing tells when the kernel sends: ask it now and then.
+                async with asyncio.timeout(KERNEL_POLL_SECONDS):
+                    await self.room.wait()
+            except TimeoutError:
+                pass
+
+    def handed(self, size):
+        """`size` bytes went to the server: gone, or held until its kernel sends."""
+        if self.transport.counts_kernel:
+            self.unmarked += size
+        else:
+            self.release(size)
+
+    def settle(self):
+        """Release what the server's kernel has sent (asked near the bound only).
+
+        What was handed since the last time is marked with all the server has
+        been handed so far: sent at the latest when all that is.
+        """
+        if not (self.unmarked or self.unsent):
+            return
+        counts = self.transport.counts()
+        if counts is None:  # Closing or closed: the server holds nothing more.
+            held = self.unmarked + sum(size for _, size in self.unsent)
+            self.unsent.clear()
+            self.unmarked = 0
+            self.release(held)
+            return
+        handed, sent = counts
+        if self.unmarked:
+            self.unsent.append((handed, self.unmarked))
+            self.unmarked = 0
+        while self.unsent and self.unsent[0][0] <= sent:
+            self.release(self.unsent.popleft()[1])
 
     async def run(self):
         while True:
@@ -99,9 +149,9 @@ class Outbox:
                 # The server refuses: the socket is going; its disconnect follows.
                 logger.warning("Could not send to a socket", exc_info=True)
                 self.closed = True
-                return
-            finally:
                 self.release(size)
+                return
+            self.handed(size)
             if message["type"] == "websocket.close":
                 return
 
@@ -122,6 +172,8 @@ class Outbox:
             return
         self.closed = True
         self.messages.clear()
+        self.unsent.clear()
+        self.unmarked = 0
         self.queued = 0
         self.room.set()
         self.task.cancel()

@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import pytest
 from django.core.cache import cache
 
+from realtime_api.live_server import DaphneServer, UvicornServer
+
 from .testapp.models import Folder, Note
 from .testapp.settings import REALTIME_API_REGISTRY, ROOT_URLCONF
 
@@ -29,6 +31,25 @@ def testapp_streams(settings):
 def testapp_servers(daphne_servers):
     """`daphne_servers` that serve the test app: `start(env=None)`."""
     return lambda env=None: daphne_servers(env={**SERVER_ENV, **(env or {})})
+
+
+@pytest.fixture(params=[DaphneServer, UvicornServer], ids=["daphne", "uvicorn"])
+def each_server(request, transactional_db):
+    """Like `testapp_servers`, once on daphne and once on uvicorn.
+
+    For the tests of the protocol's limits and close codes, which must hold
+    on both servers (README, "Which server").
+    """
+    servers = []
+
+    def start(env=None):
+        server = request.param(env={**SERVER_ENV, **(env or {})}).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture
