@@ -1,6 +1,8 @@
 # Two commands for everything (see README.md):
 #   make demo   bake a project with the defaults and run its development server
 #   make test   run the template's whole test suite
+#   make lock   recompile the generated project's lock, requirements.txt
+#   make test-newest  the generated suite on the newest releases inside the ranges
 # Needs Python 3.11+ with the venv module (Debian/Ubuntu: python3-venv) and make.
 
 PYTHON ?= python3
@@ -20,7 +22,7 @@ JOBS ?= 2
 PYTHONS ?=
 export PYTHONS
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean lock test-newest
 
 # The tooling venv: cookiecutter, pytest, pytest-cookies, ruff (pyproject.toml's `test` extra).
 $(VENV)/.installed: pyproject.toml
@@ -37,7 +39,8 @@ demo: $(VENV)/.installed
 	@project=$$(dirname $(DEMO_DIR)/*/manage.py) && cd $$project \
 		&& echo "Installing $$project into $$project/.venv ..." \
 		&& $(PYTHON) -m venv .venv \
-		&& .venv/bin/python -m pip install --quiet -e ".[dev]" \
+		&& .venv/bin/python -m pip install --quiet -r requirements.txt \
+		&& .venv/bin/python -m pip install --quiet --no-deps -e . \
 		&& .venv/bin/python manage.py migrate --verbosity 0 \
 		&& echo "" \
 		&& .venv/bin/python manage.py demo_data \
@@ -48,6 +51,39 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/ $(if $(filter-out 0,$(JOBS)),-n $(JOBS) --dist loadgroup) $(PYTEST_ARGS)
+
+# The generated project's lock, {{cookiecutter.project_slug}}/requirements.txt:
+# compiled in a bake (pyproject.toml is templated) with the command its header
+# names, the pins already there kept unless the ranges exclude them. UPGRADE=1
+# moves every pin to the newest release inside the ranges.
+LOCK_DIR := $(BUILD)/lock
+LOCK := {{cookiecutter.project_slug}}/requirements.txt
+lock: $(VENV)/.installed
+	rm -rf $(LOCK_DIR)
+	$(VENV)/bin/cookiecutter --no-input --output-dir $(LOCK_DIR) .
+	@project=$$(dirname $(LOCK_DIR)/*/manage.py) && cd $$project \
+		&& $(CURDIR)/$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal \
+			--python-version 3.11 --generate-hashes --no-annotate $(if $(UPGRADE),--upgrade) \
+			--output-file requirements.txt --quiet \
+		&& cp requirements.txt "$(CURDIR)/$(LOCK)"
+	@echo "$(LOCK) compiled; commit it."
+
+# The canary: the default bake on the newest releases inside its ranges (a
+# fresh pip install -e ".[dev]", as a user without the lock gets), then its
+# suite (PYTEST_ARGS apply). Lists the packages that differ from the lock
+# first, and again if the suite fails: the suspects. `make test` stays locked.
+NEWEST_DIR := $(BUILD)/newest
+test-newest: $(VENV)/.installed
+	rm -rf $(NEWEST_DIR)
+	$(VENV)/bin/cookiecutter --no-input --output-dir $(NEWEST_DIR) .
+	@project=$$(dirname $(NEWEST_DIR)/*/manage.py) && cd $$project \
+		&& $(PYTHON) -m venv .venv \
+		&& .venv/bin/python -m pip install --quiet -e ".[dev]" \
+		&& .venv/bin/python scripts/newest_vs_lock.py > newest-vs-lock.md \
+		&& cat newest-vs-lock.md && echo "" \
+		&& { .venv/bin/python -m pytest $(PYTEST_ARGS) \
+			|| { echo "" >&2; echo "make test-newest: FAILED on the newest releases. Not in the lock:" >&2; \
+				cat newest-vs-lock.md >&2; exit 1; }; }
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check hooks tests

@@ -113,7 +113,12 @@ def installs():
 
 @pytest.fixture(scope="module", params=[install_param(install) for install in INSTALLS])
 def installed_project(request, cookies_session, pythons, installs):
-    """Bake (cookiecutter's defaults plus the bake's overrides), then pip install -e ".[dev]" in a new venv."""
+    """Bake (cookiecutter's defaults plus the bake's overrides), then install it from its lock in a new venv.
+
+    As the generated README and CI do: pip install -r requirements.txt (every
+    dependency pinned, with hashes), the project itself without dependencies,
+    and pip check (the pins satisfy pyproject.toml's ranges).
+    """
     bake, python = request.param
     if python not in pythons:
         listed = os.environ.get("PYTHONS", "").strip()
@@ -126,7 +131,9 @@ def installed_project(request, cookies_session, pythons, installs):
     started = time.monotonic()
     run([pythons[python], "-m", "venv", project / ".venv"], cwd=project)
     venv_python = project / ".venv" / "bin" / "python"
-    run([venv_python, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=project)
+    run([venv_python, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"], cwd=project)
+    run([venv_python, "-m", "pip", "install", "--quiet", "--no-deps", "-e", "."], cwd=project)
+    run([venv_python, "-m", "pip", "check"], cwd=project)
     versions = run([venv_python, "-c", VERSIONS_PROBE], cwd=project)
     installed = InstalledProject(project, bake, result.context["project_slug"], venv_python, *versions.split())
     print(f"\n{bake}: {installed}, installed in {time.monotonic() - started:.0f} s")
@@ -209,7 +216,7 @@ def test_own_test_suite_passes(installed_project, pythons, record_property):
 
 
 def test_pip_resolves_the_expected_django(installed_project):
-    """pip installs Django 5.2 LTS on Python 3.11 and 6.x from 3.12, as the READMEs say."""
+    """The lock installs Django 5.2 LTS on Python 3.11 and 6.x from 3.12, as the READMEs say."""
     line = django_line(installed_project.python_version)
     assert installed_project.django_version.startswith(f"{line}."), f"{installed_project}: expected Django {line}.x"
 

@@ -165,6 +165,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error responses (400, 401, 403, 404, 429) in DRF's
+    # shapes, after drf-spectacular's default hook (enums as components).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "realtime_api.openapi_errors.document_error_responses",
+    ],
 }
 
 # --- Realtime API (realtime_api/) -----------------------------------------------------

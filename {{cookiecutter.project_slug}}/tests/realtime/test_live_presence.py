@@ -140,8 +140,14 @@ async def test_a_redis_restart_leaves_no_ghost_and_loses_nobody(
             event = await stays.receive_event()
             assert event["data"] == {"joined": [member(admin)], "left": []}
         await also_stays.request("folders", "leave", folder.pk)
-        departures = [(await stays.receive_event())["data"] for _ in range(2)]
-        assert sorted(m["name"] for d in departures for m in d["left"]) == [
-            "admin",
-            "other",
-        ]
+        # admin and other, in one frame or two: changes within 50 ms share a
+        # batch (PROTOCOL.md, presence). With redis 8.1 the first command after
+        # the restart failed on a stale pooled connection and its retry kept
+        # the two apart; redis 8.2 replaces such a connection at checkout
+        # (redis/redis-py#4260), and they come together.
+        departed = []
+        while len(departed) < 2:
+            event = (await stays.receive_event())["data"]
+            assert event["joined"] == []
+            departed += [m["name"] for m in event["left"]]
+        assert sorted(departed) == ["admin", "other"]
