@@ -18,7 +18,8 @@ ANSWERS = {
 }
 
 # What each unselected option takes away, relative to the project folder.
-SAMPLE_APP_PATHS = ("discussion", "tests/discussion")
+# The scale bench drives the sample's topics and comments.
+SAMPLE_APP_PATHS = ("discussion", "tests/discussion", "bench/scale.py")
 GITHUB_ACTIONS_PATHS = (".github",)
 LICENSE_PATHS = ("LICENSE",)
 

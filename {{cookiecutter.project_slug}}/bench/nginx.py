@@ -1,6 +1,6 @@
 """Run deploy/nginx.conf for real: Debian's nginx on loopback ports, in front
-of daphne processes, as a child process (no daemon, no TLS). The deploy tests
-(tests/discussion/test_deploy.py) and the scale bench (bench/scale.py) use it.
+of daphne processes, as a child process (no daemon, no TLS), for the deploy
+tests and the scale bench (bench/scale.py).
 
 The shipped site is rendered with the fewest changes that let it run here:
 the upstream's servers, the static folder, a loopback port instead of TLS.
@@ -10,6 +10,7 @@ what the tests run fails loudly.
 
 import os
 import re
+import resource
 import shlex
 import subprocess
 from pathlib import Path
@@ -77,24 +78,28 @@ def render_site(upstream_ports, port, static_root, extra_ws_directives=""):
     )
 
 
-def main_config(prefix, site, worker_connections=1024):
+def main_config(prefix, site, worker_connections=1024, workers=1):
     """nginx.conf for a foreground nginx whose files all live under `prefix`.
 
-    Each proxied socket takes two of the worker's connections (client and
-    upstream) and two file descriptors.
+    Each proxied socket takes two of its worker's connections (client and
+    upstream) and two file descriptors: more workers, when a worker would
+    need more descriptors than the file limit allows.
     """
     types = f"include {MIME_TYPES};" if MIME_TYPES.exists() else ""
     temp = "".join(
         f"    {kind}_temp_path {prefix}/{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    # Past the hard limit setrlimit fails (without CAP_SYS_RESOURCE).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nofile = min(2 * worker_connections + 100, hard)
     # As root, workers would switch to an unprivileged user that cannot read
     # the test's private temporary folders.
     user = "user root;\n" if os.geteuid() == 0 else ""
     http = f"    {types}\n    access_log {prefix}/access.log;\n{temp}{site}"
     return (
-        f"{user}daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\n"
-        f"worker_rlimit_nofile {2 * worker_connections + 100};\n"
+        f"{user}daemon off;\nworker_processes {workers};\npid {prefix}/nginx.pid;\n"
+        f"worker_rlimit_nofile {nofile};\n"
         f"error_log {prefix}/error.log warn;\n"
         # (Not an f-string: the template engine reads double braces.)
         "events { worker_connections " + str(worker_connections) + "; }\n"
@@ -112,6 +117,7 @@ class NginxServer:
         upstream_ports,
         static_root,
         worker_connections=1024,
+        workers=1,
         **render,
     ):
         self.binary = binary
@@ -119,7 +125,8 @@ class NginxServer:
         self.port = free_port()
         site = render_site(upstream_ports, self.port, static_root, **render)
         self.config = self.prefix / "nginx.conf"
-        self.config.write_text(main_config(self.prefix, site, worker_connections))
+        config = main_config(self.prefix, site, worker_connections, workers)
+        self.config.write_text(config)
         self.process = None
 
     @property

@@ -97,6 +97,8 @@ class Stack:
             folder,
             [server.port for server in self.servers],
             static,
+            # Two descriptors a socket, at most half the file limit a worker.
+            workers=1 + 4 * sockets // resource.getrlimit(resource.RLIMIT_NOFILE)[1],
             worker_connections=2 * sockets + 1000,
         )
 
@@ -409,9 +411,10 @@ def server_env(args):
 
 def raise_file_limit(sockets):
     """Each socket takes a descriptor here and one in a server (which inherits
-    this limit); nginx raises its own (worker_rlimit_nofile)."""
+    this limit); nginx raises its own (worker_rlimit_nofile) and shares the
+    sockets among more workers when one would pass the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 2 * sockets + 1000
+    wanted = sockets + 1000
     if soft >= wanted:
         return
     try:  # Above the hard limit only as root.
@@ -425,12 +428,9 @@ def raise_file_limit(sockets):
 
 def setup_load():
     """The writer's token and a public topic, in the servers' database."""
-    from django.apps import apps
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    if not apps.is_installed("discussion"):
-        sys.exit("python -m bench.scale: needs the sample app (topics, comments)")
     from discussion.models import Topic
 
     user, _ = get_user_model().objects.get_or_create(username="realtime-bench-scale")
