@@ -138,7 +138,7 @@ def info():
         "version": spectacular_settings.VERSION or "1.0.0",
         "description": (
             "The project's DRF API over one WebSocket, with live subscriptions "
-            "(the wire protocol v1.1, realtime_api/PROTOCOL.md). Every request "
+            "(the wire protocol v1.2, realtime_api/PROTOCOL.md). Every request "
             "frame is answered by one response frame, in order: `status` and "
             "`data` are what the same request gets over HTTP. Open `/ws/` for "
             "every stream (frames name theirs), or `/ws/<stream>/` for one. "
