@@ -308,6 +308,20 @@ class Writer:
         return sent
 
 
+async def all_heard(listeners, sent, timeout=30):
+    """Wait until every listener has heard every event sent (or `timeout`
+    seconds without progress): what has not arrived by then is missing."""
+    wanted = len(sent) * len(listeners)
+    heard, quiet_since = -1, time.perf_counter()
+    while time.perf_counter() - quiet_since < timeout:
+        now = sum(1 for s in listeners for key, _at in s.arrivals if key in sent)
+        if now >= wanted:
+            return
+        if now != heard:
+            heard, quiet_since = now, time.perf_counter()
+        await asyncio.sleep(0.2)
+
+
 async def fan_out(point, stack, sockets, writer, topic, args):
     pids = stack.pids()
     listeners = [sock for sock in sockets if sock.subscribe is not None]
@@ -315,7 +329,7 @@ async def fan_out(point, stack, sockets, writer, topic, args):
     cpu = [server_cpu_seconds(pid) for pid in pids]
     started = time.perf_counter()
     sent = await writer.write(topic, round(args.rate * args.seconds), args.rate)
-    await asyncio.sleep(3)  # What has not arrived by then is missing.
+    await all_heard(listeners, sent)
     cpu = sum(server_cpu_seconds(pid) - c for pid, c in zip(pids, cpu, strict=True))
     latencies = [
         at - sent[key] for sock in listeners for key, at in sock.arrivals if key in sent
@@ -353,12 +367,12 @@ async def restart(point, stack, sockets, writer, topic, args):
             point.notes.append("not every socket was back in time")
             break
         await asyncio.sleep(0.1)
-    await asyncio.sleep(3)
+    listeners = [sock for sock in sockets if sock.subscribe is not None]
+    await all_heard(listeners, sent)
     point.restarted_sockets = len(dropped)
     backs = [sock.back_at for sock in dropped if sock.back_at is not None]
     if backs:
         point.reconnect_seconds = max(backs) - stopped
-    listeners = [sock for sock in sockets if sock.subscribe is not None]
     heard = sum(1 for s in listeners for key, _at in s.arrivals if key in sent)
     point.missing_after_restart = len(sent) * len(listeners) - heard
 
@@ -375,7 +389,7 @@ def build_parser():
     parser.add_argument(
         "--subscribed", type=int, default=1000, help="Sockets that subscribe."
     )
-    parser.add_argument("--rate", type=float, default=100, help="Events per second.")
+    parser.add_argument("--rate", type=float, default=10, help="Events per second.")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--reconnect-timeout", type=float, default=120)
     parser.add_argument(
