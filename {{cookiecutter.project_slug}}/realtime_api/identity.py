@@ -1,0 +1,328 @@
+"""Keep each socket's user as stored now (PROTOCOL.md "Present credentials").
+
+HTTP reads the session and the user on every request; a socket authenticates
+once and lives for hours. So each server process sweeps, every
+`SWEEP_SECONDS`, the users, sessions and tokens its open sockets hold, in a
+few queries for all of them (not per request, not per socket):
+
+- a user whose row, groups, permissions or groups' permissions changed (a
+  `save()`, a `QuerySet.update()`, an m2m change, another process, a shell:
+  no signal is needed) gets a fresh user object on each of their sockets, and
+  the audiences built for them (audience.py) are rebuilt on next use, so the
+  next request, event, watch evaluation, presence check and replay are
+  decided for the user as stored now. A fresh object, because Django caches
+  permissions on the user object (`_perm_cache` and the like);
+- a socket whose credentials HTTP would no longer accept is closed with 4001:
+  the user deleted or inactive; its session (the cookie's, or the one that
+  minted its ticket) deleted, flushed, expired, or no longer this user's or
+  this password's; its token (the header's, or the one that minted its
+  ticket) deleted.
+
+The signals of sessions.py still close sockets at once on the common paths
+(logout, password change by `save()`); the sweep is the bound: 1 s.
+"""
+
+import asyncio
+import itertools
+import logging
+import weakref
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.sessions.backends import db as db_sessions
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+# How often a process re-reads what its sockets hold: a change is applied
+# within this plus the sweep's own time (PROTOCOL.md promises 1 s).
+SWEEP_SECONDS = 0.5
+
+_versions = itertools.count(1)
+# user pk -> (version, fingerprint, user object): the users as last read in
+# this process. Audiences of other threads read it; only the sweep writes it.
+_current = {}
+
+
+def current_user(pk):
+    """Return (version, user) of the user as last swept here, or None."""
+    found = _current.get(pk)
+    return None if found is None else (found[0], found[2])
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one socket holds: its user, and the session or token behind it."""
+
+    user_pk: object
+    session_key: str | None = None
+    token_key: str | None = None
+
+
+def held_by(scope):
+    """What a socket's scope holds that can end (None: an anonymous socket)."""
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return None
+    credentials = scope.get("realtime_credentials")
+    if credentials is None:  # The session cookie.
+        session = scope.get("session")
+        return Held(user.pk, session_key=getattr(session, "session_key", None))
+    minted_by = getattr(credentials, "minted_by", None)
+    if credentials.method == "ticket" and minted_by is not None:
+        kind, key = minted_by
+        if kind == "session":
+            return Held(user.pk, session_key=key)
+        return Held(user.pk, token_key=key)
+    token = getattr(credentials.auth, "key", None) if credentials.revocable else None
+    return Held(user.pk, token_key=token)
+
+
+class Sweep:
+    """The sockets of one event loop, and the task that keeps them fresh."""
+
+    def __init__(self):
+        self.sockets = {}  # consumer -> [Held, version of the user it holds]
+        self.task = None
+
+    def add(self, consumer):
+        held = held_by(consumer.scope)
+        if held is None:
+            return
+        self.sockets[consumer] = [held, None]
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def discard(self, consumer):
+        entry = self.sockets.pop(consumer, None)
+        if entry is not None and not any(
+            held.user_pk == entry[0].user_pk for held, _ in self.sockets.values()
+        ):
+            _current.pop(entry[0].user_pk, None)  # Read afresh when back.
+
+    async def run(self):
+        while self.sockets:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("Could not re-read the users of open sockets")
+
+    async def sweep(self):
+        sockets = list(self.sockets.items())
+        helds = [held for _, (held, _) in sockets]
+        state = await database_sync_to_async(read_state)(helds)
+        users = {held.user_pk for held in helds}
+        for pk in users:
+            fingerprint, user = state.users.get(pk, (None, None))
+            known = _current.get(pk)
+            if user is not None and (known is None or known[1] != fingerprint):
+                _current[pk] = (next(_versions), fingerprint, user)
+        for consumer, entry in sockets:
+            if consumer not in self.sockets:
+                continue  # Closed meanwhile.
+            held = entry[0]
+            if not state.accepts(held):
+                self.discard(consumer)
+                await close(consumer)
+                continue
+            version, _, user = _current[held.user_pk]
+            if entry[1] != version:  # Each socket gets the fresh user once.
+                entry[1] = version
+                consumer.scope["user"] = user
+
+
+async def close(consumer):
+    from .sessions import CLOSE_CODE
+
+    try:
+        await consumer.close(code=CLOSE_CODE)
+    except Exception:
+        logger.warning(
+            "Could not close a socket whose credentials ended", exc_info=True
+        )
+
+
+_sweeps = weakref.WeakKeyDictionary()  # event loop -> Sweep
+
+
+def sweep_of_this_loop():
+    loop = asyncio.get_running_loop()
+    sweep = _sweeps.get(loop)
+    if sweep is None:
+        sweep = _sweeps[loop] = Sweep()
+    return sweep
+
+
+def watch(consumer):
+    """Keep `consumer`'s user fresh and close it when its credentials end."""
+    sweep_of_this_loop().add(consumer)
+
+
+def forget(consumer):
+    sweep_of_this_loop().discard(consumer)
+
+
+# --- Reading the database (in a database thread) ------------------------------
+
+
+class State:
+    """The users, sessions and tokens of a sweep, as stored now."""
+
+    def __init__(self, users, sessions, tokens):
+        self.users = users  # pk -> (fingerprint, user) of active users
+        self.sessions = sessions  # session key -> pk of the user it logs in
+        self.tokens = tokens  # token key -> pk of its user
+
+    def accepts(self, held):
+        if held.user_pk not in self.users:  # Deleted or inactive.
+            return False
+        if held.session_key is not None:
+            return self.sessions.get(held.session_key) == held.user_pk
+        if held.token_key is not None:
+            return self.tokens.get(held.token_key) == held.user_pk
+        return True
+
+
+def read_state(helds):
+    """Read what `helds` name: about six queries, however many sockets."""
+    pks = {held.user_pk for held in helds}
+    users = read_users(pks)
+    session_keys = {h.session_key for h in helds if h.session_key is not None}
+    token_keys = {h.token_key for h in helds if h.token_key is not None}
+    sessions = session_users(session_keys, users)
+    tokens = read_tokens(token_keys)
+    return State(users, sessions, tokens)
+
+
+def read_users(pks):
+    """{pk: (fingerprint, user)} of the active users of `pks`.
+
+    The fingerprint is the row, the user's groups and permissions and those
+    groups' permissions: whatever permission checks may read.
+    """
+    model = get_user_model()
+    rows = [
+        user
+        for user in model._default_manager.filter(pk__in=pks)
+        if getattr(user, "is_active", True)
+    ]
+    fields = [field.attname for field in model._meta.concrete_fields]
+    groups = m2m_pairs(model, "groups", [u.pk for u in rows])
+    permissions = m2m_pairs(model, "user_permissions", [u.pk for u in rows])
+    group_ids = {group for members in groups.values() for group in members}
+    group_permissions = m2m_pairs(Group, "permissions", group_ids)
+    found = {}
+    for user in rows:
+        own_groups = sorted(groups.get(user.pk, ()))
+        fingerprint = (
+            tuple(getattr(user, name) for name in fields),
+            tuple(own_groups),
+            tuple(sorted(permissions.get(user.pk, ()))),
+            tuple(sorted(p for g in own_groups for p in group_permissions.get(g, ()))),
+        )
+        found[user.pk] = (fingerprint, user)
+    return found
+
+
+def m2m_pairs(model, name, pks):
+    """{pk: {related pk}} through `model`'s many-to-many field `name`, if any."""
+    try:
+        field = model._meta.get_field(name)
+    except Exception:
+        return {}
+    if not pks or not field.many_to_many:
+        return {}
+    through = field.remote_field.through
+    source = field.m2m_column_name()
+    target = field.m2m_reverse_name()
+    pairs = {}
+    rows = through._default_manager.filter(**{f"{source}__in": pks})
+    for source_pk, target_pk in rows.values_list(source, target):
+        pairs.setdefault(source_pk, set()).add(target_pk)
+    return pairs
+
+
+def read_tokens(keys):
+    from .sessions import token_model
+
+    model = token_model()
+    if not keys or model is None:
+        return {}
+    return dict(
+        model._default_manager.filter(key__in=keys).values_list("key", "user_id")
+    )
+
+
+def session_engine():
+    return import_string(settings.SESSION_ENGINE + ".SessionStore")
+
+
+def session_data(keys):
+    """{key: data} of the sessions of `keys` that exist and have not expired."""
+    store_class = session_engine()
+    if issubclass(store_class, db_sessions.SessionStore):
+        # The database (and cached_db, which writes through): one query.
+        rows = store_class.get_model_class()._default_manager.filter(
+            session_key__in=keys, expire_date__gt=timezone.now()
+        )
+        decoder = store_class()
+        return {
+            key: decoder.decode(data)
+            for key, data in rows.values_list("session_key", "session_data")
+        }
+    found = {}
+    for key in keys:  # The cache, signed cookies, others: as each loads.
+        store = store_class(session_key=key)
+        data = store.load()
+        if store.session_key is not None and data:
+            found[key] = data
+    return found
+
+
+def session_users(keys, users):
+    """{key: user pk} for the sessions HTTP would log in as that user now.
+
+    What `django.contrib.auth.get_user()` checks: the backend is still
+    configured and lets the user in, and the session's hash still matches
+    the user's password.
+    """
+    if not keys:
+        return {}
+    pk_field = get_user_model()._meta.pk
+    logged_in = {}
+    for key, data in session_data(keys).items():
+        try:
+            pk = pk_field.to_python(data[auth.SESSION_KEY])
+            backend_path = data[auth.BACKEND_SESSION_KEY]
+        except Exception:
+            continue
+        if pk not in users or backend_path not in settings.AUTHENTICATION_BACKENDS:
+            continue
+        user = users[pk][1]
+        backend = auth.load_backend(backend_path)
+        can = getattr(backend, "user_can_authenticate", None)
+        if can is not None and not can(user):
+            continue
+        if hasattr(user, "get_session_auth_hash") and not session_hash_matches(
+            data.get(auth.HASH_SESSION_KEY), user
+        ):
+            continue
+        logged_in[key] = pk
+    return logged_in
+
+
+def session_hash_matches(session_hash, user):
+    if not session_hash:
+        return False
+    hashes = [user.get_session_auth_hash()]
+    fallback = getattr(user, "get_session_auth_fallback_hash", None)
+    if fallback is not None:
+        hashes += list(fallback())
+    return any(constant_time_compare(session_hash, h) for h in hashes)
