@@ -25,6 +25,7 @@ The signals of sessions.py still close sockets at once on the common paths
 import asyncio
 import itertools
 import logging
+import time
 import weakref
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ from django.contrib.sessions.backends import db as db_sessions
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
+
+from .changes import Change
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +94,30 @@ class Sweep:
         self.sockets = {}  # consumer -> [Held, version of the user it holds]
         self.task = None
 
-    def add(self, consumer):
+    async def add(self, consumer):
+        """Read the user now, with its fingerprint: the baseline of changes."""
         held = held_by(consumer.scope)
         if held is None:
             return
-        self.sockets[consumer] = [held, None]
+        started = time.monotonic()
+        users = await database_sync_to_async(read_users)({held.user_pk})
+        if held.user_pk not in users:  # Gone since the handshake read it.
+            await close(consumer)
+            return
+        fingerprint, user = users[held.user_pk]
+        known = _current.get(held.user_pk)
+        if known is None:
+            known = _current[held.user_pk] = (
+                next(_versions),
+                fingerprint,
+                user,
+                started,
+            )
+        # A changed user (its other sockets hold the old one) is the sweep's
+        # to tell them of; this socket holds what was just read either way.
+        consumer.scope["user"] = user
+        version = known[0] if known[1] == fingerprint else None
+        self.sockets[consumer] = [held, version]
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self.run())
 
@@ -117,13 +139,18 @@ class Sweep:
     async def sweep(self):
         sockets = list(self.sockets.items())
         helds = [held for _, (held, _) in sockets]
+        started = time.monotonic()
         state = await database_sync_to_async(read_state)(helds)
-        users = {held.user_pk for held in helds}
-        for pk in users:
+        changed = set()
+        for pk in {held.user_pk for held in helds}:
             fingerprint, user = state.users.get(pk, (None, None))
             known = _current.get(pk)
+            if known is not None and known[3] > started:
+                continue  # Read by a socket's connect after this sweep began.
             if user is not None and (known is None or known[1] != fingerprint):
-                _current[pk] = (next(_versions), fingerprint, user)
+                _current[pk] = (next(_versions), fingerprint, user, started)
+                if known is not None:
+                    changed.add(pk)
         for consumer, entry in sockets:
             if consumer not in self.sockets:
                 continue  # Closed meanwhile.
@@ -132,10 +159,61 @@ class Sweep:
                 self.discard(consumer)
                 await close(consumer)
                 continue
-            version, _, user = _current[held.user_pk]
+            version, _, user, _ = _current[held.user_pk]
             if entry[1] != version:  # Each socket gets the fresh user once.
                 entry[1] = version
                 consumer.scope["user"] = user
+        runtimes = {getattr(consumer, "runtime", None) for consumer, _ in sockets}
+        for runtime in runtimes - {None}:
+            for pk in changed:
+                await recheck_user(runtime.hub, pk)
+
+
+async def recheck_user(hub, pk):
+    """Tell a changed user's subscriptions and watches what they no longer see.
+
+    A `recheck` of the objects each already knows (and, for a live query,
+    of those its query holds for the fresh user): subscriptions get a
+    `leave` for what is hidden now, live queries `leave` and `enter`, and
+    presence takes the socket out of objects it may no longer see; as a
+    change of those objects would. Objects nobody told the socket of are not
+    read: this costs what the user's sockets hold, not the tables.
+    """
+    from .hub import Plan  # The hub's audiences read this module.
+
+    targets = {}  # stream -> (subscribers and presence, live queries)
+    for stream, listeners in list(hub.streams.items()):
+        mine = {s for s in listeners.subscribers if s.audience.user_pk == pk}
+        queries = [
+            query
+            for query in listeners.live_queries.values()
+            if query.audience.user_pk == pk and query.ready
+        ]
+        if mine or queries:
+            targets[stream] = (mine, queries)
+    if not targets:
+        return
+
+    def objects_concerned():
+        """Per stream: what the user's listeners know, and their queries hold now."""
+        found = {}
+        for stream, (mine, queries) in targets.items():
+            pks = {pk for s in mine for pk in getattr(s, "known", ())}
+            for query in queries:
+                pks |= set(query.members) | query.matching()
+            found[stream] = pks
+        return found
+
+    plans = []
+    for stream, pks in (await hub.in_database(objects_concerned)).items():
+        if pks:
+            change = Change(stream, "recheck", filter={"pk__in": sorted(pks)})
+            # Logged like any change: an event carries a seq (a replay of it
+            # only hides again what is hidden).
+            seq = await hub.runtime.event_log.append(change)
+            plans.append(Plan(change.with_seq(seq), *targets[stream]))
+    if plans:
+        await hub.run_plans(plans)
 
 
 async def close(consumer):
@@ -160,9 +238,9 @@ def sweep_of_this_loop():
     return sweep
 
 
-def watch(consumer):
+async def watch(consumer):
     """Keep `consumer`'s user fresh and close it when its credentials end."""
-    sweep_of_this_loop().add(consumer)
+    await sweep_of_this_loop().add(consumer)
 
 
 def forget(consumer):

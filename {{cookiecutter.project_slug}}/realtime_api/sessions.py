@@ -106,7 +106,7 @@ class GroupUserConsumer(AsyncWebsocketConsumer):
             # session change until it reconnects with the layer back.
             logger.exception("Channel layer unreachable: identity groups not joined")
         await self.accept()
-        identity.watch(self)  # The user as stored now, and 4001 when it ends.
+        await identity.watch(self)  # The user as stored now; 4001 when it ends.
 
     async def disconnect(self, code):
         identity.forget(self)
