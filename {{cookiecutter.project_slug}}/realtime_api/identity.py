@@ -27,8 +27,10 @@ import itertools
 import logging
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib import auth
@@ -40,6 +42,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 
 from .changes import Change
+from .view_threads import with_fresh_connection
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,9 @@ logger = logging.getLogger(__name__)
 # within this plus the sweep's own time (PROTOCOL.md promises 1 s).
 SWEEP_SECONDS = 0.5
 
+# The sweeps read in a thread (and connection) of their own: handshakes and
+# requests do not wait behind them.
+_executor = ThreadPoolExecutor(1, thread_name_prefix="realtime-identity")
 _versions = itertools.count(1)
 # user pk -> (version, fingerprint, user object): the users as last read in
 # this process. Audiences of other threads read it; only the sweep writes it.
@@ -94,6 +100,11 @@ class Sweep:
         self.sockets = {}  # consumer -> [Held, version of the user it holds]
         self.task = None
 
+    @staticmethod
+    async def in_database(function, *args):
+        async with ThreadSensitiveContext(executor=_executor):
+            return await sync_to_async(with_fresh_connection)(function, *args)
+
     async def add(self, consumer):
         """Read the user now, with its fingerprint: the baseline of changes."""
         held = held_by(consumer.scope)
@@ -140,7 +151,7 @@ class Sweep:
         sockets = list(self.sockets.items())
         helds = [held for _, (held, _) in sockets]
         started = time.monotonic()
-        state = await database_sync_to_async(read_state)(helds)
+        state = await self.in_database(read_state, helds)
         changed = set()
         for pk in {held.user_pk for held in helds}:
             fingerprint, user = state.users.get(pk, (None, None))
@@ -159,14 +170,45 @@ class Sweep:
                 self.discard(consumer)
                 await close(consumer)
                 continue
-            version, _, user, _ = _current[held.user_pk]
+            current = _current.get(held.user_pk)
+            if current is None:
+                continue
+            version, _, user, _ = current
             if entry[1] != version:  # Each socket gets the fresh user once.
                 entry[1] = version
                 consumer.scope["user"] = user
+                if not keys_still_hold(consumer):
+                    self.discard(consumer)
+                    await close(consumer)
         runtimes = {getattr(consumer, "runtime", None) for consumer, _ in sockets}
         for runtime in runtimes - {None}:
             for pk in changed:
                 await recheck_user(runtime.hub, pk)
+
+
+def audiences_of(consumer):
+    """The audiences a socket's subscriptions, presence and watches use."""
+    for subscriber in (getattr(consumer, "subscribers", None) or {}).values():
+        yield subscriber.audience
+    for listener in (getattr(consumer, "presence_listeners", None) or {}).values():
+        yield listener.audience
+    for watcher in (getattr(consumer, "watches", None) or {}).values():
+        yield watcher.query.audience
+
+
+def keys_still_hold(consumer):
+    """Whether the socket's user still gets the visibility keys it listens with.
+
+    An endpoint may share an audience between users (`get_visibility_key()`,
+    e.g. one key for all staff). A user who changed out of such a key must
+    not keep listening with it: the socket is closed with 4001, and its
+    reconnect listens under the new key.
+    """
+    for audience in audiences_of(consumer):
+        endpoint = audience.adapter.endpoint_class(audience.adapter, consumer.scope)
+        if endpoint.get_visibility_key() != audience.key:
+            return False
+    return True
 
 
 async def recheck_user(hub, pk):
@@ -338,6 +380,12 @@ def read_tokens(keys):
     )
 
 
+# What the sweeps computed last, in the database thread: session key ->
+# (stored text, decoded data); (user pk, password hash, session hash) -> match.
+_decoded = {}
+_hash_checks = {}
+
+
 def session_engine():
     return import_string(settings.SESSION_ENGINE + ".SessionStore")
 
@@ -350,11 +398,17 @@ def session_data(keys):
         rows = store_class.get_model_class()._default_manager.filter(
             session_key__in=keys, expire_date__gt=timezone.now()
         )
-        decoder = store_class()
-        return {
-            key: decoder.decode(data)
-            for key, data in rows.values_list("session_key", "session_data")
-        }
+        decoder, decoded = store_class(), {}
+        for key, raw in rows.values_list("session_key", "session_data"):
+            known = _decoded.get(key)
+            # Decoding (a signature check and JSON) is most of a sweep's time:
+            # a session whose stored text is the same decodes the same.
+            decoded[key] = (
+                known if known and known[0] == raw else (raw, decoder.decode(raw))
+            )
+        _decoded.clear()
+        _decoded.update(decoded)
+        return {key: data for key, (_, data) in decoded.items()}
     found = {}
     for key in keys:  # The cache, signed cookies, others: as each loads.
         store = store_class(session_key=key)
@@ -397,10 +451,18 @@ def session_users(keys, users):
 
 
 def session_hash_matches(session_hash, user):
+    """As `get_user()` checks a session against the password (and fallbacks)."""
     if not session_hash:
         return False
-    hashes = [user.get_session_auth_hash()]
-    fallback = getattr(user, "get_session_auth_fallback_hash", None)
-    if fallback is not None:
-        hashes += list(fallback())
-    return any(constant_time_compare(session_hash, h) for h in hashes)
+    key = (user.pk, getattr(user, "password", None), session_hash)
+    matches = _hash_checks.get(key)
+    if matches is None:
+        hashes = [user.get_session_auth_hash()]
+        fallback = getattr(user, "get_session_auth_fallback_hash", None)
+        if fallback is not None:
+            hashes += list(fallback())
+        matches = any(constant_time_compare(session_hash, h) for h in hashes)
+        if len(_hash_checks) > 100_000:
+            _hash_checks.clear()
+        _hash_checks[key] = matches
+    return matches
