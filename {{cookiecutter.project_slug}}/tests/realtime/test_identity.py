@@ -22,10 +22,10 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from realtime_api import tickets
+from realtime_api import identity, tickets
 from realtime_api.consumers import APIDemultiplexer, Registry
 from realtime_api.sessions import CLOSE_CODE
-from realtime_api.testing import subscribe, watch
+from realtime_api.testing import create_session, subscribe, watch
 
 from .extra_streams import QuietConsumer
 from .helpers import communicator
@@ -172,3 +172,30 @@ async def test_a_user_who_leaves_a_shared_visibility_key_is_closed(
         rows = django_user_model.objects.filter(pk=admin.pk)
         await sync(rows.update)(is_staff=False)
         assert await close_code(ws) == CLOSE_CODE
+
+
+async def test_the_sweep_reads_a_fixed_number_of_queries(user, django_user_model):
+    """Six queries for any number of users, sessions and tokens (db engine)."""
+    users = [user] + [
+        await database_sync_to_async(django_user_model.objects.create_user)(f"u{i}")
+        for i in range(5)
+    ]
+
+    def held():
+        return [identity.Held(u.pk, session_key=create_session(u)) for u in users] + [
+            identity.Held(u.pk, token_key=Token.objects.create(user=u).key)
+            for u in users
+        ]
+
+    helds = await database_sync_to_async(held)()
+
+    def count():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            state = identity.read_state(helds)
+        assert all(state.accepts(h) for h in helds)
+        return len(queries)
+
+    assert await database_sync_to_async(count)() <= 6
