@@ -3,8 +3,8 @@
 In this process, on the test app (staff see every folder). No signal
 announces these changes (`QuerySet.update()`, a session row deleted or
 expired, a token row deleted by `update()`-like SQL): identity.py's sweep
-must find them within 1 s. The reproductions through real daphne processes
-are in tests/discussion/test_live_identity.py (with the sample app).
+must find them within 1 s. With the sample app, its tests repeat them
+through real daphne processes (test_live_identity.py).
 """
 
 import asyncio
