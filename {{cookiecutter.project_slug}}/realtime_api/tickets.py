@@ -16,6 +16,7 @@ import secrets
 from datetime import timedelta
 
 from django.utils import timezone
+from rest_framework.authentication import SessionAuthentication
 
 from . import conf, identity
 from .models import Ticket
@@ -35,11 +36,10 @@ def minted_by(request):
     token = token_model()
     if token is not None and isinstance(request.auth, token):
         return ("token", request.auth.key)
-    session = getattr(request._request, "session", None)
-    key = getattr(session, "session_key", None)
-    if key and request.auth is None:  # SessionAuthentication leaves auth None.
-        return ("session", key)
-    return None
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        key = request._request.session.session_key
+        return ("session", key) if key else None
+    return None  # Basic, or a project's own class: bound to the user alone.
 
 
 def issue(user, minted=None):

@@ -486,6 +486,12 @@ class Discussion:
             for pk in subscription.matched:
                 copy[pk] = visible[subscription.stream][pk]
                 socket.told[subscription.stream].add(pk)
+        else:
+            # A resume cannot know what the client held (PROTOCOL.md notes):
+            # what the subscription matches now may be named by a later
+            # `leave` or `delete`, an object its user came to see while away
+            # without it changing (a privilege given meanwhile) included.
+            socket.told[subscription.stream] |= subscription.matched
         # The same filter twice is one subscription (one unsubscribe ends it).
         socket.subscriptions = [
             s

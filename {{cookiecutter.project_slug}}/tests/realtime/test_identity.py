@@ -9,6 +9,7 @@ through real daphne processes (test_live_identity.py).
 
 import asyncio
 import time
+from base64 import b64encode
 from datetime import timedelta
 
 import pytest
@@ -199,3 +200,14 @@ async def test_the_sweep_reads_a_fixed_number_of_queries(user, django_user_model
         return len(queries)
 
     assert await database_sync_to_async(count)() <= 6
+
+
+def test_a_ticket_minted_by_basic_auth_is_not_bound_to_a_stray_session(user):
+    """Basic authenticated the request, not the (anonymous) session cookie sent
+    beside it: the ticket is the user's alone, and opens."""
+    client = APIClient()
+    client.cookies[settings.SESSION_COOKIE_NAME] = create_session(None)
+    client.credentials(HTTP_AUTHORIZATION="Basic " + b64encode(b"user:pw").decode())
+    response = client.post("/api/realtime/ticket/")
+    assert response.status_code == 201, response.content
+    assert tickets.redeem_minted(response.json()["ticket"]) == (user, None)
