@@ -117,7 +117,9 @@ class Sweep:
             return
         fingerprint, user = users[held.user_pk]
         known = _current.get(held.user_pk)
-        if known is None:
+        alone = not any(h.user_pk == held.user_pk for h, _ in self.sockets.values())
+        if known is None or (known[1] != fingerprint and alone):
+            # No other socket here holds the user: nobody to tell of a change.
             known = _current[held.user_pk] = (
                 next(_versions),
                 fingerprint,
@@ -333,7 +335,13 @@ def read_users(pks):
         for user in model._default_manager.filter(pk__in=pks)
         if getattr(user, "is_active", True)
     ]
-    fields = [field.attname for field in model._meta.concrete_fields]
+    # last_login changes at every login elsewhere and no permission reads it:
+    # a recheck of the user's sockets for it would be wasted.
+    fields = [
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.attname != "last_login"
+    ]
     groups = m2m_pairs(model, "groups", [u.pk for u in rows])
     permissions = m2m_pairs(model, "user_permissions", [u.pk for u in rows])
     group_ids = {group for members in groups.values() for group in members}
