@@ -2,7 +2,9 @@
 
 Visibility: a public topic is visible to everyone, anonymous users included;
 a private topic only to its owner. A comment is visible when its topic is.
-Staff users see everything, as they do in the admin. Only the owner of a topic
+Staff users see everything, as they do in the admin, and so do users granted
+the `discussion.view_private_topics` permission (directly or through a
+group: a moderators group, say). Only the owner of a topic
 or the author of a comment may change or delete it (see permissions.py).
 The owner may close a topic (`topics/close/<id>/`): it then takes no new
 comments.
@@ -15,12 +17,20 @@ from django.db.models import Q
 COMMENT_TEXT_MAX_LENGTH = 2000
 
 
+VIEW_PRIVATE_TOPICS = "discussion.view_private_topics"
+
+
+def sees_every_topic(user):
+    """Staff, and the holders of the view_private_topics permission."""
+    return user.is_staff or user.has_perm(VIEW_PRIVATE_TOPICS)
+
+
 class TopicQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Topics `user` may see: public ones, their own, or all for staff."""
+        """Topics `user` may see: public ones, their own, or all for moderators."""
         if user is None or not user.is_authenticated:
             return self.filter(is_private=False)
-        if user.is_staff:
+        if sees_every_topic(user):
             return self.all()
         return self.filter(Q(is_private=False) | Q(owner=user))
 
@@ -30,7 +40,7 @@ class CommentQuerySet(models.QuerySet):
         """Comments `user` may see: those of the topics they may see."""
         if user is None or not user.is_authenticated:
             return self.filter(topic__is_private=False)
-        if user.is_staff:
+        if sees_every_topic(user):
             return self.all()
         return self.filter(Q(topic__is_private=False) | Q(topic__owner=user))
 
@@ -52,6 +62,7 @@ class Topic(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [("view_private_topics", "Can see every private topic")]
 
     def __str__(self):
         return self.title

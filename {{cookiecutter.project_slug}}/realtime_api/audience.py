@@ -6,13 +6,17 @@ for a GET of the stream as that user, and answers, once per change for all
 its sockets, the one question the protocol asks: may this user `retrieve`
 the object now, and what would `retrieve` show them?
 
-Everything here runs in the database thread.
+Everything here runs in the database thread. The audience of a user follows
+the user as stored now: when identity.py's sweep reads a change of that
+user (privileges, groups), the endpoint is built again for the fresh user
+before its next use.
 """
 
 from dataclasses import dataclass, field
 
 from rest_framework import exceptions
 
+from . import identity
 from .changes import pk_value
 
 
@@ -34,11 +38,33 @@ class Audience:
         self.adapter = adapter
         self.stream = adapter.stream
         self.key = key
-        self.endpoint = adapter.endpoint_class(adapter, scope)
+        self.scope = scope
+        user = scope.get("user")
+        self.user_pk = user.pk if user is not None and user.is_authenticated else None
+        self.version = self.version_of(user)
+        self._endpoint = self.build_endpoint(scope)
+        self.users = 0  # Subscribers and live queries that use it.
+
+    def build_endpoint(self, scope):
+        endpoint = self.adapter.endpoint_class(self.adapter, scope)
         # A GET of the detail route, as `retrieve` runs it; without the checks
         # (throttles), which belong to requests, not to deliveries.
-        self.endpoint.initial(route="detail", check=False)
-        self.users = 0  # Subscribers and live queries that use it.
+        endpoint.initial(route="detail", check=False)
+        return endpoint
+
+    def version_of(self, user):
+        """The sweep's version of `user`, if it is the object last read (else None)."""
+        current = identity.current_user(self.user_pk) if self.user_pk else None
+        return current[0] if current is not None and current[1] is user else None
+
+    @property
+    def endpoint(self):
+        """The endpoint for the user as last read (rebuilt when they changed)."""
+        current = identity.current_user(self.user_pk) if self.user_pk else None
+        if current is not None and current[0] != self.version:
+            self._endpoint = self.build_endpoint({**self.scope, "user": current[1]})
+            self.version = current[0]
+        return self._endpoint
 
     def evaluate(self, changes):
         """Return this audience's Verdict on each of `changes` (a batch).

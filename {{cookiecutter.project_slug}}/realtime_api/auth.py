@@ -49,6 +49,9 @@ class Credentials:
     # When they expire (realtime_api/expiry.py): the socket closes then
     # (4001), unless a `reauthenticate` frame moves it (reauthenticate.py).
     expires_at: datetime | None = None
+    # Ticket: what minted it, ("session", key) or ("token", key), or None; the
+    # socket lives as long as that does (identity.py).
+    minted_by: tuple | None = None
 
     @property
     def revocable(self):
@@ -130,12 +133,14 @@ class TicketAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         values = query_params(scope)["ticket"]
-        user = None
+        redeemed = None
         if len(values) == 1:
-            user = await database_sync_to_async(tickets.redeem)(values[0])
-        if user is None:
+            redeemed = await database_sync_to_async(tickets.redeem_minted)(values[0])
+        if redeemed is None:
             return await WebsocketDenier()(scope, receive, send)
-        scope = {**scope, "user": user, "realtime_credentials": Credentials("ticket")}
+        user, minted_by = redeemed
+        credentials = Credentials("ticket", minted_by=minted_by)
+        scope = {**scope, "user": user, "realtime_credentials": credentials}
         return await self.inner(scope, receive, send)
 
 

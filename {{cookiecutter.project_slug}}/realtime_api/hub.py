@@ -182,8 +182,11 @@ class Hub:
             subscribers = listeners.targets(change)
             if subscribers or queries:
                 plans.append(Plan(change, subscribers, queries))
-        if not plans:
-            return
+        if plans:
+            await self.run_plans(plans)
+
+    async def run_plans(self, plans):
+        """Evaluate plans in the database thread, then deliver their frames."""
         await self.in_database(evaluate, plans)
         for plan in plans:
             delivered = 0  # Counted once per change: fan-out is the hot path.

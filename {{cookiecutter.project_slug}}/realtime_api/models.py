@@ -16,6 +16,11 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     expires = models.DateTimeField(db_index=True)
+    # What minted it: "session" or "token" and its key (blank: neither, e.g.
+    # a header the project's own authentication class reads). The ticket and
+    # its socket live only as long as that does (tickets.py, identity.py).
+    minted_by = models.CharField(max_length=16, blank=True, default="")
+    minted_key = models.TextField(blank=True, default="")
 
     def __str__(self):
         return f"Ticket of user {self.user_id}, until {self.expires:%H:%M:%S}"

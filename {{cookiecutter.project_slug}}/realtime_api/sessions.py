@@ -1,10 +1,12 @@
 """Close a user's sockets when their identity changes (PROTOCOL.md, 4001).
 
-A socket's user is fixed at connect time. Every socket therefore joins a
-group for its user, and one for its browser session or for the API token it
-was opened with; the signals below send a close message to the groups a
-change affects, through the channel layer, so sockets served by any process
-are reached.
+Every socket joins a group for its user, and one for its browser session or
+for the API token it was opened with (a ticket socket: the session's or
+token's that minted the ticket); the signals below send a close message to
+the groups a change affects, through the channel layer, so sockets served by
+any process are reached at once. What no signal tells (a `QuerySet.update()`,
+a session expiring, a change of groups or permissions) identity.py's sweep
+finds within a second.
 """
 
 import asyncio
@@ -19,6 +21,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.db import router, transaction
 from django.db.models.signals import post_delete, post_init, post_save
+
+from . import identity
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +65,26 @@ def token_group(auth):
     model = token_model()
     if model is None or not isinstance(auth, model):
         return None
-    digest = hashlib.sha256(auth.key.encode()).hexdigest()[:40]
+    return token_key_group(auth.key)
+
+
+def token_key_group(key):
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
     return f"realtime-token-{digest}"
 
 
 def identity_groups(scope):
     """The groups a socket joins: its user's, and its session's or token's."""
     credentials = scope.get("realtime_credentials")
+    minted_by = getattr(credentials, "minted_by", None)
     if credentials is None:  # The session cookie.
         groups = browser_groups(scope.get("cookies", {}))
+    elif minted_by is not None:  # A ticket: what minted it.
+        kind, key = minted_by
+        if kind == "session":
+            groups = [browser_group("session", key)]
+        else:
+            groups = [token_key_group(key)]
     else:
         groups = [token_group(credentials.auth)]
     user = scope.get("user")
@@ -91,8 +106,10 @@ class GroupUserConsumer(AsyncWebsocketConsumer):
             # session change until it reconnects with the layer back.
             logger.exception("Channel layer unreachable: identity groups not joined")
         await self.accept()
+        await identity.watch(self)  # The user as stored now; 4001 when it ends.
 
     async def disconnect(self, code):
+        identity.forget(self)
         await discard_groups(self, getattr(self, "identity_groups", ()))
 
     async def realtime_close(self, message):

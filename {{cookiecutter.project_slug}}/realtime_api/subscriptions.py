@@ -295,5 +295,10 @@ def replay_frames(subscriber, changes, groups):
             frame = subscriber.frame(change, "delete", change.deleted_json)
             frames.append((key, pk, False, frame))
         else:
-            frames.append((key, pk, False, subscriber.leave(pk, change)))
+            # Its own key: a later subscription's replay may find the same
+            # change in its groups, and its `update` must not pass for a
+            # duplicate of this `leave` (several subscriptions of a stream
+            # resume one by one).
+            leave = subscriber.leave(pk, change)
+            frames.append((f"{key}/leave", pk, False, leave))
     return frames

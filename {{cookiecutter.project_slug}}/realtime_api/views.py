@@ -16,7 +16,8 @@ class TicketView(APIView):
     For browser pages on another origin, which cannot send the session
     cookie or an `Authorization` header with a WebSocket handshake: POST
     here (authenticated as for any API request), then open
-    `/ws/?ticket=<ticket>` within `expires_in` seconds.
+    `/ws/?ticket=<ticket>` within `expires_in` seconds. The ticket, and the
+    socket it opens, end with the session or token that minted it.
     """
 
     permission_classes = [IsAuthenticated]
@@ -34,7 +35,7 @@ class TicketView(APIView):
         },
     )
     def post(self, request):
-        ticket, seconds = tickets.issue(request.user)
+        ticket, seconds = tickets.issue(request.user, tickets.minted_by(request))
         response = Response(
             {"ticket": ticket, "expires_in": seconds}, status=status.HTTP_201_CREATED
         )

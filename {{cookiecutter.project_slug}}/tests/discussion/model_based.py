@@ -3,14 +3,24 @@
 Hypothesis drives a small discussion. Users create, edit, move, publish, hide,
 give away and delete topics and comments over the socket, over HTTP and
 through the ORM, while their sockets subscribe, watch, disconnect and resume
-with `since`. After every step the oracle asks HTTP what each user may see at
-that moment and checks what each socket was told:
+with `since`. Users also gain and lose privileges (staff by `save()` or
+`QuerySet.update()`, membership of a moderators group that holds the
+`view_private_topics` permission, that group's permission), are deactivated
+by `update()`, and their sessions end (deleted, expired, logged out; some
+sockets are opened by a ticket, whose minting session it is). After every
+step the oracle asks HTTP, with the user as stored now, what each user may
+see at that moment and checks what each socket was told:
 
 - every object a socket holds (from its events) is one its user can GET now,
   with the same body; nothing it may see that changed in its subscriptions'
   scope, or that it was told of and still may see, is missing;
 - every live query's items equal the HTTP list of its query;
-- a `leave` or `delete` names only an object the socket was told of.
+- a `leave` or `delete` names only an object the socket was told of;
+- a socket whose credentials ended over HTTP (its user inactive, its
+  session or its ticket's session gone) was closed with 4001, and no other.
+
+Identity steps wait PROTOCOL.md's bound (1 s, plus slack for a loaded
+machine) before the oracle looks.
 
 A step "settles" once every socket has received a barrier: an edit of a topic
 every socket subscribes to, made after the step's own changes were published.
@@ -25,13 +35,35 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.models import Group, Permission
+from django.contrib.sessions.models import Session
+from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from discussion.models import Comment, Topic
+from realtime_api.sessions import CLOSE_CODE
+from realtime_api.testing import session_store
 
-ACTORS = ("ann", "bob", "cat", "sam", "anonymous")  # sam is staff
+ACTORS = ("ann", "bob", "cat", "sam", "anonymous")  # sam is staff at first
+STAFF = {"sam"}
+MODERATORS = "moderators"  # A group that may hold discussion.view_private_topics
+# PROTOCOL.md: a change of privileges or credentials applies within 1 s; the
+# oracle waits that, plus slack for a loaded machine.
+IDENTITY_WAIT = 1.5
+TICKET_SOCKETS = {"ann1", "bob1"}  # Opened by a ticket minted with a session.
+IDENTITY_STEPS = {
+    "set_staff",
+    "set_moderator",
+    "moderators_may_see",
+    "deactivate",
+    "end_session",
+}
 AUTHORS = ("ann", "bob", "cat", "sam")
 VIA = ("ws", "http", "orm")
 WORDS = ("apple", "pear", "plum", "fig")
@@ -81,6 +113,7 @@ class Socket:
     name: str
     actor: str
     client: object = None
+    key: str | None = None  # The session it (or its ticket) was opened with.
     subscriptions: list = field(default_factory=list)
     copies: dict = field(default_factory=lambda: {s: {} for s in STREAMS})
     told: dict = field(default_factory=lambda: {s: set() for s in STREAMS})
@@ -131,6 +164,17 @@ STEPS = {
     "unwatch": (2, lambda r: (r.randrange(99), r.randrange(99))),
     "disconnect": (3, lambda r: (r.randrange(99),)),
     "reconnect": (4, lambda r: (r.randrange(99),)),
+    "set_staff": (
+        3,
+        lambda r: (r.choice(AUTHORS), r.random() < 0.5, r.choice(("save", "update"))),
+    ),
+    "set_moderator": (3, lambda r: (r.choice(AUTHORS), r.random() < 0.5)),
+    "moderators_may_see": (1, lambda r: (r.random() < 0.5,)),
+    "deactivate": (1, lambda r: (r.choice(AUTHORS),)),
+    "end_session": (
+        2,
+        lambda r: (r.randrange(99), r.choice(("delete", "expire", "logout"))),
+    ),
 }
 TOPIC_EDITS = ("title", "private", "public")
 SUBSCRIPTIONS = (
@@ -235,6 +279,7 @@ class Discussion:
                 await self.transport.close(socket.client)
 
     def reset_rows(self):
+        self.reset_users()
         Comment.objects.all().delete()
         Topic.objects.all().delete()
         self.barrier = Topic.objects.create(title="barrier 0", owner=self.users["sam"])
@@ -248,8 +293,23 @@ class Discussion:
                         topic=topic, author=self.users[author], text=WORDS[i + 1]
                     )
 
+    def reset_users(self):
+        """Every user as at first: active, sam staff, no group; the moderators'
+        group holds the permission."""
+        for actor, user in self.users.items():
+            type(user).objects.filter(pk=user.pk).update(
+                is_staff=actor in STAFF, is_active=True
+            )
+            user.groups.clear()
+        moderators, _ = Group.objects.get_or_create(name=MODERATORS)
+        moderators.permissions.set(
+            [Permission.objects.get(codename="view_private_topics")]
+        )
+
     async def connect(self, socket):
-        socket.client = await self.transport.open(socket.actor)
+        socket.client, socket.key = await self.transport.open(
+            socket.actor, by_ticket=socket.name in TICKET_SOCKETS
+        )
         response = await socket.client.request(
             "topics", "subscribe", payload={"ids": [self.barrier.pk]}
         )
@@ -426,6 +486,12 @@ class Discussion:
             for pk in subscription.matched:
                 copy[pk] = visible[subscription.stream][pk]
                 socket.told[subscription.stream].add(pk)
+        else:
+            # A resume cannot know what the client held (PROTOCOL.md notes):
+            # what the subscription matches now may be named by a later
+            # `leave` or `delete`, an object its user came to see while away
+            # without it changing (a privilege given meanwhile) included.
+            socket.told[subscription.stream] |= subscription.matched
         # The same filter twice is one subscription (one unsubscribe ends it).
         socket.subscriptions = [
             s
@@ -541,6 +607,98 @@ class Discussion:
         # changed while it was away, as its user may see them now.
         await database_sync_to_async(self.prune)(socket)
         socket.resumed = {s: before[s] | away[s] for s in STREAMS}
+
+    # --- Privileges and credentials ------------------------------------------
+
+    async def set_staff(self, actor, on, how):
+        def change():
+            model = type(self.users[actor])
+            if how == "update":
+                model.objects.filter(username=actor).update(is_staff=on)
+            else:
+                user = model.objects.get(username=actor)
+                user.is_staff = on
+                user.save()
+
+        await database_sync_to_async(change)()
+        await asyncio.sleep(IDENTITY_WAIT)
+
+    async def set_moderator(self, actor, on):
+        def change():
+            group = Group.objects.get(name=MODERATORS)
+            if on:
+                self.users[actor].groups.add(group)
+            else:
+                self.users[actor].groups.remove(group)
+
+        await database_sync_to_async(change)()
+        await asyncio.sleep(IDENTITY_WAIT)
+
+    async def moderators_may_see(self, on):
+        def change():
+            group = Group.objects.get(name=MODERATORS)
+            permission = Permission.objects.get(codename="view_private_topics")
+            if on:
+                group.permissions.add(permission)
+            else:
+                group.permissions.remove(permission)
+
+        await database_sync_to_async(change)()
+        await asyncio.sleep(IDENTITY_WAIT)
+
+    async def deactivate(self, actor):
+        """An admin action: update(is_active=False); every socket of the user
+        closes 4001. The user is then active again (new sockets may log in)."""
+        model = type(self.users[actor])
+        rows = model.objects.filter(username=actor)
+        await database_sync_to_async(rows.update)(is_active=False)
+        for socket in self.sockets:
+            if socket.actor == actor and socket.connected:
+                await self.wait_closed(socket)
+        await database_sync_to_async(rows.update)(is_active=True)
+
+    async def end_session(self, which, how):
+        """A socket's session (a ticket socket's: its minting one) ends."""
+        socket = self.socket(which)
+        if not socket.connected or socket.key is None:
+            return
+
+        def end():
+            sessions = Session.objects.filter(session_key=socket.key)
+            if how == "delete":
+                sessions.delete()
+            elif how == "expire":
+                sessions.update(expire_date=timezone.now() - timedelta(seconds=1))
+            else:  # What the logout view does.
+                request = HttpRequest()
+                request.session = session_store(socket.key)
+                request.COOKIES[settings.SESSION_COOKIE_NAME] = socket.key
+                request.user = self.user(socket.actor)
+                auth.logout(request)
+
+        await database_sync_to_async(end)()
+        await self.wait_closed(socket)
+
+    async def wait_closed(self, socket):
+        """The server closes the socket with 4001 within the bound."""
+        self.absorb(socket)
+        try:
+            async with asyncio.timeout(IDENTITY_WAIT + 1.5):
+                while True:
+                    kind, value = await self.transport.next(socket.client)
+                    if kind == "close":
+                        break
+                    self.on_frame(socket, json.loads(value))
+        except TimeoutError:
+            raise OracleError(
+                f"{socket.name} ({socket.actor}) was not closed: its credentials "
+                "ended over HTTP"
+            ) from None
+        if value != CLOSE_CODE:
+            raise OracleError(f"{socket.name} was closed with {value}, not 4001")
+        await self.transport.close(socket.client)
+        socket.away = {s: set() for s in STREAMS}
+        socket.seen_away = {s: set() for s in STREAMS}
 
     # --- Settling and the oracle ---------------------------------------------
 
@@ -694,10 +852,16 @@ class Discussion:
         return {item["id"]: item for item in items if item["id"] != barrier}
 
     def http_client(self, actor):
+        """HTTP as the user is stored now (its privileges may have changed)."""
         client = APIClient()
         if actor != "anonymous":
-            client.force_authenticate(self.users[actor])
+            client.force_authenticate(self.user(actor))
         return client
+
+    def user(self, actor):
+        if actor == "anonymous":
+            return None
+        return type(self.users[actor]).objects.get(username=actor)
 
     # --- Helpers ---------------------------------------------------------------
 
@@ -714,7 +878,7 @@ class Discussion:
                 else (model.objects.all())
             )
             if visible_to is not None:
-                objects = objects.visible_to(self.users.get(visible_to))
+                objects = objects.visible_to(self.user(visible_to))
             objects = list(objects.select_related(*self.related(model)).order_by("pk"))
             return objects[ref % len(objects)] if objects else None
 

@@ -14,13 +14,17 @@ import itertools
 import os
 
 import pytest
+import websockets
 from channels.db import database_sync_to_async
+from django.conf import settings
+from rest_framework.test import APIClient
 
+from realtime_api import identity
 from realtime_api.live_server import LiveClient
 from realtime_api.testing import create_session
 
 from .helpers import communicator
-from .model_based import StepFailed, as_code, program, run, shrink
+from .model_based import IDENTITY_STEPS, StepFailed, as_code, program, run, shrink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,6 +50,15 @@ async def check_program(transport, users, length):
     print(f"{len(steps)} steps of seed {SEED}: the oracle held after each")
 
 
+def mint_ticket(session_key):
+    """POST /api/realtime/ticket/ with a session: the ticket dies with it."""
+    client = APIClient()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    response = client.post("/api/realtime/ticket/")
+    assert response.status_code == 201, response.content
+    return response.json()["ticket"]
+
+
 class InProcess:
     """Sockets on config.asgi in this process: the in-memory channel layer."""
 
@@ -54,10 +67,26 @@ class InProcess:
     def __init__(self, users):
         self.users = users
 
-    async def open(self, actor):
-        client = communicator(self.users.get(actor))
+    async def open(self, actor, by_ticket=False):
+        """(client, the session it was opened with or its ticket minted by)."""
+        user = self.users.get(actor)
+        if by_ticket and user is not None:
+            key = await database_sync_to_async(create_session)(user)
+            ticket = await database_sync_to_async(mint_ticket)(key)
+            client = communicator(path=f"/ws/?ticket={ticket}")
+            await client.__aenter__()
+            return client, key
+        client = communicator(user)
         await client.__aenter__()
-        return client
+        key = client.cookies[settings.SESSION_COOKIE_NAME] if user else None
+        return client, key
+
+    async def next(self, client):
+        """("frame", text) or ("close", code): what the server sent next."""
+        output = await client.receive_output(self.timeout)
+        if output["type"] == "websocket.close":
+            return "close", output.get("code")
+        return "frame", output["text"]
 
     async def close(self, client):
         await client.disconnect()
@@ -72,10 +101,20 @@ class TwoServers:
         self.users = users
         self.servers = itertools.cycle(servers)
 
-    async def open(self, actor):
+    async def open(self, actor, by_ticket=False):
         user = self.users.get(actor)
         key = user and await database_sync_to_async(create_session)(user)
-        return await LiveClient.connect(next(self.servers).url, key)
+        server = next(self.servers)
+        if by_ticket and key:
+            ticket = await database_sync_to_async(mint_ticket)(key)
+            return await LiveClient.connect(server.url, ticket=ticket), key
+        return await LiveClient.connect(server.url, key), key
+
+    async def next(self, client):
+        try:
+            return "frame", await client.receive_text(self.timeout)
+        except websockets.ConnectionClosed as closed:
+            return "close", closed.rcvd.code if closed.rcvd else None
 
     async def close(self, client):
         await client.connection.close()
@@ -83,7 +122,10 @@ class TwoServers:
 
 @pytest.fixture
 def users(django_user_model):
-    """ann, bob and cat, and sam who is staff (anonymous is the fifth actor)."""
+    """ann, bob and cat, and sam who is staff (anonymous is the fifth actor).
+
+    Steps change them (privileges, deactivation); each run resets them.
+    """
     made = {
         name: django_user_model.objects.create_user(username=name, password="pw")
         for name in ("ann", "bob", "cat")
@@ -108,3 +150,28 @@ async def test_every_socket_sees_what_http_lets_its_user_see_across_processes(
     """100 random steps, the sockets spread over two daphne processes on Redis."""
     transport = TwoServers(users, [daphne_servers(), daphne_servers()])
     await check_program(transport, users, 100)
+
+
+@pytest.mark.timeout(900)
+async def test_a_frozen_user_is_caught_and_shrunk(users, monkeypatch):
+    """The mutation: sockets keep the user of their handshake (no sweep).
+
+    The oracle must fail on an identity step, and the shrunk program must be
+    a handful of steps that still end with one.
+    """
+
+    async def frozen(self):
+        return None
+
+    monkeypatch.setattr(identity.Sweep, "sweep", frozen)
+    transport = InProcess(users)
+    steps = program(SEED, 80)
+    with pytest.raises(StepFailed) as failed:
+        await run(transport, users, steps)
+    assert steps[failed.value.index][0] in IDENTITY_STEPS, failed.value
+    smallest = await shrink(
+        transport, users, steps[: failed.value.index + 1], SHRINK_SECONDS
+    )
+    print(f"Frozen user caught; shrunk to:\n{as_code(smallest)}")
+    assert len(smallest) <= 4, as_code(smallest)
+    assert smallest[-1][0] in IDENTITY_STEPS

@@ -1,0 +1,96 @@
+"""Present credentials with each session engine, and tickets bound to their minter.
+
+In this process (the in-memory layer): what identity.py reads for the cache
+and signed-cookie engines, and what redeeming a ticket checks. The live
+reproductions are in test_live_identity.py.
+"""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
+from django.test import override_settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from config.asgi import application
+from realtime_api import tickets
+from realtime_api.sessions import CLOSE_CODE
+from realtime_api.testing import AuthWebsocketCommunicator, create_session
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WITHIN = 3.0  # The bound is 1 s; a loaded machine gets some slack.
+
+
+async def close_code(ws, timeout=WITHIN):
+    """The code the server closed with (frames before it are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            output = await ws.receive_output(timeout)
+            if output["type"] == "websocket.close":
+                return output.get("code")
+
+
+async def open_socket(user):
+    ws = AuthWebsocketCommunicator(application, "/ws/", user=user)
+    await ws
+    connected, _ = await ws.connect()
+    assert connected
+    response = await ws.request("topics", "list")
+    assert response["status"] == 200
+    return ws
+
+
+@override_settings(SESSION_ENGINE="django.contrib.sessions.backends.cache")
+async def test_a_session_deleted_from_the_cache_closes_its_socket(user):
+    ws = await open_socket(user)
+    await database_sync_to_async(cache.clear)()  # A cache flush.
+    assert await close_code(ws) == CLOSE_CODE
+
+
+@override_settings(
+    SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
+    SESSION_COOKIE_AGE=2,
+)
+async def test_a_signed_cookie_session_expires_on_time(user):
+    """Signed cookies cannot be deleted on the server; their age still ends them."""
+    ws = await open_socket(user)
+    with pytest.raises(TimeoutError):
+        await close_code(ws, timeout=1)
+    assert await close_code(ws, timeout=2 + WITHIN) == CLOSE_CODE
+
+
+def mint(session_key=None, token=None):
+    client = APIClient()
+    if session_key is not None:
+        client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    if token is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    response = client.post("/api/realtime/ticket/")
+    assert response.status_code == 201, response.content
+    return response.json()["ticket"]
+
+
+def test_a_ticket_is_void_once_its_session_ends(user):
+    key = create_session(user)
+    ticket = mint(session_key=key)
+    Session.objects.filter(session_key=key).delete()
+    assert tickets.redeem(ticket) is None
+
+
+def test_a_ticket_is_void_once_its_token_is_deleted(user):
+    token = Token.objects.create(user=user)
+    ticket = mint(token=token.key)
+    token.delete()
+    assert tickets.redeem(ticket) is None
+
+
+def test_a_ticket_of_a_live_session_opens_as_its_user(user):
+    key = create_session(user)
+    found, minted = tickets.redeem_minted(mint(session_key=key))
+    assert found == user
+    assert minted == ("session", key)
