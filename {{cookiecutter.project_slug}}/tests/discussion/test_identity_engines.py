@@ -9,17 +9,16 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from config.asgi import application
 from realtime_api import tickets
 from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import AuthWebsocketCommunicator, create_session
+from tests.realtime.helpers import mint_ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,33 +63,22 @@ async def test_a_signed_cookie_session_expires_on_time(user):
     assert await close_code(ws, timeout=2 + WITHIN) == CLOSE_CODE
 
 
-def mint(session_key=None, token=None):
-    client = APIClient()
-    if session_key is not None:
-        client.cookies[settings.SESSION_COOKIE_NAME] = session_key
-    if token is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    response = client.post("/api/realtime/ticket/")
-    assert response.status_code == 201, response.content
-    return response.json()["ticket"]
-
-
 def test_a_ticket_is_void_once_its_session_ends(user):
     key = create_session(user)
-    ticket = mint(session_key=key)
+    ticket = mint_ticket(session_key=key)
     Session.objects.filter(session_key=key).delete()
     assert tickets.redeem(ticket) is None
 
 
 def test_a_ticket_is_void_once_its_token_is_deleted(user):
     token = Token.objects.create(user=user)
-    ticket = mint(token=token.key)
+    ticket = mint_ticket(token=token.key)
     token.delete()
     assert tickets.redeem(ticket) is None
 
 
 def test_a_ticket_of_a_live_session_opens_as_its_user(user):
     key = create_session(user)
-    found, minted = tickets.redeem_minted(mint(session_key=key))
+    found, minted = tickets.redeem_minted(mint_ticket(session_key=key))
     assert found == user
     assert minted == ("session", key)

@@ -6,10 +6,13 @@ as the same user through the same session authentication, so a test can
 compare the two answers. Streams are served at /api/<stream>/ over HTTP.
 """
 
+import asyncio
 import json
+import subprocess
 from urllib.parse import urlencode
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import transaction
 from rest_framework.test import APIClient
 
@@ -17,6 +20,7 @@ from config.asgi import application
 from realtime_api.actions import BODY, QUERY
 from realtime_api.registry import get_registry
 from realtime_api.testing import AuthWebsocketCommunicator
+from tests.conftest import require_program
 
 from .testapp.models import Folder, Note
 
@@ -128,3 +132,34 @@ async def save(obj, **fields):
         setattr(obj, name, value)
     await obj.asave()
     return obj
+
+
+def mint_ticket(session_key=None, token=None):
+    """POST /api/realtime/ticket/ with a session cookie or a token; the ticket."""
+    client = APIClient()
+    if session_key is not None:
+        client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    if token is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    response = client.post("/api/realtime/ticket/")
+    assert response.status_code == 201, response.content
+    return response.json()["ticket"]
+
+
+def node_command():
+    """node with the flags its WebSocket needs (node 22, or 20 with a flag)."""
+    program = require_program("node", "to run realtime.js (apt-get install nodejs)")
+    probe = [program, "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)"]
+    flags = (
+        [] if subprocess.run(probe).returncode == 0 else ["--experimental-websocket"]
+    )
+    return [program, *flags, "--no-warnings"]
+
+
+async def run_node(script, *arguments, timeout):
+    """Run a node script; the JSON lines it printed."""
+    process = await asyncio.create_subprocess_exec(
+        *node_command(), str(script), *arguments, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    return [json.loads(line) for line in out.decode().splitlines()]

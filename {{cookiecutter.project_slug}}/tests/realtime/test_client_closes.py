@@ -5,8 +5,6 @@ against a scripted server that closes the first socket with the code.
 
 import asyncio
 import json
-import shutil
-import subprocess
 
 import pytest
 import websockets
@@ -14,7 +12,8 @@ from django.conf import settings
 
 from realtime_api.client import RealtimeClient
 from realtime_api.live_server import free_port
-from tests.conftest import running_in_ci
+
+from .helpers import run_node
 
 REALTIME_JS = settings.BASE_DIR / "realtime_api" / "static" / "realtime_api"
 
@@ -141,32 +140,13 @@ setTimeout(() => { client.close(); process.exit(0); }, Number(process.argv[3]));
 
 @pytest.fixture
 def node(tmp_path):
-    """Run realtime.js in node (its WebSocket: node 22, or 20 with a flag)."""
-    program = shutil.which("node")
-    if program is None:
-        reason = "needs node to run realtime.js (apt-get install nodejs)"
-        if running_in_ci():
-            pytest.fail(f"{reason} (CI is set, so this is a failure)")
-        pytest.skip(reason)
+    """Run realtime.js in node against a server."""
     script = tmp_path / "client.mjs"
     script.write_text(SCRIPT % (REALTIME_JS / "realtime.js").as_uri())
-    probe = [program, "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)"]
-    flags = (
-        [] if subprocess.run(probe).returncode == 0 else ["--experimental-websocket"]
-    )
 
     async def run(url, milliseconds):
-        process = await asyncio.create_subprocess_exec(
-            program,
-            *flags,
-            "--no-warnings",
-            str(script),
-            url,
-            str(milliseconds),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), milliseconds / 1000 + 10)
-        return [json.loads(line) for line in out.decode().splitlines()]
+        timeout = milliseconds / 1000 + 10
+        return await run_node(script, url, str(milliseconds), timeout=timeout)
 
     return run
 

@@ -29,7 +29,7 @@ from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_session, subscribe, watch
 
 from .extra_streams import QuietConsumer
-from .helpers import communicator
+from .helpers import communicator, mint_ticket
 from .testapp.views import FolderViewSet
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,17 +109,6 @@ async def test_a_session_that_ends_closes_its_socket(user, end):
         assert await close_code(ws, 1 + WITHIN) == CLOSE_CODE
 
 
-def mint(session_key=None, token=None):
-    client = APIClient()
-    if session_key is not None:
-        client.cookies[settings.SESSION_COOKIE_NAME] = session_key
-    if token is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    response = client.post("/api/realtime/ticket/")
-    assert response.status_code == 201, response.content
-    return response.json()["ticket"]
-
-
 @pytest.mark.parametrize("minted_with", ["session", "token"])
 async def test_a_ticket_socket_ends_with_its_minter(user, minted_with):
     """The minting session or token deleted (no signal for a session row):
@@ -131,7 +120,10 @@ async def test_a_ticket_socket_ends_with_its_minter(user, minted_with):
     credentials = (
         {"session_key": key} if minted_with == "session" else {"token": token.key}
     )
-    spent, unspent = await sync(mint)(**credentials), await sync(mint)(**credentials)
+    spent, unspent = (
+        await sync(mint_ticket)(**credentials),
+        await sync(mint_ticket)(**credentials),
+    )
     async with communicator(path=f"/ws/?ticket={spent}") as ws:
         assert (await ws.request("folders", "list"))["status"] == 200
         if minted_with == "session":

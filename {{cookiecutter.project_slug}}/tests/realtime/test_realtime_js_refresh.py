@@ -7,10 +7,7 @@ its tickets with a bearer token does (a browser cannot send an Authorization
 header on a WebSocket handshake).
 """
 
-import asyncio
 import json
-import shutil
-import subprocess
 
 import pytest
 from channels.db import database_sync_to_async
@@ -19,9 +16,9 @@ from django.conf import settings
 from realtime_api import tickets
 from realtime_api.live_server import DaphneServer
 from realtime_api.sessions import CLOSE_CODE
-from tests.conftest import running_in_ci
 
 from .expiring_token import bearer
+from .helpers import run_node
 from .test_live_reauthenticate import SERVER
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
@@ -71,34 +68,14 @@ def server(transactional_db):
 
 @pytest.fixture
 def node(tmp_path):
-    """Run the script in node (its WebSocket: node 22, or 20 with a flag)."""
-    program = shutil.which("node")
-    if program is None:
-        reason = "needs node to run realtime.js (apt-get install nodejs)"
-        if running_in_ci():
-            pytest.fail(f"{reason} (CI is set, so this is a failure)")
-        pytest.skip(reason)
+    """Run the script in node against a server."""
     script = tmp_path / "refresh.mjs"
     script.write_text(SCRIPT % (REALTIME_JS / "realtime.js").as_uri())
-    probe = [program, "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)"]
-    flags = (
-        [] if subprocess.run(probe).returncode == 0 else ["--experimental-websocket"]
-    )
 
     async def run(url, ticket_list, credentials, milliseconds):
-        process = await asyncio.create_subprocess_exec(
-            program,
-            *flags,
-            "--no-warnings",
-            str(script),
-            url,
-            json.dumps(ticket_list),
-            json.dumps(credentials),
-            str(milliseconds),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), milliseconds / 1000 + 20)
-        return [json.loads(line) for line in out.decode().splitlines()]
+        arguments = [url, json.dumps(ticket_list), json.dumps(credentials)]
+        arguments.append(str(milliseconds))
+        return await run_node(script, *arguments, timeout=milliseconds / 1000 + 20)
 
     return run
 
