@@ -5,8 +5,6 @@ and signed-cookie engines, and what redeeming a ticket checks. The live
 reproductions are in test_live_identity.py.
 """
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.sessions.models import Session
@@ -18,20 +16,9 @@ from config.asgi import application
 from realtime_api import tickets
 from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import AuthWebsocketCommunicator, create_session
-from tests.realtime.helpers import mint_ticket
+from tests.realtime.helpers import WITHIN, close_code, mint_ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-WITHIN = 3.0  # The bound is 1 s; a loaded machine gets some slack.
-
-
-async def close_code(ws, timeout=WITHIN):
-    """The code the server closed with (frames before it are skipped)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            output = await ws.receive_output(timeout)
-            if output["type"] == "websocket.close":
-                return output.get("code")
 
 
 async def open_socket(user):

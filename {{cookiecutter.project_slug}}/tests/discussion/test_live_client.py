@@ -3,9 +3,7 @@
 import asyncio
 import json
 import os
-import secrets
 import sys
-import urllib.request
 
 import pytest
 from channels.db import database_sync_to_async
@@ -16,6 +14,7 @@ from realtime_api.client import RequestError
 from realtime_api.live_server import live_client
 from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_session, create_token, create_user
+from tests.realtime.helpers import log_out_over_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,21 +76,6 @@ async def test_watch_keeps_an_ordered_live_list(daphne_server, user):
         await client.request("topics", "update", topic.pk, {"is_private": True})
         left = await live.next(timeout=5)
         assert (left.action, left.item["id"], live.items) == ("leave", first["id"], [])
-
-
-def log_out_over_http(server, session_key):
-    """POST /api-auth/logout/ as the browser of that session would (CSRF included)."""
-    csrf = secrets.token_hex(16)  # Django accepts a token the browser set itself.
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}/api-auth/logout/",
-        method="POST",
-        headers={
-            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}; csrftoken={csrf}",
-            "X-CSRFToken": csrf,
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
 
 
 async def test_a_subscription_resumes_after_a_close_without_gap_or_duplicate(

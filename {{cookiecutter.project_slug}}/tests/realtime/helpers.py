@@ -8,7 +8,9 @@ compare the two answers. Streams are served at /api/<stream>/ over HTTP.
 
 import asyncio
 import json
+import secrets
 import subprocess
+import urllib.request
 from urllib.parse import urlencode
 
 from channels.db import database_sync_to_async
@@ -23,6 +25,9 @@ from realtime_api.testing import AuthWebsocketCommunicator
 from tests.conftest import require_program
 
 from .testapp.models import Folder, Note
+
+# The identity sweep's bound is 1 s; a loaded machine gets some slack.
+WITHIN = 3.0
 
 # Fields that differ between two otherwise equal writes.
 VOLATILE_FIELDS = frozenset({"id", "created", "updated"})
@@ -163,3 +168,27 @@ async def run_node(script, *arguments, timeout):
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout)
     return [json.loads(line) for line in out.decode().splitlines()]
+
+
+async def close_code(ws, timeout=WITHIN):
+    """The code the server closed with (frames before it are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            output = await ws.receive_output(timeout)
+            if output["type"] == "websocket.close":
+                return output.get("code")
+
+
+def log_out_over_http(server, session_key):
+    """POST /api-auth/logout/ as the browser of that session would (CSRF included)."""
+    csrf = secrets.token_hex(16)  # Django accepts a token the browser set itself.
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api-auth/logout/",
+        method="POST",
+        headers={
+            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}; csrftoken={csrf}",
+            "X-CSRFToken": csrf,
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200

@@ -29,25 +29,14 @@ from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_session, subscribe, watch
 
 from .extra_streams import QuietConsumer
-from .helpers import communicator, mint_ticket
+from .helpers import WITHIN, close_code, communicator, mint_ticket
 from .testapp.views import FolderViewSet
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WITHIN = 3.0  # The bound is 1 s; a loaded machine gets some slack.
-
 
 def sync(function):
     return database_sync_to_async(function)
-
-
-async def close_code(ws, timeout=WITHIN):
-    """The code the server closed with (frames before it are skipped)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            output = await ws.receive_output(timeout)
-            if output["type"] == "websocket.close":
-                return output.get("code")
 
 
 async def test_privileges_follow_the_user_as_stored_now(

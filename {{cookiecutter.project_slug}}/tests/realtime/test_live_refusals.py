@@ -9,17 +9,15 @@ the details.
 
 import asyncio
 import json
-import secrets
-import urllib.request
 
 import pytest
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from realtime_api.live_server import LiveClient
 from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_session
 
+from .helpers import log_out_over_http
 from .testapp.models import Folder
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,21 +91,6 @@ async def test_refusals_429_and_413_leave_the_socket_open(each_server, user):
         (oversize,) = await answers(client, 1)
         assert (oversize["status"], oversize["request_id"]) == (413, None)
         assert (await client.request("folders", "list"))["status"] == 200
-
-
-def log_out_over_http(server, session_key):
-    """POST /api-auth/logout/ as the browser of that session would (CSRF included)."""
-    csrf = secrets.token_hex(16)  # Django accepts a token the browser set itself.
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}/api-auth/logout/",
-        method="POST",
-        headers={
-            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}; csrftoken={csrf}",
-            "X-CSRFToken": csrf,
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
 
 
 async def test_logging_out_closes_the_sessions_sockets_4001(each_server, user, other):
