@@ -99,6 +99,20 @@ def test_ruff_format_check_passes(baked):
     run(ruff("format", "--check", "--no-cache", "."), cwd=baked.project_path)
 
 
+def test_imports_go_through_the_front_door(cookies, context):
+    """ruff refuses an import of realtime_api's packages from config/ or an app (TID251); realtime_api.api passes."""
+    project = cookies.bake(extra_context=context).project_path
+    probe = project / "config" / "front_door_probe.py"
+    probe.write_text('from realtime_api.streams.endpoints import Endpoint\n\n__all__ = ["Endpoint"]\n')
+    refused = subprocess.run(
+        ruff("check", "--no-cache", str(probe)), cwd=project, capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "TID251" in refused.stdout and "realtime_api.api" in refused.stdout
+    probe.write_text('from realtime_api.api import Endpoint\n\n__all__ = ["Endpoint"]\n')
+    run(ruff("check", "--no-cache", str(probe)), cwd=project)
+
+
 def test_sample_app_can_be_left_out(cookies, context):
     """include_sample_app=n removes the sample app, its tests and every reference to it."""
     result = cookies.bake(extra_context={**context, "include_sample_app": "n"})

@@ -14,7 +14,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 # The load is one user (or a few) on one address, with hundreds of sockets:
-# the budgets per user and per address (realtime_api/budgets.py) are lifted
+# the budgets per user and per address (realtime_api/limits/budgets.py) are lifted
 # unless the environment sets them (a noisy-neighbour run measures them).
 os.environ.setdefault("REALTIME_API_MAX_SOCKETS_PER_USER", "0")
 os.environ.setdefault("REALTIME_API_MAX_SOCKETS_PER_ADDRESS", "0")

@@ -478,7 +478,7 @@ def is_loopback(host):
 
 def http_path(stream):
     """The HTTP twin of `stream`: its router URL, or /api/<stream>/."""
-    from realtime_api.registry import get_registry
+    from realtime_api.streams.registry import get_registry
 
     adapter = get_registry().get(stream)
     return adapter.path() if adapter is not None else f"/api/{stream}/"

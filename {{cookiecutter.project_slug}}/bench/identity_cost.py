@@ -4,7 +4,7 @@
 
 From the project folder, on the project's database. It measures the two
 ways to answer each socket as HTTP would now, with the same reads
-(realtime_api/identity.py's `read_state`: the user's row, groups,
+(realtime_api/auth/identity.py's `read_state`: the user's row, groups,
 permissions, its groups' permissions, and the session):
 
 - per request: one socket's user and session read again before each
@@ -36,7 +36,7 @@ def main(argv=None):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from realtime_api import identity
+    from realtime_api.auth import identity
     from realtime_api.testing import create_session
 
     group, _ = Group.objects.get_or_create(name="realtime-identity")

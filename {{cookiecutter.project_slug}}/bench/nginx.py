@@ -15,7 +15,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from realtime_api.live_server import free_port, wait_for_port
+from realtime_api.testing.live_server import free_port, wait_for_port
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SITE = DEPLOY / "nginx.conf"

@@ -46,7 +46,7 @@ import websockets
 
 from realtime_api.client import RealtimeError, open_socket
 from realtime_api.client.connection import reconnect_delay
-from realtime_api.live_server import DaphneServer, database_url, http_get
+from realtime_api.testing.live_server import DaphneServer, database_url, http_get
 
 from .cli import setup_django
 from .nginx import NginxServer, unit_daphne_options

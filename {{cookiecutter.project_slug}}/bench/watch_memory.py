@@ -16,7 +16,7 @@ import argparse
 import gc
 import tracemalloc
 
-from realtime_api.changes import pk_value
+from realtime_api.delivery.changes import pk_value
 
 
 def members_bytes(rows):

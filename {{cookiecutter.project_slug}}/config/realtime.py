@@ -6,7 +6,7 @@ broadcasting and the schema read it; nothing registers itself on import.
 """
 
 {% if cookiecutter.include_sample_app == "y" %}from discussion.streams import CommentStream, TopicStream
-{% endif %}from realtime_api.registry import Registry
+{% endif %}from realtime_api.api import Registry
 
 registry = Registry()
 {%- if cookiecutter.include_sample_app == "y" %}

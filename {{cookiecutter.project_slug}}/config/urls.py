@@ -15,7 +15,7 @@ from rest_framework.routers import DefaultRouter
 from discussion.pages import demo
 from discussion.views import CommentViewSet, TopicViewSet
 {% endif -%}
-from realtime_api.metrics import metrics_view
+from realtime_api.api import metrics_view
 
 # Register each viewset here: it is served at /api/<prefix>/.
 router = DefaultRouter()
@@ -40,7 +40,8 @@ urlpatterns = [
     path("api/", include(router.urls)),
     # Log in and out of the browsable API.
     path("api-auth/", include("rest_framework.urls")),
-    # Prometheus metrics, for staff and METRICS_TOKEN (realtime_api/metrics.py).
-    # /healthz and /readyz are answered earlier, by realtime_api.health's middleware.
+    # Prometheus metrics, for staff and METRICS_TOKEN (realtime_api/ops/metrics.py).
+    # /healthz and /readyz are answered earlier, by the middleware of
+    # realtime_api/ops/health.py.
     path("metrics", metrics_view, name="metrics"),
 ]

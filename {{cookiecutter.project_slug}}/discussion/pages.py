@@ -7,14 +7,14 @@ realtime.js), so the page needs no CSRF token except for its logout form.
 from django.shortcuts import render
 from django.templatetags.static import static
 
-from realtime_api import conf
+from realtime_api.api import websocket_path
 
 
 def demo(request):
     """Render the demo page; its script does the rest over the socket."""
     user = request.user
     config = {
-        "socketPath": "/" + conf.websocket_path().lstrip("/"),
+        "socketPath": "/" + websocket_path().lstrip("/"),
         "clientUrl": static("realtime_api/realtime.js"),
         "user": user.username if user.is_authenticated else None,
         "userId": user.pk if user.is_authenticated else None,

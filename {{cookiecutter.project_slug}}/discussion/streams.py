@@ -1,6 +1,6 @@
 """The sample app's streams, `topics` and `comments` (see config/realtime.py)."""
 
-from realtime_api.endpoints import Endpoint
+from realtime_api.api import Endpoint
 
 from .views import CommentViewSet, TopicViewSet
 

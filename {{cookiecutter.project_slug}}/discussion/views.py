@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from realtime_api.search import BoundedSearchFilter
+from realtime_api.api import BoundedSearchFilter
 
 from .filters import CommentFilter, StableOrderingFilter
 from .models import Comment, Topic

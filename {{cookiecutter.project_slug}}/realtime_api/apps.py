@@ -7,7 +7,9 @@ class RealtimeApiConfig(AppConfig):
     verbose_name = "Realtime API"
 
     def ready(self):
-        from . import broadcast, metrics, sessions
+        from realtime_api.auth import revocation as sessions
+        from realtime_api.delivery import broadcast
+        from realtime_api.ops import metrics
 
         # Every save and delete asks the registry whether it matters, so a
         # shell, the admin and a management command broadcast too.
@@ -26,7 +28,7 @@ def check_registry(app_configs, **kwargs):
     """`manage.py check` imports the registry: a broken stream fails at once."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from .registry import get_registry
+    from realtime_api.streams.registry import get_registry
 
     try:
         get_registry()
@@ -45,8 +47,8 @@ def check_extra_actions(app_configs, **kwargs):
     """An @action named like a protocol verb cannot be reached: refuse to start."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from .registry import get_registry
-    from .view_adapter import check_extra_actions as check_adapter
+    from realtime_api.streams.registry import get_registry
+    from realtime_api.streams.view_adapter import check_extra_actions as check_adapter
 
     try:
         registry = get_registry()
@@ -57,7 +59,7 @@ def check_extra_actions(app_configs, **kwargs):
 
 def check_ticket_seconds(app_configs, **kwargs):
     """A ticket must expire within a minute (PROTOCOL.md: at most 60 s)."""
-    from . import conf
+    from realtime_api import conf
 
     seconds = conf.ticket_seconds()
     if isinstance(seconds, int) and 1 <= seconds <= 60:
@@ -73,7 +75,7 @@ def check_ticket_seconds(app_configs, **kwargs):
 
 def check_presence_seconds(app_configs, **kwargs):
     """A dead process's presence must end within 30 s (PROTOCOL.md)."""
-    from . import conf
+    from realtime_api import conf
 
     heartbeat = conf.presence_heartbeat_seconds()
     ttl = conf.presence_ttl_seconds()
@@ -101,7 +103,7 @@ def check_shared_layer(app_configs, **kwargs):
     logout, a deleted token). Only a deployment of one process may run so,
     and it must say so (REALTIME_API_SINGLE_PROCESS).
     """
-    from . import conf
+    from realtime_api import conf
 
     if conf.single_process() or not conf.process_local_layer():
         return []
@@ -125,7 +127,7 @@ def check_ticket_origins(app_configs, **kwargs):
     An entry without a scheme ("app.example.com") would never match an
     Origin: say so rather than refuse its tickets silently.
     """
-    from . import conf
+    from realtime_api import conf
 
     wrong = [o for o in conf.allowed_origins() if "://" not in o]
     if not wrong:

@@ -98,7 +98,7 @@ def presence_max_rooms():
 
 
 # --- Limits and overload (PROTOCOL.md) -----------------------------------------
-# Each bounds what one socket may cost; see realtime_api/overload.py.
+# Each bounds what one socket may cost; see realtime_api/limits/overload.py.
 
 
 def frame_rate():
@@ -126,7 +126,7 @@ def max_watches():
     return getattr(settings, "REALTIME_API_MAX_WATCHES", 20)
 
 
-# --- Budgets per user and per address (realtime_api/budgets.py) ---------------
+# --- Budgets per user and per address (realtime_api/limits/budgets.py) ---------------
 
 
 def max_sockets_per_user():

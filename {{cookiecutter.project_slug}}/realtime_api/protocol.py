@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass, field
 
-from .actions import BUILTIN_ACTIONS
+from realtime_api.streams.actions import BUILTIN_ACTIONS
 
 # The protocol's own actions; a stream adds its view's @actions (actions.py).
 ACTIONS = tuple(BUILTIN_ACTIONS)
@@ -13,7 +13,7 @@ ACTIONS_WITH_LOOKUP = frozenset(
     if action.kind == "rest" and action.detail
 )
 # A frame about the socket's own credentials, not a stream's: it has no
-# action (realtime_api/reauthenticate.py).
+# action (realtime_api/auth/reauthenticate.py).
 REAUTHENTICATE = "reauthenticate"
 # The HTTP methods a frame's "method" may name (an @action mapped to several).
 METHODS = ("get", "post", "put", "patch", "delete")

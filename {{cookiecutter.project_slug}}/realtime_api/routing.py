@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from . import conf
-from .demultiplexer import APIDemultiplexer
+from realtime_api import conf
+from realtime_api.sockets.demultiplexer import APIDemultiplexer
 
 websocket_urlpatterns = [
     path(conf.websocket_path(), APIDemultiplexer.as_asgi()),

@@ -4,13 +4,13 @@ from functools import cached_property
 
 from channels.layers import get_channel_layer
 
-from . import conf
-from .budgets import Budgets
-from .eventlog import event_log_from_settings
-from .flood import FloodLedger
-from .hub import Hub
-from .publisher import Publisher
-from .view_threads import ViewThreads, default_count
+from realtime_api import conf
+from realtime_api.delivery.eventlog import event_log_from_settings
+from realtime_api.delivery.hub import Hub
+from realtime_api.delivery.publisher import Publisher
+from realtime_api.limits.budgets import Budgets
+from realtime_api.limits.flood import FloodLedger
+from realtime_api.streams.view_threads import ViewThreads, default_count
 
 
 class Runtime:
@@ -33,6 +33,6 @@ class Runtime:
     @cached_property
     def presence(self):
         """Who is present on which object (made when a socket first joins one)."""
-        from .presence_hub import PresenceHub
+        from realtime_api.presence.hub import PresenceHub
 
         return PresenceHub(self)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import AsyncAPIView, TicketView
+from realtime_api.views import AsyncAPIView, TicketView
 
 urlpatterns = [
     path("ticket/", TicketView.as_view(), name="realtime-ticket"),

@@ -6,8 +6,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import tickets
-from .asyncapi import build_document
+from realtime_api.auth import tickets
+from realtime_api.schema.asyncapi import build_document
 
 
 class TicketView(APIView):

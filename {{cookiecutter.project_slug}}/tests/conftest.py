@@ -15,10 +15,10 @@ import pytest
 from django.conf import settings
 from django.core.management.utils import get_random_secret_key
 
-from realtime_api.live_server import RedisServer
+from realtime_api.testing.live_server import RedisServer
 
 # Fixtures of the realtime app: `user` and `admin`.
-pytest_plugins = ["realtime_api.pytest_plugin"]
+pytest_plugins = ["realtime_api.testing.pytest_plugin"]
 
 SERVICES = {
     "redis": (

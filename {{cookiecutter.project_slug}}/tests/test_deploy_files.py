@@ -41,7 +41,7 @@ def test_unit_runs_one_daphne_per_port_behind_the_proxy():
 
 
 def test_the_proxy_passes_the_host_and_states_the_scheme():
-    """The Origin check of cookie sockets (realtime_api/origins.py) compares the
+    """The Origin check of cookie sockets (realtime_api/auth/origins.py) compares the
     Origin with the request's scheme and Host: nginx must pass the browser's
     Host (port included) and set X-Forwarded-Proto itself, in both locations."""
     site = SITE.read_text()

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.test import Client
 
-from realtime_api.live_server import DaphneServer, http_get
+from realtime_api.testing.live_server import DaphneServer, http_get
 
 # A probe addresses one process by its address, over plain HTTP.
 PROBE_HOST = "10.0.0.7:8001"

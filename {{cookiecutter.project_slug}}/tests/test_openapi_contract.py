@@ -109,7 +109,7 @@ def test_invalid_requests_get_documented_answers(case):
 
 def test_every_operation_documents_its_errors(client):
     """401, 403 and 429 everywhere; 400 where there is input; 404 where a
-    path names an object or a list is paged (realtime_api/openapi_errors.py)."""
+    path names an object or a list is paged (realtime_api/schema/openapi_errors.py)."""
     document = client.get("/api/schema/", headers={"Accept": "application/json"})
     paths = document.json()["paths"]
     assert paths

@@ -46,7 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz and /readyz, answered before the host check and HTTPS redirect:
     # load balancers probe each process by its address over plain HTTP.
-    "realtime_api.health.HealthCheckMiddleware",
+    "realtime_api.ops.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from STATIC_ROOT, with or without a proxy in front.
     # https://whitenoise.readthedocs.io/en/stable/django.html
@@ -139,7 +139,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         # DRF's SearchFilter with at most 20 terms (a 400 past them).
-        "realtime_api.search.BoundedSearchFilter",
+        "realtime_api.streams.search.BoundedSearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     # Pagination is chosen per view (`pagination_class`), not globally.
@@ -169,7 +169,7 @@ SPECTACULAR_SETTINGS = {
     # shapes, after drf-spectacular's default hook (enums as components).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "realtime_api.openapi_errors.document_error_responses",
+        "realtime_api.schema.openapi_errors.document_error_responses",
     ],
 }
 
@@ -238,7 +238,7 @@ REALTIME_API_MAX_REPLAY_CHANGES = env.int(
     "REALTIME_API_MAX_REPLAY_CHANGES", default=2000
 )
 # Budgets per user (or, anonymous, per client address), per server process
-# (realtime_api/budgets.py): sockets open at once (0: no limit; one more
+# (realtime_api/limits/budgets.py): sockets open at once (0: no limit; one more
 # handshake is refused with HTTP 429 and Retry-After), frames a second and at
 # once and signals a second and at once of all its sockets together (429 with
 # `wait`), subscriptions and live queries of all its sockets (429 naming it).
@@ -267,25 +267,26 @@ REALTIME_API_MAX_WATCHES_PER_USER = env.int(
 # nginx, daphne's --proxy-headers already gives the client's address: leave
 # this empty then.
 REALTIME_API_TRUSTED_PROXIES = env.list("REALTIME_API_TRUSTED_PROXIES", default=[])
-# Threads running the views of socket requests (realtime_api/view_threads.py);
+# Threads running the views of socket requests (realtime_api/streams/view_threads.py);
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.
 REALTIME_API_VIEW_THREADS = env.int("REALTIME_API_VIEW_THREADS", default=0) or None
 # Handshakes with an Authorization header are authenticated in threads of
 # their own, never in the database thread every socket shares
-# (realtime_api/auth_pool.py): Basic passwords in PASSWORD_THREADS, other
+# (realtime_api/auth/pool.py): Basic passwords in PASSWORD_THREADS, other
 # schemes in AUTH_THREADS; past the threads + AUTH_QUEUE waiting, refused (403).
 REALTIME_API_AUTH_THREADS = env.int("REALTIME_API_AUTH_THREADS", default=2)
 REALTIME_API_PASSWORD_THREADS = env.int("REALTIME_API_PASSWORD_THREADS", default=1)
 REALTIME_API_AUTH_QUEUE = env.int("REALTIME_API_AUTH_QUEUE", default=8)
 # Pages on these origins (besides those Django's CSRF check accepts) may open
 # a socket with a ticket from POST /api/realtime/ticket/, e.g.
-# "https://app.example.com": tickets only (realtime_api/origins.py).
+# "https://app.example.com": tickets only (realtime_api/auth/origins.py).
 REALTIME_API_ALLOWED_ORIGINS = env.list("REALTIME_API_ALLOWED_ORIGINS", default=[])
 # Seconds a ticket stays usable (at most 60); each opens one socket, once.
 REALTIME_API_TICKET_SECONDS = env.int("REALTIME_API_TICKET_SECONDS", default=30)
 # /metrics answers staff sessions and `Authorization: Bearer <this token>`.
-# With several processes, also set PROMETHEUS_MULTIPROC_DIR (realtime_api/metrics.py).
+# With several processes, also set PROMETHEUS_MULTIPROC_DIR
+# (realtime_api/ops/metrics.py).
 REALTIME_API_METRICS_TOKEN = env.str("METRICS_TOKEN", default="") or None
 
 # --- Logging --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from realtime_api.redis_connection import channel_layer_host, parse_sentinel_url
+from realtime_api.ops.redis_connection import channel_layer_host, parse_sentinel_url
 
 # The project root: the folder that holds manage.py.
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -118,7 +118,7 @@ def channel_layers_from_env(env: environ.Env) -> dict:
             "default": {
                 "BACKEND": "channels.layers.InMemoryChannelLayer",
                 # Each process receives every event of its sockets' groups on
-                # one channel (realtime_api/hub.py): let it queue bursts.
+                # one channel (realtime_api/delivery/hub.py): let it queue bursts.
                 "CONFIG": {"capacity": 10_000},
             }
         }

@@ -32,6 +32,8 @@ On the command line (prints what changes, one JSON object a line):
 Needs the `websockets` package: pip install -e ".[client]". This package has
 no other dependency: copy its folder into any Python 3.11+ program.
 
+Imports: nothing else of realtime_api, nor Django.
+
 Its modules, one job each:
 
     realtime_client.py  RealtimeClient: the socket's life, reconnects, requests

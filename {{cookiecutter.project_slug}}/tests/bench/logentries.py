@@ -12,7 +12,8 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from rest_framework import serializers, viewsets
 
-from realtime_api.consumers import Endpoint, Registry
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import Registry
 
 
 class UserSerializer(serializers.ModelSerializer):

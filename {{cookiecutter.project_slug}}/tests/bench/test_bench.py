@@ -21,7 +21,7 @@ from django.contrib.auth import SESSION_KEY, get_user_model
 
 from bench import cli, sessions
 from bench.scenario import DEFAULT
-from realtime_api.live_server import DaphneServer, database_url
+from realtime_api.testing.live_server import DaphneServer, database_url
 
 PROJECT = Path(__file__).resolve().parents[2]
 

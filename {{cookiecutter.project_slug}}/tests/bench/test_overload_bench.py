@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from realtime_api.live_server import DaphneServer
+from realtime_api.testing.live_server import DaphneServer
 
 from .test_bench import LOG_ENTRIES, run_bench
 

@@ -16,8 +16,8 @@ import shutil
 import pytest
 from django.conf import settings
 
-from realtime_api.live_server import DaphneServer
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import DaphneServer
 from tests.conftest import running_in_ci
 
 # Headless, and nothing that reaches out to the network on its own.

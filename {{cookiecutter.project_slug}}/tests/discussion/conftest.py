@@ -1,7 +1,7 @@
 """Fixtures of the sample app's tests: users and a small discussion.
 
 `user` (the owner of everything in `world`) and `admin` (staff) come from
-`realtime_api.pytest_plugin`.
+`realtime_api.testing.pytest_plugin`.
 """
 
 from types import SimpleNamespace

@@ -47,7 +47,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from discussion.models import Comment, Topic
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.testing import session_store
 
 ACTORS = ("ann", "bob", "cat", "sam", "anonymous")  # sam is staff at first

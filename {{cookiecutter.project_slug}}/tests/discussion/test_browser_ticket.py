@@ -2,7 +2,7 @@
 
 import pytest
 
-from realtime_api import tickets
+from realtime_api.auth import tickets
 
 from . import browser as fixtures
 from .browser import start_demo_server

@@ -17,8 +17,13 @@ from django.conf import settings
 from bench.nginx import NginxServer, unit_daphne_options
 from discussion.models import Comment, Topic
 from realtime_api.client import HandshakeRefused, open_socket, origin_of
-from realtime_api.live_server import DaphneServer, LiveClient, database_url, http_get
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import (
+    DaphneServer,
+    LiveClient,
+    database_url,
+    http_get,
+)
 from tests.conftest import production_env, require_program
 from tests.prometheus import parse, value
 

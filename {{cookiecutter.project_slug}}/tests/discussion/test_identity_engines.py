@@ -13,8 +13,8 @@ from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
-from realtime_api import tickets
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth import tickets
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.testing import AuthWebsocketCommunicator, create_session
 from tests.realtime.helpers import WITHIN, close_code, mint_ticket
 

@@ -10,10 +10,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from discussion.models import Topic
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.client import RequestError
-from realtime_api.live_server import live_client
-from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_session, create_token, create_user
+from realtime_api.testing.live_server import live_client
 from tests.realtime.helpers import log_out_over_http
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -20,10 +20,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from discussion.models import Comment, Topic
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.client import HandshakeRefused
-from realtime_api.live_server import LiveClient
-from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_session, create_token
+from realtime_api.testing.live_server import LiveClient
 from tests.realtime.helpers import mint_ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,9 +19,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from realtime_api import identity
-from realtime_api.live_server import LiveClient
+from realtime_api.auth import identity
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import LiveClient
 
 from .helpers import communicator
 from .model_based import IDENTITY_STEPS, StepFailed, as_code, program, run, shrink

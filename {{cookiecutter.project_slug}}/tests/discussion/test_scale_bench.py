@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from realtime_api.live_server import database_url
+from realtime_api.testing.live_server import database_url
 from tests.conftest import require_program
 
 pytestmark = [

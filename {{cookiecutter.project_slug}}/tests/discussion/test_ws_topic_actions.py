@@ -161,7 +161,7 @@ def test_the_schemas_list_the_sample_s_actions():
     """OpenAPI has both routes; AsyncAPI both operations with their bodies."""
     from drf_spectacular.generators import SchemaGenerator
 
-    from realtime_api.asyncapi import build_document
+    from realtime_api.schema.asyncapi import build_document
 
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
     assert "post" in paths["/api/topics/{id}/close/"]

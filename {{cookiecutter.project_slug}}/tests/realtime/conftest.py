@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.cache import cache
 
-from realtime_api.live_server import DaphneServer, UvicornServer
+from realtime_api.testing.live_server import DaphneServer, UvicornServer
 
 from .testapp.models import Folder, Note
 from .testapp.settings import REALTIME_API_REGISTRY, ROOT_URLCONF

@@ -4,8 +4,10 @@ from channels.routing import URLRouter
 from django.conf import settings
 from django.urls import path
 
-from realtime_api.auth import RealtimeAuthMiddlewareStack
-from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
+from realtime_api.auth.handshake import RealtimeAuthMiddlewareStack
+from realtime_api.sockets.demultiplexer import APIDemultiplexer
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import Registry
 
 from .expiring_token import SignedExpiringToken, bearer, issue
 from .testapp.streams import FolderStream

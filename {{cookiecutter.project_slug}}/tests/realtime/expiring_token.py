@@ -3,7 +3,7 @@
 It accepts `Authorization: Bearer <token>`, where the token is a signed
 `{"sub": <user pk>, "exp": <epoch seconds>}` (Django's signing, as a JWT
 would be signed): `request.auth` is those claims, so the socket reads their
-`exp` (realtime_api/expiry.py) as it would read a JWT's. Like simplejwt, it
+`exp` (realtime_api/auth/expiry.py) as it would read a JWT's. Like simplejwt, it
 refuses a token past its `exp` (401). Imports nothing of realtime_api: DRF
 imports it while its own views load.
 """

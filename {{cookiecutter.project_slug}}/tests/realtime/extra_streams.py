@@ -14,7 +14,9 @@ from django.urls import path
 from rest_framework import permissions, viewsets
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
+from realtime_api.sockets.demultiplexer import APIDemultiplexer
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import Registry
 
 from .testapp.serializers import FolderSerializer, SealedFolderSerializer
 from .testapp.views import FolderViewSet

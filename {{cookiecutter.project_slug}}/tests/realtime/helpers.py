@@ -19,8 +19,8 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from config.asgi import application
-from realtime_api.actions import BODY, QUERY
-from realtime_api.registry import get_registry
+from realtime_api.streams.actions import BODY, QUERY
+from realtime_api.streams.registry import get_registry
 from realtime_api.testing import AuthWebsocketCommunicator
 from tests.conftest import require_program
 

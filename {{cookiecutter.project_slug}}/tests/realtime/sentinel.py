@@ -9,7 +9,7 @@ import time
 
 import redis
 
-from realtime_api.live_server import free_port, wait_for_port
+from realtime_api.testing.live_server import free_port, wait_for_port
 
 SERVICE = "mymaster"
 

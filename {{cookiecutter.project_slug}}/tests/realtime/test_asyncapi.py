@@ -13,11 +13,11 @@ from referencing.jsonschema import DRAFT7
 from rest_framework import serializers, viewsets
 from rest_framework.test import APIClient
 
-from realtime_api.asyncapi import build_document
-from realtime_api.consumers import Endpoint
-from realtime_api.consumers import Registry as StreamRegistry
-from realtime_api.frame_check import FrameChecker, Transcript
-from realtime_api.registry import get_registry
+from realtime_api.schema.asyncapi import build_document
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import Registry as StreamRegistry
+from realtime_api.streams.registry import get_registry
+from realtime_api.testing.frame_check import FrameChecker, Transcript
 
 from . import whoami
 

@@ -2,7 +2,7 @@
 
 A wrong `Authorization: Basic` password costs a PBKDF2 (~0.25 s): run in
 Channels' database thread, 16 of them stalled every other socket for
-seconds (issue 23). They run in realtime_api/auth_pool.py's threads, capped,
+seconds (issue 23). They run in realtime_api/auth/pool.py's threads, capped,
 and a socket's frames reuse the handshake's authentication.
 """
 
@@ -18,9 +18,10 @@ import websockets
 from django.test import override_settings
 from rest_framework.authentication import BasicAuthentication
 
-from realtime_api import auth, auth_pool
-from realtime_api.live_server import DaphneServer, live_client
+from realtime_api.auth import handshake as auth
+from realtime_api.auth import pool as auth_pool
 from realtime_api.testing import create_token
+from realtime_api.testing.live_server import DaphneServer, live_client
 
 from .test_handshake_auth import refused, token_socket
 from .whoami import username

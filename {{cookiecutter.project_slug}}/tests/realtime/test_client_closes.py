@@ -11,7 +11,7 @@ import websockets
 from django.conf import settings
 
 from realtime_api.client import RealtimeClient
-from realtime_api.live_server import free_port
+from realtime_api.testing.live_server import free_port
 
 from .helpers import run_node
 

@@ -4,8 +4,8 @@ import gc
 import json
 import tracemalloc
 
-from realtime_api.changes import Change
-from realtime_api.eventlog import MemoryEventLog
+from realtime_api.delivery.changes import Change
+from realtime_api.delivery.eventlog import MemoryEventLog
 
 
 def deleted(pk, padding=0):

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from realtime_api.registry import get_registry
+from realtime_api.streams.registry import get_registry
 from realtime_api.testing import subscribe
 
 from .helpers import communicator

@@ -305,7 +305,7 @@ def test_random_frames_in_process(user, world, settings):
 
 def test_random_frames_on_daphne(user, world, testapp_server_unlimited):
     """A tenth as many over real sockets: UTF-8 on the wire, daphne's parsing."""
-    from realtime_api.live_server import LiveClient
+    from realtime_api.testing.live_server import LiveClient
 
     server = testapp_server_unlimited
     key = create_session(user)

@@ -23,9 +23,10 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from realtime_api import identity, tickets
-from realtime_api.consumers import APIDemultiplexer, Registry
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth import identity, tickets
+from realtime_api.auth.revocation import CLOSE_CODE
+from realtime_api.sockets.demultiplexer import APIDemultiplexer
+from realtime_api.streams.registry import Registry
 from realtime_api.testing import create_session, subscribe, watch
 
 from .extra_streams import QuietConsumer

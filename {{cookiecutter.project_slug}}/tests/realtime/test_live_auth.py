@@ -7,10 +7,10 @@ import urllib.request
 import pytest
 from rest_framework.authtoken.models import Token
 
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.client import HandshakeRefused
-from realtime_api.live_server import DaphneServer, live_client
-from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_token
+from realtime_api.testing.live_server import DaphneServer, live_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,8 @@ import websockets
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from realtime_api.live_server import LiveClient, UvicornServer
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import LiveClient, UvicornServer
 
 from .conftest import SERVER_ENV
 

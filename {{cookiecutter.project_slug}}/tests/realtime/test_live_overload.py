@@ -24,8 +24,13 @@ from django.conf import settings
 
 from bench.workloads import server_rss
 from realtime_api.client import origin_of
-from realtime_api.live_server import DaphneServer, LiveClient, UvicornServer, http_get
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import (
+    DaphneServer,
+    LiveClient,
+    UvicornServer,
+    http_get,
+)
 
 from .conftest import SERVER_ENV
 from .testapp.models import Folder

@@ -13,8 +13,8 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime_api.live_server import LiveClient, live_client
 from realtime_api.testing import create_session, join
+from realtime_api.testing.live_server import LiveClient, live_client
 
 from .testapp.models import Folder
 

@@ -11,8 +11,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from realtime_api.client import RequestError
-from realtime_api.live_server import RedisServer, live_client
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import RedisServer, live_client
 from tests.conftest import running_in_ci
 
 from .testapp.models import Folder

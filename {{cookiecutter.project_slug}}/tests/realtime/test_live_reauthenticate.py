@@ -11,10 +11,10 @@ import json
 
 import pytest
 
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.client import HandshakeRefused
-from realtime_api.live_server import DaphneServer, LiveClient, live_client
-from realtime_api.sessions import CLOSE_CODE
 from realtime_api.testing import create_user
+from realtime_api.testing.live_server import DaphneServer, LiveClient, live_client
 
 from .expiring import bearer
 

@@ -13,9 +13,9 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime_api.live_server import LiveClient
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import LiveClient
 
 from .helpers import log_out_over_http
 from .testapp.models import Folder

@@ -3,9 +3,9 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime_api.live_server import live_client
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import live_client
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

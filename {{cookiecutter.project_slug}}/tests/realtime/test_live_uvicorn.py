@@ -5,8 +5,8 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime_api.live_server import UvicornServer, http_get, live_client
 from realtime_api.testing import create_session
+from realtime_api.testing.live_server import UvicornServer, http_get, live_client
 
 from .conftest import SERVER_ENV
 from .testapp.models import Folder

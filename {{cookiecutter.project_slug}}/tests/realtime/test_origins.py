@@ -1,8 +1,8 @@
-"""The Origin check of cookie and ticket handshakes (realtime_api/origins.py)."""
+"""The Origin check of cookie and ticket handshakes (realtime_api/auth/origins.py)."""
 
 import pytest
 
-from realtime_api.origins import matches_any, origin_accepted
+from realtime_api.auth.origins import matches_any, origin_accepted
 
 
 def scope(scheme, origin, host="testserver"):

@@ -7,8 +7,8 @@ that reads is never slow, one that stops is closed 4009 though the server's
 
 import asyncio
 
-from realtime_api.outbox import SLOW_CONSUMER, Outbox
-from realtime_api.server_transport import Transport
+from realtime_api.sockets.outbox import SLOW_CONSUMER, Outbox
+from realtime_api.sockets.server_transport import Transport
 
 
 class Kernel(Transport):

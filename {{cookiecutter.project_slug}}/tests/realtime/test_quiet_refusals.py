@@ -11,8 +11,8 @@ import logging
 
 import pytest
 
-from realtime_api.live_server import DaphneServer, UvicornServer
-from realtime_api.search import BoundedSearchFilter
+from realtime_api.streams.search import BoundedSearchFilter
+from realtime_api.testing.live_server import DaphneServer, UvicornServer
 
 from .helpers import communicator, http_twin
 

@@ -13,9 +13,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from realtime_api import tickets
-from realtime_api.live_server import DaphneServer
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth import tickets
+from realtime_api.auth.revocation import CLOSE_CODE
+from realtime_api.testing.live_server import DaphneServer
 
 from .expiring_token import bearer
 from .helpers import run_node

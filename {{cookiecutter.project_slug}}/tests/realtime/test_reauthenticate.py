@@ -17,13 +17,13 @@ from django.test import override_settings
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from realtime_api import tickets
-from realtime_api.asyncapi import build_document
-from realtime_api.consumers import Registry
-from realtime_api.expiry import expires_at_of
-from realtime_api.frame_check import FrameChecker, Transcript
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth import tickets
+from realtime_api.auth.expiry import expires_at_of
+from realtime_api.auth.revocation import CLOSE_CODE
+from realtime_api.schema.asyncapi import build_document
+from realtime_api.streams.registry import Registry
 from realtime_api.testing import AuthWebsocketCommunicator, create_token, create_user
+from realtime_api.testing.frame_check import FrameChecker, Transcript
 
 from . import expiring
 from .expiring import SignedExpiringToken, application, bearer

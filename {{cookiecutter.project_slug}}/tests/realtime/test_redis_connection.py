@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio.sentinel import SentinelConnectionPool
 
 from config.settings.environment import channel_layers_from_env
-from realtime_api import redis_connection
+from realtime_api.ops import redis_connection
 
 SENTINEL_URL = "redis+sentinel://:secret@10.0.0.1:26379,[::1]:26380/cache/2"
 

@@ -9,8 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import path
 from rest_framework import viewsets
 
-from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
-from realtime_api.registry import get_registry
+from realtime_api.sockets.demultiplexer import APIDemultiplexer
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import Registry, get_registry
 from realtime_api.testing import AuthWebsocketCommunicator
 
 from .whoami import WhoAmIView, username

@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import update_last_login
 
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.testing import AuthWebsocketCommunicator, create_user
 
 from .whoami import application, username

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from realtime_api import tickets
+from realtime_api.auth import tickets
 from realtime_api.models import Ticket
 from realtime_api.testing import (
     DEFAULT_ORIGIN,

@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework.authtoken.models import Token, TokenProxy
 
-from realtime_api.sessions import CLOSE_CODE
+from realtime_api.auth.revocation import CLOSE_CODE
 from realtime_api.testing import AuthWebsocketCommunicator, create_token, create_user
 
 from .test_handshake_auth import token_socket

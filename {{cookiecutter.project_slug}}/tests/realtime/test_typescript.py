@@ -114,8 +114,8 @@ def test_the_declared_actions_are_the_action_table():
     Frame verbs answered before a stream is looked up (reauthenticate) may
     be declared too; a view's @actions come through the client's type.
     """
-    from realtime_api.actions import BUILTIN_ACTIONS, PROTOCOL_VERBS
     from realtime_api.protocol import METHODS
+    from realtime_api.streams.actions import BUILTIN_ACTIONS, PROTOCOL_VERBS
 
     declarations = (STATIC / "realtime.d.ts").read_text()
     declared = declared_union(declarations, "Action")

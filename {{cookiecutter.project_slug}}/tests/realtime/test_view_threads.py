@@ -1,4 +1,4 @@
-"""Where socket requests run their views (realtime_api/view_threads.py).
+"""Where socket requests run their views (realtime_api/streams/view_threads.py).
 
 One thread on SQLite by default; REALTIME_API_VIEW_THREADS threads (four on
 PostgreSQL by default) let the views of several sockets run at once, while
@@ -12,10 +12,10 @@ import threading
 import pytest
 from django.db import connection
 
-from realtime_api.endpoints import Endpoint
-from realtime_api.registry import get_registry
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import get_registry
+from realtime_api.streams.view_threads import default_count
 from realtime_api.testing import expect_ok
-from realtime_api.view_threads import default_count
 
 from .helpers import communicator
 from .testapp.models import Note

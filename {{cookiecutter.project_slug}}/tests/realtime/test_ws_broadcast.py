@@ -11,8 +11,8 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from realtime_api.broadcast import broadcast
-from realtime_api.registry import get_registry
+from realtime_api.delivery.broadcast import broadcast
+from realtime_api.streams.registry import get_registry
 from realtime_api.testing import expect_ok, subscribe
 
 from .helpers import communicator, http_twin
@@ -351,7 +351,7 @@ async def test_the_hub_gives_its_database_connection_back(world, user):
     """
     from django.db import connection
 
-    from realtime_api.registry import get_registry
+    from realtime_api.streams.registry import get_registry
 
     note = world.public_note
     async with communicator(user) as ws:

@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from realtime_api.budgets import client_address
+from realtime_api.limits.budgets import client_address
 from realtime_api.testing import join, subscribe, watch
 
 from .helpers import communicator

@@ -14,7 +14,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from realtime_api.apps import check_extra_actions
-from realtime_api.consumers import Endpoint, Registry
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import Registry
 from realtime_api.testing import subscribe
 
 from .helpers import communicator, http_twin, snapshot

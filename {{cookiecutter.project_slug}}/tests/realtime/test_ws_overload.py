@@ -14,9 +14,9 @@ import time
 import pytest
 
 from config.asgi import application
-from realtime_api import endpoints
-from realtime_api.flood import FloodLedger
-from realtime_api.server_transport import SCOPE_KEY, Transport
+from realtime_api.limits.flood import FloodLedger
+from realtime_api.sockets.server_transport import SCOPE_KEY, Transport
+from realtime_api.streams import endpoints
 from realtime_api.testing import subscribe, unsubscribe, watch
 
 from .helpers import assert_still_open, communicator, rows, snapshot

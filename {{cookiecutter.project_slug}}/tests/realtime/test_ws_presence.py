@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from realtime_api import presence
-from realtime_api.presence_hub import Room
+from realtime_api.presence import requests as presence
+from realtime_api.presence.hub import Room
 from realtime_api.testing import events_until_quiet, expect_ok, join, subscribe
 
 from .helpers import communicator, save

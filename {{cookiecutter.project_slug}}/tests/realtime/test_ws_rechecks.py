@@ -12,10 +12,10 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime_api.audience import Audience
-from realtime_api.broadcast import recheck_groups
-from realtime_api.changes import Change
-from realtime_api.registry import get_registry
+from realtime_api.delivery.audience import Audience
+from realtime_api.delivery.broadcast import recheck_groups
+from realtime_api.delivery.changes import Change
+from realtime_api.streams.registry import get_registry
 from realtime_api.testing import events_until_quiet, subscribe, watch
 
 from .helpers import communicator, save

@@ -2,8 +2,8 @@
 
 import pytest
 
-from realtime_api import watch as watch_module
-from realtime_api.registry import get_registry
+from realtime_api.sockets import watch as watch_module
+from realtime_api.streams.registry import get_registry
 from realtime_api.testing import watch
 
 from .helpers import communicator, http_twin, save

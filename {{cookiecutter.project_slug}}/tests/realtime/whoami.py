@@ -1,7 +1,7 @@
 """A test-only stream that answers with the requesting user: `whoami/list/`.
 
 Its socket is authenticated as config.asgi's is: by an Authorization header,
-a ticket, or the session cookie (realtime_api.auth).
+a ticket, or the session cookie (realtime_api.auth.handshake).
 """
 
 from channels.routing import URLRouter
@@ -10,8 +10,10 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from realtime_api.auth import RealtimeAuthMiddlewareStack
-from realtime_api.consumers import APIDemultiplexer, Endpoint, Registry
+from realtime_api.auth.handshake import RealtimeAuthMiddlewareStack
+from realtime_api.sockets.demultiplexer import APIDemultiplexer
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import Registry
 
 
 class BearerAuthentication(TokenAuthentication):

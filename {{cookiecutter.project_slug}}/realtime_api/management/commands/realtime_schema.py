@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from realtime_api.asyncapi import build_document
+from realtime_api.schema.asyncapi import build_document
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ export interface Item {
 }
 
 /**
- * The protocol's request actions (realtime_api/actions.py's table; a test
+ * The protocol's request actions (realtime_api/streams/actions.py's table; a test
  * checks the two agree). A view's @actions are named by their url_path: give
  * them to the client's type, `new RealtimeClient<"close" | "mine">()`.
  */

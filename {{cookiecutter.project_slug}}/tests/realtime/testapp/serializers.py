@@ -61,7 +61,7 @@ class SealedFolderSerializer(FolderSerializer):
     """Folders whose `name` is write-only, and whose `is_private` only staff read.
 
     For the rule that filters name readable fields only
-    (realtime_api/subscription_filters.py).
+    (realtime_api/streams/subscription_filters.py).
     """
 
     class Meta(FolderSerializer.Meta):

@@ -1,6 +1,7 @@
 """The test app's streams, `folders` and `notes`, and the registry serving them."""
 
-from realtime_api.consumers import Endpoint, Registry
+from realtime_api.streams.endpoints import Endpoint
+from realtime_api.streams.registry import Registry
 
 from .views import FolderViewSet, NoteViewSet, StatsViewSet, WordViewSet
 

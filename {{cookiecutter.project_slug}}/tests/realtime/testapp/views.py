@@ -9,7 +9,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from realtime_api.search import BoundedSearchFilter
+from realtime_api.streams.search import BoundedSearchFilter
 
 from .models import Folder, Note
 from .serializers import FolderNameSerializer, FolderSerializer, NoteSerializer

@@ -1,0 +1,12 @@
+"""Auth: who opens a socket, and what their credentials hold now.
+
+`handshake` authenticates a socket (an `Authorization` header in the `pool`
+of threads, a ticket, or the session cookie from an `origins` the CSRF check
+accepts); `tickets` issues and redeems one-time tickets; `expiry` and
+`reauthenticate` deal with credentials that expire; `identity` keeps each
+socket's user as stored now; `revocation` closes sockets (4001) when their
+credentials end.
+
+Imports: `conf`, `models`, `protocol`, `streams` (request building, view
+threads) and `delivery` (the recheck a changed user needs).
+"""

@@ -1,0 +1,224 @@
+"""Budgets per user and per address: what all of one identity's sockets may cost.
+
+The limits of overload.py bound one socket. Here the same kinds of cost are
+bounded for everything one identity holds in this process: its user's (or,
+for anonymous sockets, its client address's) sockets, frames a second,
+signals a second, subscriptions and watches (PROTOCOL.md, "Limits and
+overload"). The budgets are kept per server process: with several processes
+behind a proxy each process grants its own (see README, "Limits").
+
+A handshake over the socket budget is refused: HTTP 429 with `Retry-After`
+where the server can say so (uvicorn, through ASGI's
+"websocket.http.response" extension; daphne, through its Twisted protocol),
+else as any refused handshake (403).
+
+The address is the client's as the server reports it (`scope["client"]`):
+behind the deployed nginx, daphne's --proxy-headers makes that the address
+nginx saw. REALTIME_API_TRUSTED_PROXIES lists proxies whose X-Real-IP (or
+last X-Forwarded-For entry) is believed instead; a header from any other
+peer is ignored, so a client cannot pick its own address.
+"""
+
+import ipaddress
+import json
+import logging
+import math
+import time
+
+from realtime_api import conf
+from realtime_api.limits.flood import TokenBucket
+from realtime_api.ops import metrics
+
+logger = logging.getLogger(__name__)
+
+
+# --- Whose budget a socket spends ------------------------------------------------
+
+
+def client_address(scope):
+    """The client's address: the peer's, or what a trusted proxy says it is."""
+    peer = (scope.get("client") or ("unknown",))[0]
+    if not is_trusted_proxy(peer):
+        return peer
+    headers = dict(scope.get("headers") or ())
+    real_ip = headers.get(b"x-real-ip", b"").decode("latin-1").strip()
+    forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+    # The proxy appends the address it saw: the last entry is the one to trust.
+    candidates = [real_ip, *reversed([a.strip() for a in forwarded.split(",")])]
+    for candidate in candidates:
+        if valid_address(candidate):
+            return candidate
+    return peer
+
+
+def is_trusted_proxy(address):
+    networks = trusted_proxy_networks()
+    if not networks or not valid_address(address):
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip in network for network in networks)
+
+
+def trusted_proxy_networks():
+    return [
+        ipaddress.ip_network(entry, strict=False) for entry in conf.trusted_proxies()
+    ]
+
+
+def valid_address(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def identity(scope):
+    """Whose budget a socket spends: "user-<pk>", or "address-<client address>"."""
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return f"user-{user.pk}"
+    return f"address-{client_address(scope)}"
+
+
+# --- The budgets ---------------------------------------------------------------
+
+
+class Budget:
+    """What the sockets of one identity hold and may spend, in this process."""
+
+    def __init__(self):
+        self.sockets = []  # its open sockets' consumers, oldest first
+        self.frames = None  # TokenBucket shared by its sockets (made on use)
+        self.signals = None  # TokenBucket of its signals (made on use)
+
+    def frame_bucket(self):
+        if self.frames is None:
+            rate = conf.user_frame_rate()
+            self.frames = TokenBucket(rate, conf.user_frame_burst()) if rate else None
+        return self.frames
+
+    def signal_wait(self):
+        """Take a signal from the identity's allowance: 0, or seconds to wait."""
+        if self.signals is None:
+            rate, burst = conf.user_signal_rate()
+            self.signals = TokenBucket(rate, burst)
+        return self.signals.take()
+
+    def held(self, attribute):
+        """How many subscriptions or watches its sockets hold."""
+        total = 0
+        for socket in self.sockets:
+            if attribute == "subscriptions":
+                subscribers = (socket.subscribers or {}).values()
+                total += sum(len(subscriber.filters) for subscriber in subscribers)
+            else:
+                total += len(socket.watches or ())
+        return total
+
+    def idle(self):
+        """Nothing to remember: no socket, and its allowances are whole."""
+        if self.sockets:
+            return False
+        buckets = [b for b in (self.frames, self.signals) if b is not None]
+        return all(bucket.full_at() <= time.monotonic() for bucket in buckets)
+
+
+class Budgets:
+    """Every identity's budget in this process (one per Runtime)."""
+
+    # Every this many new identities, those left with nothing are forgotten.
+    SWEEP_EVERY = 1000
+
+    def __init__(self):
+        self.by_identity = {}
+        self.made = 0
+
+    def get(self, key):
+        budget = self.by_identity.get(key)
+        if budget is None:
+            self.made += 1
+            if self.made % self.SWEEP_EVERY == 0:
+                self.forget_idle()
+            budget = self.by_identity[key] = Budget()
+        return budget
+
+    def socket_limit(self, key):
+        if key.startswith("user-"):
+            return conf.max_sockets_per_user(), "REALTIME_API_MAX_SOCKETS_PER_USER"
+        return conf.max_sockets_per_address(), "REALTIME_API_MAX_SOCKETS_PER_ADDRESS"
+
+    def admit(self, key, socket):
+        """Count a new socket of `key`; False when it is over its budget."""
+        budget = self.get(key)
+        limit, _ = self.socket_limit(key)
+        if limit and len(budget.sockets) >= limit:
+            return False
+        budget.sockets.append(socket)
+        return True
+
+    def leave(self, key, socket):
+        budget = self.by_identity.get(key)
+        if budget is None:
+            return
+        if socket in budget.sockets:
+            budget.sockets.remove(socket)
+        if budget.idle():
+            del self.by_identity[key]
+
+    def forget_idle(self):
+        for key in [k for k, b in self.by_identity.items() if b.idle()]:
+            del self.by_identity[key]
+
+
+# --- Refusing a handshake ------------------------------------------------------
+
+RETRY_AFTER_SECONDS = 10
+
+
+async def refuse_handshake(consumer, detail, retry_after=RETRY_AFTER_SECONDS):
+    """Refuse the handshake with HTTP 429 and Retry-After, where the server can.
+
+    uvicorn offers ASGI's "websocket.http.response" extension. daphne does
+    not: its Twisted protocol (autobahn) is asked to send the response, as
+    autobahn does itself for a handshake it fails. Elsewhere: a plain
+    refusal (close before accept), which servers answer 403.
+    """
+    metrics.overload("sockets")
+    logger.info("Handshake refused (429): %s", detail)
+    scope = consumer.scope
+    seconds = str(max(1, math.ceil(retry_after))).encode()
+    body = json.dumps({"detail": detail}).encode()
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await consumer.base_send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"retry-after", seconds),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await consumer.base_send({"type": "websocket.http.response.body", "body": body})
+        return
+    if deny_on_twisted(scope, seconds.decode()):
+        return
+    await consumer.close()  # Before accept: the server answers 403.
+
+
+def deny_on_twisted(scope, seconds):
+    """Answer daphne's pending handshake 429 with Retry-After; False if not daphne."""
+    from realtime_api.sockets.server_transport import transport_of
+
+    protocol = getattr(transport_of(scope), "protocol", None)
+    deferred = getattr(protocol, "handshake_deferred", None)
+    if deferred is None or not hasattr(protocol, "sendHttpErrorResponse"):
+        return False
+    # What daphne's serverReject() does, with our status and header.
+    del protocol.handshake_deferred
+    protocol.sendHttpErrorResponse(429, "Too Many Requests", [("Retry-After", seconds)])
+    protocol.dropConnection(abort=False)
+    protocol.server.protocol_disconnected(protocol)
+    return True

@@ -1,0 +1,88 @@
+"""Refuse, quietly, the handshakes that could only fail later, and loudly.
+
+- a Host that is not in ALLOWED_HOSTS: over HTTP, Django answers 400; over
+  a socket it was accepted, and each paginated list (which builds links from
+  the Host) answered 500 with a traceback per frame;
+- a path that no WebSocket route serves: Channels' URLRouter raised, and
+  the server logged a ~30-line ERROR traceback per anonymous handshake.
+
+Both are refused before any authentication or database work, with one log
+line (WARNING for a Host, as Django's DisallowedHost; INFO for a path), no
+traceback. The status is 400 (Host) or 404 (path) where the server lets an
+application answer a handshake with an HTTP response (the ASGI
+`websocket.http.response` extension: uvicorn); daphne answers every refused
+handshake with 403.
+"""
+
+import logging
+
+from django.core.exceptions import DisallowedHost
+
+from realtime_api.streams import request_factory
+
+logger = logging.getLogger(__name__)
+
+
+class HandshakeGuard:
+    """Refuse WebSocket handshakes with a bad Host or an unrouted path."""
+
+    def __init__(self, inner, routes):
+        self.inner = inner
+        self.routes = routes  # The URLRouter's patterns (path(), re_path()).
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.inner(scope, receive, send)
+        host = bad_host(scope)
+        if host is not None:
+            logger.warning(
+                "WebSocket handshake refused: Host %r is not in ALLOWED_HOSTS.",
+                host[:200],
+            )
+            return await refuse(scope, receive, send, 400, b"Bad Request")
+        if not self.routed(scope):
+            logger.info(
+                "WebSocket handshake refused: no route for path %r.",
+                scope.get("path", "")[:200],
+            )
+            return await refuse(scope, receive, send, 404, b"Not Found")
+        return await self.inner(scope, receive, send)
+
+    def routed(self, scope):
+        """Whether Channels' URLRouter would find a route (its own matching)."""
+        path = scope.get("path", "")
+        root_path = scope.get("root_path", "")
+        if root_path:
+            if not path.startswith(root_path):
+                return False
+            path = path[len(root_path) :]
+        path = path.lstrip("/")
+        return any(route.pattern.match(path) for route in self.routes)
+
+
+def bad_host(scope):
+    """The handshake's Host when Django would refuse it (DisallowedHost), else None."""
+    request = request_factory.build_request(
+        request_factory.http_scope(scope), "GET", scope.get("path", "/")
+    )
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return request.META.get("HTTP_HOST", "")
+    return None
+
+
+async def refuse(scope, receive, send, status, body):
+    """Refuse the handshake: `status` where the server can say it, else 403."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close"})

@@ -1,0 +1,11 @@
+"""Sockets: the Channels consumer of one socket and what it keeps.
+
+`demultiplexer.APIDemultiplexer` is the consumer: it reads frames through the
+`inbox`, sends through the `outbox` (bounded, as `server_transport` reports
+what the server still holds), and serves requests, `subscriptions` and
+`watch` live queries for its streams.
+
+Imports: everything below it (`streams`, `delivery`, `auth`, `limits`,
+`presence`, `ops`, `protocol`, `conf`); only `routing` and the front door
+import it.
+"""

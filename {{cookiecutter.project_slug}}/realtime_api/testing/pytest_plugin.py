@@ -1,0 +1,89 @@
+"""pytest fixtures for realtime tests: `user`, `admin` and live daphne servers.
+
+Enable with `pytest_plugins = ["realtime_api.testing.pytest_plugin"]` in conftest.py.
+
+It also checks, at the end of the run, every frame the test helpers sent and
+received against the project's AsyncAPI document (realtime_api/testing/frame_check.py):
+a frame that does not match fails the run.
+"""
+
+import pytest
+
+from realtime_api import testing
+from realtime_api.testing.frame_check import FrameChecker, FrameRecorder
+from realtime_api.testing.live_server import DaphneServer
+
+frame_report_key = pytest.StashKey()
+
+
+def pytest_sessionstart(session):
+    testing.recorder = FrameRecorder()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    recorder, testing.recorder = testing.recorder, None
+    if recorder is None or not any(t.frames for t in recorder.transcripts):
+        return
+    from realtime_api.schema.asyncapi import build_document
+
+    report = FrameChecker(build_document()).check(recorder.transcripts)
+    session.config.stash[frame_report_key] = report
+    if report.problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    report = config.stash.get(frame_report_key, None)
+    if report is None:
+        return
+    terminalreporter.write_line(
+        f"AsyncAPI: {report.checked} frames checked against the document "
+        f"({report.undescribed} of test-only streams not described)."
+    )
+    if report.problems:
+        terminalreporter.write_sep(
+            "=", "frames that do not match the AsyncAPI document"
+        )
+        for problem in report.problems[:20]:
+            terminalreporter.write_line(problem)
+        if len(report.problems) > 20:
+            terminalreporter.write_line(f"... and {len(report.problems) - 20} more.")
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    """A saved user who can log in with the password "pw"."""
+    return django_user_model.objects.create_user(username="user", password="pw")
+
+
+@pytest.fixture
+def admin(db, django_user_model):
+    """A saved superuser who can log in with the password "pw"."""
+    return django_user_model.objects.create_superuser(
+        username="admin", password="pw", email="admin@example.com"
+    )
+
+
+@pytest.fixture
+def daphne_servers(transactional_db):
+    """Start real daphne servers on the test database: `start(env=None)`.
+
+    Each call starts one more process (they share the channel layer when
+    REDIS_URL is set); all are stopped after the test.
+    """
+    servers = []
+
+    def start(env=None):
+        server = DaphneServer(env=env).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def daphne_server(daphne_servers):
+    """One real daphne server on the test database; `.url` is ws://HOST:PORT."""
+    return daphne_servers()
