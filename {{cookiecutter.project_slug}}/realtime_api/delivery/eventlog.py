@@ -7,11 +7,9 @@ settings) the counter and the log live in Redis, shared by every server
 process; otherwise they live in this process.
 """
 
-import asyncio
 import json
 import threading
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass
 
@@ -124,18 +122,16 @@ class RedisEventLog:
 
     def __init__(self, url):
         self.url = url
-        # redis-py's asyncio clients belong to one event loop each.
-        self._clients = weakref.WeakKeyDictionary()
+        self._clients = redis_connection.ClientPerLoop(self._connect)
+
+    def _connect(self):
+        # Fail fast on an unreachable host: publishing waits for the log.
+        client = redis_connection.client(self.url, socket_connect_timeout=2)
+        client.append_script = client.register_script(_APPEND)
+        return client
 
     def _client(self):
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            # Fail fast on an unreachable host: publishing waits for the log.
-            client = redis_connection.client(self.url, socket_connect_timeout=2)
-            client.append_script = client.register_script(_APPEND)
-            self._clients[loop] = client
-        return client
+        return self._clients.get()
 
     @staticmethod
     def _keys(stream):

@@ -13,6 +13,8 @@ use it too.
 https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/
 """
 
+import asyncio
+import weakref
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -67,6 +69,24 @@ def client(url, **options):
     return sentinel_for(address, options).master_for(
         address.service, db=address.db, password=address.password, **options
     )
+
+
+class ClientPerLoop:
+    """A redis-py asyncio client per event loop, made by `make()` on first use.
+
+    Each such client belongs to the loop it was made on; a process runs
+    several loops (daphne's, each test's, a management command's)."""
+
+    def __init__(self, make):
+        self._make = make
+        self._clients = weakref.WeakKeyDictionary()
+
+    def get(self):
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = self._make()
+        return client
 
 
 def sentinel_for(address, options):

@@ -17,9 +17,7 @@ With REALTIME_API_REDIS_URL the rooms live in Redis (`RedisPresenceStore`),
 shared by every server process; otherwise in this process.
 """
 
-import asyncio
 import json
-import weakref
 from dataclasses import dataclass, field
 
 from redis.asyncio.retry import Retry
@@ -201,28 +199,26 @@ class RedisPresenceStore:
 
     def __init__(self, url):
         self.url = url
-        # redis-py's asyncio clients belong to one event loop each.
-        self._clients = weakref.WeakKeyDictionary()
+        self._clients = redis_connection.ClientPerLoop(self._connect)
+
+    def _connect(self):
+        client = redis_connection.client(
+            self.url,
+            socket_connect_timeout=2,
+            # After Redis restarts, the first command on a pooled
+            # connection fails: retry it on a fresh one.
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        client.presence_scripts = {
+            "join": client.register_script(_JOIN),
+            "leave": client.register_script(_LEAVE),
+            "refresh": client.register_script(_REFRESH),
+        }
+        return client
 
     def _client(self):
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = redis_connection.client(
-                self.url,
-                socket_connect_timeout=2,
-                # After Redis restarts, the first command on a pooled
-                # connection fails: retry it on a fresh one.
-                retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
-                retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            )
-            client.presence_scripts = {
-                "join": client.register_script(_JOIN),
-                "leave": client.register_script(_LEAVE),
-                "refresh": client.register_script(_REFRESH),
-            }
-            self._clients[loop] = client
-        return client
+        return self._clients.get()
 
     @staticmethod
     def keys(room):
