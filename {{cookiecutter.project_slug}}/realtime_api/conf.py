@@ -1,26 +1,32 @@
-"""The app's settings, with their defaults."""
+"""The app's settings, each with its default from defaults.py."""
 
 from django.conf import settings
+
+from realtime_api.defaults import DEFAULTS
+
+
+def _setting(name):
+    return getattr(settings, name, DEFAULTS[name])
 
 
 def registry_path():
     """The dotted path of the project's Registry (config/realtime.py)."""
-    return getattr(settings, "REALTIME_API_REGISTRY", "config.realtime.registry")
+    return _setting("REALTIME_API_REGISTRY")
 
 
 def websocket_path():
     """The path of the multiplexed socket, "ws/" by default."""
-    return getattr(settings, "REALTIME_API_PATH", "ws/")
+    return _setting("REALTIME_API_PATH")
 
 
 def max_frame_bytes():
     """The largest request frame accepted; larger frames get a 413."""
-    return getattr(settings, "REALTIME_API_MAX_FRAME_BYTES", 64 * 1024)
+    return _setting("REALTIME_API_MAX_FRAME_BYTES")
 
 
 def broadcast_host():
     """The Host of the request that serializes events (for absolute URLs)."""
-    host = getattr(settings, "REALTIME_API_BROADCAST_HOST", None)
+    host = _setting("REALTIME_API_BROADCAST_HOST")
     if host:
         return host
     concrete = [h for h in settings.ALLOWED_HOSTS if "*" not in h and h[:1] != "."]
@@ -29,22 +35,22 @@ def broadcast_host():
 
 def redis_url():
     """Where the shared event log lives; None keeps it in each process."""
-    return getattr(settings, "REALTIME_API_REDIS_URL", None)
+    return _setting("REALTIME_API_REDIS_URL")
 
 
 def event_log_size():
     """How many events of each stream the log keeps for `since`."""
-    return getattr(settings, "REALTIME_API_EVENT_LOG_SIZE", 10_000)
+    return _setting("REALTIME_API_EVENT_LOG_SIZE")
 
 
 def event_log_seconds():
     """How long (seconds) the log keeps an event for `since`."""
-    return getattr(settings, "REALTIME_API_EVENT_LOG_SECONDS", 600)
+    return _setting("REALTIME_API_EVENT_LOG_SECONDS")
 
 
 def redis_prefix():
     """The prefix of the event log's keys in Redis (one per project)."""
-    return getattr(settings, "REALTIME_API_REDIS_PREFIX", "realtime")
+    return _setting("REALTIME_API_REDIS_PREFIX")
 
 
 def allowed_origins():
@@ -53,22 +59,22 @@ def allowed_origins():
     Full origins such as "https://app.example.com", or patterns as Channels'
     OriginValidator reads them ("https://.example.com" for every subdomain).
     """
-    return list(getattr(settings, "REALTIME_API_ALLOWED_ORIGINS", ()))
+    return list(_setting("REALTIME_API_ALLOWED_ORIGINS"))
 
 
 def ticket_seconds():
     """How long a ticket from POST /api/realtime/ticket/ stays usable (1 to 60)."""
-    return getattr(settings, "REALTIME_API_TICKET_SECONDS", 30)
+    return _setting("REALTIME_API_TICKET_SECONDS")
 
 
 def metrics_token():
     """The bearer token that may read /metrics (None: staff sessions only)."""
-    return getattr(settings, "REALTIME_API_METRICS_TOKEN", None)
+    return _setting("REALTIME_API_METRICS_TOKEN")
 
 
 def presence_heartbeat_seconds():
     """How often a process refreshes its presence entries and re-reads its rooms."""
-    return getattr(settings, "REALTIME_API_PRESENCE_HEARTBEAT_SECONDS", 5)
+    return _setting("REALTIME_API_PRESENCE_HEARTBEAT_SECONDS")
 
 
 def presence_ttl_seconds():
@@ -77,24 +83,24 @@ def presence_ttl_seconds():
     A process that dies takes its sockets' presence with it within this plus
     one heartbeat (PROTOCOL.md: 30 s at most; 20 s by default).
     """
-    return getattr(settings, "REALTIME_API_PRESENCE_TTL_SECONDS", 15)
+    return _setting("REALTIME_API_PRESENCE_TTL_SECONDS")
 
 
 def presence_grace_seconds():
     """How long a user whose last socket closed stays present (a page reload)."""
-    return getattr(settings, "REALTIME_API_PRESENCE_GRACE_SECONDS", 2)
+    return _setting("REALTIME_API_PRESENCE_GRACE_SECONDS")
 
 
 def presence_signal_rate():
     """Signals a socket may send: (per second, burst)."""
-    rate = getattr(settings, "REALTIME_API_PRESENCE_SIGNALS_PER_SECOND", 5)
-    burst = getattr(settings, "REALTIME_API_PRESENCE_SIGNAL_BURST", 10)
+    rate = _setting("REALTIME_API_PRESENCE_SIGNALS_PER_SECOND")
+    burst = _setting("REALTIME_API_PRESENCE_SIGNAL_BURST")
     return rate, burst
 
 
 def presence_max_rooms():
     """How many objects one socket may be present on at once."""
-    return getattr(settings, "REALTIME_API_PRESENCE_MAX_ROOMS", 20)
+    return _setting("REALTIME_API_PRESENCE_MAX_ROOMS")
 
 
 # --- Limits and overload (PROTOCOL.md) -----------------------------------------
@@ -103,27 +109,27 @@ def presence_max_rooms():
 
 def frame_rate():
     """Frames a second a socket may send on average (None: no limit)."""
-    return getattr(settings, "REALTIME_API_FRAME_RATE", 50)
+    return _setting("REALTIME_API_FRAME_RATE")
 
 
 def frame_burst():
     """Frames a socket may send at once, above its rate."""
-    return getattr(settings, "REALTIME_API_FRAME_BURST", 150)
+    return _setting("REALTIME_API_FRAME_BURST")
 
 
 def max_pending_frames():
     """Frames of a socket waiting to be answered; more are refused (429)."""
-    return getattr(settings, "REALTIME_API_MAX_PENDING_FRAMES", 128)
+    return _setting("REALTIME_API_MAX_PENDING_FRAMES")
 
 
 def max_subscriptions():
     """Subscriptions (filters) a socket may hold at once."""
-    return getattr(settings, "REALTIME_API_MAX_SUBSCRIPTIONS", 100)
+    return _setting("REALTIME_API_MAX_SUBSCRIPTIONS")
 
 
 def max_watches():
     """Live queries a socket may watch at once."""
-    return getattr(settings, "REALTIME_API_MAX_WATCHES", 20)
+    return _setting("REALTIME_API_MAX_WATCHES")
 
 
 # --- Budgets per user and per address (realtime_api/limits/budgets.py) ---------------
@@ -131,89 +137,89 @@ def max_watches():
 
 def max_sockets_per_user():
     """Sockets one user may hold open in a server process (0: no limit)."""
-    return getattr(settings, "REALTIME_API_MAX_SOCKETS_PER_USER", 20)
+    return _setting("REALTIME_API_MAX_SOCKETS_PER_USER")
 
 
 def max_sockets_per_address():
     """Anonymous sockets one client address may hold open in a process (0: none)."""
-    return getattr(settings, "REALTIME_API_MAX_SOCKETS_PER_ADDRESS", 50)
+    return _setting("REALTIME_API_MAX_SOCKETS_PER_ADDRESS")
 
 
 def user_frame_rate():
     """Frames a second a user's (or address's) sockets may send together."""
-    return getattr(settings, "REALTIME_API_USER_FRAME_RATE", 100)
+    return _setting("REALTIME_API_USER_FRAME_RATE")
 
 
 def user_frame_burst():
     """Frames a user's (or address's) sockets may send at once, together."""
-    return getattr(settings, "REALTIME_API_USER_FRAME_BURST", 300)
+    return _setting("REALTIME_API_USER_FRAME_BURST")
 
 
 def user_signal_rate():
     """Signals a user's (or address's) sockets may send: (per second, burst)."""
-    rate = getattr(settings, "REALTIME_API_USER_SIGNALS_PER_SECOND", 10)
-    burst = getattr(settings, "REALTIME_API_USER_SIGNAL_BURST", 20)
+    rate = _setting("REALTIME_API_USER_SIGNALS_PER_SECOND")
+    burst = _setting("REALTIME_API_USER_SIGNAL_BURST")
     return rate, burst
 
 
 def max_subscriptions_per_user():
     """Subscriptions a user's (or address's) sockets may hold together."""
-    return getattr(settings, "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER", 500)
+    return _setting("REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER")
 
 
 def max_watches_per_user():
     """Live queries a user's (or address's) sockets may hold together."""
-    return getattr(settings, "REALTIME_API_MAX_WATCHES_PER_USER", 100)
+    return _setting("REALTIME_API_MAX_WATCHES_PER_USER")
 
 
 def trusted_proxies():
     """Proxies (addresses, networks) whose X-Real-IP/X-Forwarded-For is believed."""
-    return list(getattr(settings, "REALTIME_API_TRUSTED_PROXIES", ()))
+    return list(_setting("REALTIME_API_TRUSTED_PROXIES"))
 
 
 def max_replay_changes():
     """Objects a `since` replay may evaluate (a recheck counts 20), then a gap."""
-    return getattr(settings, "REALTIME_API_MAX_REPLAY_CHANGES", 2000)
+    return _setting("REALTIME_API_MAX_REPLAY_CHANGES")
 
 
 def max_watch_matches():
     """Objects a live query may match when it starts; past them it is refused (400)."""
-    return getattr(settings, "REALTIME_API_MAX_WATCH_MATCHES", 10_000)
+    return _setting("REALTIME_API_MAX_WATCH_MATCHES")
 
 
 def view_threads():
-    """Threads running the views of socket requests (None: 1 on SQLite, else 4)."""
-    return getattr(settings, "REALTIME_API_VIEW_THREADS", None)
+    """Threads running the views of socket requests (0: 1 on SQLite, else 4)."""
+    return _setting("REALTIME_API_VIEW_THREADS")
 
 
 def auth_threads():
     """Threads authenticating Authorization headers other than Basic (auth_pool)."""
-    return getattr(settings, "REALTIME_API_AUTH_THREADS", 2)
+    return _setting("REALTIME_API_AUTH_THREADS")
 
 
 def password_threads():
     """Threads checking `Authorization: Basic` passwords (auth_pool.py)."""
-    return getattr(settings, "REALTIME_API_PASSWORD_THREADS", 1)
+    return _setting("REALTIME_API_PASSWORD_THREADS")
 
 
 def auth_queue():
     """Handshakes waiting for an authentication thread; past them, refused."""
-    return getattr(settings, "REALTIME_API_AUTH_QUEUE", 8)
+    return _setting("REALTIME_API_AUTH_QUEUE")
 
 
 def max_queued_bytes():
     """Bytes waiting to be sent to a socket; past them it is closed with 4009."""
-    return getattr(settings, "REALTIME_API_MAX_QUEUED_BYTES", 1024 * 1024)
+    return _setting("REALTIME_API_MAX_QUEUED_BYTES")
 
 
 def event_log_bytes():
     """The in-process event log's size per stream, in bytes (an estimate)."""
-    return getattr(settings, "REALTIME_API_EVENT_LOG_BYTES", 4 * 1024 * 1024)
+    return _setting("REALTIME_API_EVENT_LOG_BYTES")
 
 
 def single_process():
     """The deployment runs one process: a process-local channel layer is fine."""
-    return bool(getattr(settings, "REALTIME_API_SINGLE_PROCESS", False))
+    return bool(_setting("REALTIME_API_SINGLE_PROCESS"))
 
 
 def process_local_layer():

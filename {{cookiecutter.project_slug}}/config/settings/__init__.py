@@ -4,6 +4,8 @@
 - ``config.settings.test``: what ``pytest`` uses (see ``pyproject.toml``).
 - ``config.settings.production``: set ``DJANGO_SETTINGS_MODULE`` to it on servers.
 
-Each imports ``base`` and changes what differs. The environment is read only in
-``config.settings.environment``, through django-environ.
+Each imports ``base`` and changes what differs. The environment is read
+through the ``env`` of ``config.settings.environment`` (django-environ), which
+also reads ``.env``; the realtime app's defaults come from
+``realtime_api/defaults.py``.
 """

@@ -4,6 +4,8 @@ dev.py, test.py and production.py import this module and change what differs.
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+from realtime_api.defaults import DEFAULTS as REALTIME_DEFAULTS
+
 from .environment import (
     BASE_DIR,
     channel_layers_from_env,
@@ -83,7 +85,10 @@ ASGI_APPLICATION = "config.asgi.application"
 CHANNEL_LAYERS = channel_layers_from_env(env)
 # `check --deploy` refuses the in-memory layer (realtime_api.E004) unless the
 # deployment runs exactly one server process and says so here.
-REALTIME_API_SINGLE_PROCESS = env.bool("REALTIME_API_SINGLE_PROCESS", default=False)
+REALTIME_API_SINGLE_PROCESS = env.bool(
+    "REALTIME_API_SINGLE_PROCESS",
+    default=REALTIME_DEFAULTS["REALTIME_API_SINGLE_PROCESS"],
+)
 
 # --- Database -------------------------------------------------------------------------
 # SQLite in the project folder by default; PostgreSQL (psycopg 3) when
@@ -175,67 +180,95 @@ SPECTACULAR_SETTINGS = {
 
 # --- Realtime API (realtime_api/) -----------------------------------------------------
 # The wire protocol is documented in realtime_api/PROTOCOL.md.
+# Each default is written once, in realtime_api/defaults.py (REALTIME_DEFAULTS).
 
 # The streams the socket serves and broadcasts: config/realtime.py.
-REALTIME_API_REGISTRY = "config.realtime.registry"
+REALTIME_API_REGISTRY = REALTIME_DEFAULTS["REALTIME_API_REGISTRY"]
 # URL prefix of the WebSocket endpoint: one multiplexed socket at /ws/, and
 # sockets bound to one stream at /ws/<stream>/.
-REALTIME_API_PATH = "ws/"
+REALTIME_API_PATH = REALTIME_DEFAULTS["REALTIME_API_PATH"]
 # Larger text frames are answered with status 413 and not parsed.
 REALTIME_API_MAX_FRAME_BYTES = env.int(
-    "REALTIME_API_MAX_FRAME_BYTES", default=64 * 1024
+    "REALTIME_API_MAX_FRAME_BYTES",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_FRAME_BYTES"],
 )
 # Every event gets its stream's next `seq` and stays in a per-stream log, so a
 # client that reconnects can `subscribe` with `since` and get what it missed.
 # With REDIS_URL the log is in Redis, shared by every server process.
 REALTIME_API_REDIS_URL = env.str("REDIS_URL", default="") or None
 REALTIME_API_REDIS_PREFIX = redis_prefix(env)
-REALTIME_API_EVENT_LOG_SIZE = env.int("REALTIME_API_EVENT_LOG_SIZE", default=10_000)
-REALTIME_API_EVENT_LOG_SECONDS = env.int("REALTIME_API_EVENT_LOG_SECONDS", default=600)
+REALTIME_API_EVENT_LOG_SIZE = env.int(
+    "REALTIME_API_EVENT_LOG_SIZE",
+    default=REALTIME_DEFAULTS["REALTIME_API_EVENT_LOG_SIZE"],
+)
+REALTIME_API_EVENT_LOG_SECONDS = env.int(
+    "REALTIME_API_EVENT_LOG_SECONDS",
+    default=REALTIME_DEFAULTS["REALTIME_API_EVENT_LOG_SECONDS"],
+)
 # Presence (PROTOCOL.md): each process refreshes its sockets' presence every
 # HEARTBEAT seconds; a process that dies takes it with it within TTL + HEARTBEAT
 # (20 s). A user whose last socket closed stays GRACE seconds (a page reload).
 REALTIME_API_PRESENCE_HEARTBEAT_SECONDS = env.float(
-    "REALTIME_API_PRESENCE_HEARTBEAT_SECONDS", default=5
+    "REALTIME_API_PRESENCE_HEARTBEAT_SECONDS",
+    default=REALTIME_DEFAULTS["REALTIME_API_PRESENCE_HEARTBEAT_SECONDS"],
 )
 REALTIME_API_PRESENCE_TTL_SECONDS = env.float(
-    "REALTIME_API_PRESENCE_TTL_SECONDS", default=15
+    "REALTIME_API_PRESENCE_TTL_SECONDS",
+    default=REALTIME_DEFAULTS["REALTIME_API_PRESENCE_TTL_SECONDS"],
 )
 REALTIME_API_PRESENCE_GRACE_SECONDS = env.float(
-    "REALTIME_API_PRESENCE_GRACE_SECONDS", default=2
+    "REALTIME_API_PRESENCE_GRACE_SECONDS",
+    default=REALTIME_DEFAULTS["REALTIME_API_PRESENCE_GRACE_SECONDS"],
 )
 # Without Redis the log is in each process's memory: at most this many bytes
 # per stream (an estimate; deletes carry their data, other events none).
 REALTIME_API_EVENT_LOG_BYTES = env.int(
-    "REALTIME_API_EVENT_LOG_BYTES", default=4 * 1024 * 1024
+    "REALTIME_API_EVENT_LOG_BYTES",
+    default=REALTIME_DEFAULTS["REALTIME_API_EVENT_LOG_BYTES"],
 )
 # Limits and overload (PROTOCOL.md): what one socket may cost. Frames over
 # the rate (a second, on average) or the burst are answered 429 and not run;
 # a socket that goes on is closed with 4008. None turns the rate off.
-REALTIME_API_FRAME_RATE = env.float("REALTIME_API_FRAME_RATE", default=50) or None
-REALTIME_API_FRAME_BURST = env.int("REALTIME_API_FRAME_BURST", default=150)
+REALTIME_API_FRAME_RATE = (
+    env.float(
+        "REALTIME_API_FRAME_RATE", default=REALTIME_DEFAULTS["REALTIME_API_FRAME_RATE"]
+    )
+    or None
+)
+REALTIME_API_FRAME_BURST = env.int(
+    "REALTIME_API_FRAME_BURST", default=REALTIME_DEFAULTS["REALTIME_API_FRAME_BURST"]
+)
 # Frames of a socket waiting to be answered; more are answered 429.
 REALTIME_API_MAX_PENDING_FRAMES = env.int(
-    "REALTIME_API_MAX_PENDING_FRAMES", default=128
+    "REALTIME_API_MAX_PENDING_FRAMES",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_PENDING_FRAMES"],
 )
 # Subscriptions (filters) and live queries a socket may hold; more are 429.
-REALTIME_API_MAX_SUBSCRIPTIONS = env.int("REALTIME_API_MAX_SUBSCRIPTIONS", default=100)
-REALTIME_API_MAX_WATCHES = env.int("REALTIME_API_MAX_WATCHES", default=20)
+REALTIME_API_MAX_SUBSCRIPTIONS = env.int(
+    "REALTIME_API_MAX_SUBSCRIPTIONS",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_SUBSCRIPTIONS"],
+)
+REALTIME_API_MAX_WATCHES = env.int(
+    "REALTIME_API_MAX_WATCHES", default=REALTIME_DEFAULTS["REALTIME_API_MAX_WATCHES"]
+)
 # Bytes waiting to be sent to a socket that does not read; past them it is
 # closed with 4009 (a slow consumer: it reconnects and resumes with `since`).
 REALTIME_API_MAX_QUEUED_BYTES = env.int(
-    "REALTIME_API_MAX_QUEUED_BYTES", default=1024 * 1024
+    "REALTIME_API_MAX_QUEUED_BYTES",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_QUEUED_BYTES"],
 )
 # Objects a live query may match when it starts: it keeps their ids in
 # memory (about 70 bytes each); a watch matching more is answered 400.
 REALTIME_API_MAX_WATCH_MATCHES = env.int(
-    "REALTIME_API_MAX_WATCH_MATCHES", default=10_000
+    "REALTIME_API_MAX_WATCH_MATCHES",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_WATCH_MATCHES"],
 )
 # Objects a `since` replay may evaluate (a recheck counts 20); past them the
 # answer is a gap ("resumed": false, "gap": true: re-read, then subscribe
 # without since).
 REALTIME_API_MAX_REPLAY_CHANGES = env.int(
-    "REALTIME_API_MAX_REPLAY_CHANGES", default=2000
+    "REALTIME_API_MAX_REPLAY_CHANGES",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_REPLAY_CHANGES"],
 )
 # Budgets per user (or, anonymous, per client address), per server process
 # (realtime_api/limits/budgets.py): sockets open at once (0: no limit; one more
@@ -243,47 +276,80 @@ REALTIME_API_MAX_REPLAY_CHANGES = env.int(
 # once and signals a second and at once of all its sockets together (429 with
 # `wait`), subscriptions and live queries of all its sockets (429 naming it).
 REALTIME_API_MAX_SOCKETS_PER_USER = env.int(
-    "REALTIME_API_MAX_SOCKETS_PER_USER", default=20
+    "REALTIME_API_MAX_SOCKETS_PER_USER",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_SOCKETS_PER_USER"],
 )
 REALTIME_API_MAX_SOCKETS_PER_ADDRESS = env.int(
-    "REALTIME_API_MAX_SOCKETS_PER_ADDRESS", default=50
+    "REALTIME_API_MAX_SOCKETS_PER_ADDRESS",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_SOCKETS_PER_ADDRESS"],
 )
 REALTIME_API_USER_FRAME_RATE = (
-    env.float("REALTIME_API_USER_FRAME_RATE", default=100) or None
+    env.float(
+        "REALTIME_API_USER_FRAME_RATE",
+        default=REALTIME_DEFAULTS["REALTIME_API_USER_FRAME_RATE"],
+    )
+    or None
 )
-REALTIME_API_USER_FRAME_BURST = env.int("REALTIME_API_USER_FRAME_BURST", default=300)
+REALTIME_API_USER_FRAME_BURST = env.int(
+    "REALTIME_API_USER_FRAME_BURST",
+    default=REALTIME_DEFAULTS["REALTIME_API_USER_FRAME_BURST"],
+)
 REALTIME_API_USER_SIGNALS_PER_SECOND = env.float(
-    "REALTIME_API_USER_SIGNALS_PER_SECOND", default=10
+    "REALTIME_API_USER_SIGNALS_PER_SECOND",
+    default=REALTIME_DEFAULTS["REALTIME_API_USER_SIGNALS_PER_SECOND"],
 )
-REALTIME_API_USER_SIGNAL_BURST = env.int("REALTIME_API_USER_SIGNAL_BURST", default=20)
+REALTIME_API_USER_SIGNAL_BURST = env.int(
+    "REALTIME_API_USER_SIGNAL_BURST",
+    default=REALTIME_DEFAULTS["REALTIME_API_USER_SIGNAL_BURST"],
+)
 REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER = env.int(
-    "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER", default=500
+    "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER"],
 )
 REALTIME_API_MAX_WATCHES_PER_USER = env.int(
-    "REALTIME_API_MAX_WATCHES_PER_USER", default=100
+    "REALTIME_API_MAX_WATCHES_PER_USER",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_WATCHES_PER_USER"],
 )
 # Proxies (addresses or networks) whose X-Real-IP / X-Forwarded-For names the
 # client; from any other peer those headers are ignored. Behind the deployed
 # nginx, daphne's --proxy-headers already gives the client's address: leave
 # this empty then.
-REALTIME_API_TRUSTED_PROXIES = env.list("REALTIME_API_TRUSTED_PROXIES", default=[])
+REALTIME_API_TRUSTED_PROXIES = env.list(
+    "REALTIME_API_TRUSTED_PROXIES",
+    default=REALTIME_DEFAULTS["REALTIME_API_TRUSTED_PROXIES"],
+)
 # Threads running the views of socket requests (realtime_api/streams/view_threads.py);
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.
-REALTIME_API_VIEW_THREADS = env.int("REALTIME_API_VIEW_THREADS", default=0) or None
+REALTIME_API_VIEW_THREADS = env.int(
+    "REALTIME_API_VIEW_THREADS", default=REALTIME_DEFAULTS["REALTIME_API_VIEW_THREADS"]
+)
 # Handshakes with an Authorization header are authenticated in threads of
 # their own, never in the database thread every socket shares
 # (realtime_api/auth/pool.py): Basic passwords in PASSWORD_THREADS, other
 # schemes in AUTH_THREADS; past the threads + AUTH_QUEUE waiting, refused (403).
-REALTIME_API_AUTH_THREADS = env.int("REALTIME_API_AUTH_THREADS", default=2)
-REALTIME_API_PASSWORD_THREADS = env.int("REALTIME_API_PASSWORD_THREADS", default=1)
-REALTIME_API_AUTH_QUEUE = env.int("REALTIME_API_AUTH_QUEUE", default=8)
+REALTIME_API_AUTH_THREADS = env.int(
+    "REALTIME_API_AUTH_THREADS", default=REALTIME_DEFAULTS["REALTIME_API_AUTH_THREADS"]
+)
+REALTIME_API_PASSWORD_THREADS = env.int(
+    "REALTIME_API_PASSWORD_THREADS",
+    default=REALTIME_DEFAULTS["REALTIME_API_PASSWORD_THREADS"],
+)
+REALTIME_API_AUTH_QUEUE = env.int(
+    "REALTIME_API_AUTH_QUEUE", default=REALTIME_DEFAULTS["REALTIME_API_AUTH_QUEUE"]
+)
 # Pages on these origins (besides those Django's CSRF check accepts) may open
 # a socket with a ticket from POST /api/realtime/ticket/, e.g.
 # "https://app.example.com": tickets only (realtime_api/auth/origins.py).
-REALTIME_API_ALLOWED_ORIGINS = env.list("REALTIME_API_ALLOWED_ORIGINS", default=[])
+REALTIME_API_ALLOWED_ORIGINS = env.list(
+    "REALTIME_API_ALLOWED_ORIGINS",
+    default=REALTIME_DEFAULTS["REALTIME_API_ALLOWED_ORIGINS"],
+)
 # Seconds a ticket stays usable (at most 60); each opens one socket, once.
-REALTIME_API_TICKET_SECONDS = env.int("REALTIME_API_TICKET_SECONDS", default=30)
+REALTIME_API_TICKET_SECONDS = env.int(
+    "REALTIME_API_TICKET_SECONDS",
+    default=REALTIME_DEFAULTS["REALTIME_API_TICKET_SECONDS"],
+)
 # /metrics answers staff sessions and `Authorization: Bearer <this token>`.
 # With several processes, also set PROMETHEUS_MULTIPROC_DIR
 # (realtime_api/ops/metrics.py).
