@@ -84,9 +84,9 @@ class InstalledProject:
         env.update(overrides)
         return env
 
-    def run(self, *args, **env):
+    def run(self, *args, timeout=840, **env):
         """Run the venv's python with args in the project folder, failing the test with its output."""
-        return run([self.python, *args], cwd=self.path, env=self.env(**env))
+        return run([self.python, *args], cwd=self.path, env=self.env(**env), timeout=timeout)
 
     def __str__(self):
         return f"Python {self.python_version} + Django {self.django_version}"
@@ -203,6 +203,12 @@ def first_pass(installed_project, pythons):
     return "pytest", ["-m", on_servers], {}
 
 
+# A bake's whole suite takes 10 to 15 minutes here (the real-server pass about
+# 14 alone, more beside the other worker): past pytest-timeout's 900 s.
+SUITE_SECONDS = 2400
+
+
+@pytest.mark.timeout(SUITE_SECONDS + 60)
 def test_own_test_suite_passes(installed_project, pythons, record_property):
     """The baked project's own pytest passes on the embedded defaults (SQLite, in-memory layer).
 
@@ -211,7 +217,9 @@ def test_own_test_suite_passes(installed_project, pythons, record_property):
     """
     what, arguments, env = first_pass(installed_project, pythons)
     ci = {"CI": os.environ["CI"]} if "CI" in os.environ else {}
-    installed_project.run("-m", "pytest", "--color=no", "-p", "no:cacheprovider", *arguments, **ci, **env)
+    installed_project.run(
+        "-m", "pytest", "--color=no", "-p", "no:cacheprovider", *arguments, timeout=SUITE_SECONDS, **ci, **env
+    )
     record_property("tested", f"{installed_project}: {what} of the {installed_project.bake} bake passed")
 
 
@@ -265,6 +273,7 @@ def test_deploy_check_passes(installed_project):
 
 
 @pytest.mark.parametrize("installed_project", DEFAULTS_HERE, indirect=True)
+@pytest.mark.timeout(SUITE_SECONDS + 60)
 def test_own_test_suite_passes_on_real_servers(installed_project, record_property):
     """The default bake's pytest passes again on PostgreSQL and channels-redis, with CI=true (on one Python).
 
@@ -283,6 +292,7 @@ def test_own_test_suite_passes_on_real_servers(installed_project, record_propert
         "no:cacheprovider",
         "-m",
         "not browser or redis or deploy",
+        timeout=SUITE_SECONDS,
         CI="true",
         REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
         DATABASE_URL=f"postgres://postgres@{POSTGRES[0]}:{POSTGRES[1]}/{installed_project.slug}_{CHECKOUT}",
