@@ -2,17 +2,17 @@
 
 `OverloadMixin`, for the socket's consumer, puts a bound on both sides:
 
-- frames in: each is read as it arrives and passes flood control (a token
-  bucket, and a bound on the frames waiting to be answered) before it is
-  queued to run (inbox.py); a socket that goes on flooding is closed, 4008;
+- frames in: each is read as it arrives (the FrameReaderMiddleware around
+  the consumer hands it to the inbox: sockets/frame_reader.py) and passes
+  flood control (a token bucket, and a bound on the frames waiting to be
+  answered) before it is queued to run (inbox.py); a socket that goes on
+  flooding is closed, 4008;
 - bytes out: everything sent waits in a bounded outbox (outbox.py); a socket
   that does not read is closed as a slow consumer, 4009.
 
 The limits on subscriptions and live queries are checked where those start
 (`check_limit()`, called by subscriptions.py and watch.py).
 """
-
-import asyncio
 
 from realtime_api import conf
 from realtime_api.limits import budgets
@@ -24,6 +24,7 @@ from realtime_api.protocol import (
     error_frame,
     parse_request,
 )
+from realtime_api.sockets.frame_reader import reader_of
 from realtime_api.sockets.inbox import Inbox
 from realtime_api.sockets.outbox import SLOW_CLOSE_SECONDS, Outbox
 from realtime_api.sockets.server_transport import transport_of
@@ -69,31 +70,16 @@ class OverloadMixin:
         self.outbox.patient = self.inbox.task
         if flood.exhausted():  # Its last socket was closed flooding, just now.
             self.inbox.flooding()
-
-    async def __call__(self, scope, receive, send):
-        # Channels reads the server's next message only when it has handled
-        # the last, a turn of the event loop or more each: a flood parsed
-        # by the server in large chunks would wait in the server's queue.
-        # A reader of our own takes every frame waiting at once.
-        others = asyncio.Queue()
-        reader = asyncio.create_task(self.read_messages(receive, others))
-        try:
-            await super().__call__(scope, others.get, send)
-        finally:
-            reader.cancel()
-
-    async def read_messages(self, receive, others):
-        """Hand frames to the inbox as they arrive; the rest to Channels."""
-        while True:
-            message = await receive()
-            if message["type"] == "websocket.receive" and self.inbox is not None:
-                self.inbox.arrive(message)
-            else:
-                others.put_nowait(message)
+        reader = reader_of(self.scope)
+        if reader is not None:  # Frames go straight to the inbox from now on.
+            reader.attach(self.inbox)
 
     async def dispatch(self, message):
-        # No trip to the database thread per frame here (Channels closes old
-        # connections first; a frame that runs does it in that thread anyway).
+        # Frames reach Channels when no FrameReaderMiddleware serves the socket
+        # (a consumer routed on its own, as some tests do): they go to the
+        # inbox too, never straight to `receive()`. And no trip to the
+        # database thread per frame (Channels closes old connections first;
+        # a frame that runs does it in that thread anyway).
         if message["type"] == "websocket.receive" and self.inbox is not None:
             self.inbox.arrive(message)
             return
