@@ -34,7 +34,13 @@ FLOODING_REASON = "flooding: reconnect later, slower"
 
 
 class OverloadMixin:
-    """Flood control, limits and a bounded outbox for a WebSocket consumer."""
+    """Flood control, limits and a bounded outbox for the socket's consumer.
+
+    Needs (sockets/contract.py): runtime, scope, base_send, bound_stream.
+    Provides: budget, check_limit, stop_frames, hold_bytes, release_bytes,
+    refusal, close_flooding.
+    Extends Channels': connect, accept, dispatch.
+    """
 
     inbox = None
     outbox = None
@@ -124,7 +130,7 @@ class OverloadMixin:
         frame = RequestFrame()
         if text is not None and len(text) <= conf.max_frame_bytes():
             try:  # Echo what can be read of it: request_id, stream, action.
-                parse_request(text, frame, getattr(self, "bound_stream", None))
+                parse_request(text, frame, self.bound_stream)
             except ProtocolError:
                 pass
         if reason == "user-rate":
