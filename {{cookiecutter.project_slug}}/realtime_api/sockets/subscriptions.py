@@ -123,7 +123,7 @@ class SubscriptionMixin:
     State is created on first use: a socket that never subscribes holds none.
 
     Needs (sockets/contract.py): runtime, send, then, check_limit.
-    Provides: handle_subscription, end_subscriptions, remember.
+    Provides: handle_subscription, end_subscriptions, remember, subscribers.
     """
 
     subscribers = None  # stream -> Subscriber

@@ -130,7 +130,7 @@ class WatchMixin:
     """`watch` and `unwatch` for the socket's consumer (state made on first use).
 
     Needs (sockets/contract.py): runtime, check_limit.
-    Provides: handle_watch, end_watches.
+    Provides: handle_watch, end_watches, watches.
     """
 
     watches = None  # watch id -> Watcher

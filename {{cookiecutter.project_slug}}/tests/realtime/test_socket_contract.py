@@ -10,10 +10,12 @@ import ast
 import inspect
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 from channels.consumer import AsyncConsumer
 
+import realtime_api
 from realtime_api.auth.reauthenticate import ReauthenticateMixin
 from realtime_api.auth.revocation import GroupUserConsumer
 from realtime_api.limits.overload import OverloadMixin
@@ -153,6 +155,32 @@ def test_the_consumer_uses_its_parts_through_what_they_provide():
     channels = set(dir(GroupUserConsumer)) | assigned_names(AsyncConsumer)
     missing = read - assigned_names(APIDemultiplexer) - provided - channels
     assert not missing, f"APIDemultiplexer uses what no part provides: {missing}"
+
+
+def test_the_rest_of_the_app_uses_a_socket_through_its_contract():
+    """What other modules name of a `socket` or `consumer` is declared too."""
+    offered = protocol_names() | assigned_names(APIDemultiplexer)
+    offered |= set().union(*(declared(part, "Provides") for part in PARTS))
+    offered |= set(dir(GroupUserConsumer)) | assigned_names(AsyncConsumer)
+    app = Path(realtime_api.__file__).parent
+    for path in app.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if path.parent.name in {"client", "testing"} or any(
+            isinstance(node, ast.Import)
+            and any(alias.name == "socket" for alias in node.names)
+            for node in ast.walk(tree)
+        ):
+            continue  # Python's socket module, not a consumer.
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            base = node.value
+            if (isinstance(base, ast.Name) and base.id in {"socket", "consumer"}) or (
+                isinstance(base, ast.Attribute) and base.attr == "socket"
+            ):
+                assert node.attr in offered, (
+                    f"{path.relative_to(app)}: socket.{node.attr} is undeclared"
+                )
 
 
 def test_nothing_overrides_channels_call():
