@@ -100,6 +100,16 @@ def declared(cls, label):
     return set(re.findall(r"\w+", match.group(1)))
 
 
+def provided():
+    """What the parts say they provide, together."""
+    return set().union(*(declared(part, "Provides") for part in PARTS))
+
+
+def channels_names():
+    """What Channels' consumer (through GroupUserConsumer) has."""
+    return set(dir(GroupUserConsumer)) | assigned_names(AsyncConsumer)
+
+
 def overridden(cls):
     """The part's methods that a class after it in the consumer's MRO defines."""
     later = APIDemultiplexer.__mro__[APIDemultiplexer.__mro__.index(cls) + 1 :]
@@ -151,17 +161,14 @@ def test_the_protocol_is_what_the_parts_need_and_the_consumer_has():
 
 def test_the_consumer_uses_its_parts_through_what_they_provide():
     read, _ = self_uses(APIDemultiplexer)
-    provided = set().union(*(declared(part, "Provides") for part in PARTS))
-    channels = set(dir(GroupUserConsumer)) | assigned_names(AsyncConsumer)
-    missing = read - assigned_names(APIDemultiplexer) - provided - channels
+    missing = read - assigned_names(APIDemultiplexer) - provided() - channels_names()
     assert not missing, f"APIDemultiplexer uses what no part provides: {missing}"
 
 
 def test_the_rest_of_the_app_uses_a_socket_through_its_contract():
     """What other modules name of a `socket` or `consumer` is declared too."""
     offered = protocol_names() | assigned_names(APIDemultiplexer)
-    offered |= set().union(*(declared(part, "Provides") for part in PARTS))
-    offered |= set(dir(GroupUserConsumer)) | assigned_names(AsyncConsumer)
+    offered |= provided() | channels_names()
     app = Path(realtime_api.__file__).parent
     for path in app.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
