@@ -11,7 +11,10 @@ is an inbox) goes to Channels, in order.
 """
 
 import asyncio
+import logging
 from collections import deque
+
+logger = logging.getLogger(__name__)
 
 SCOPE_KEY = "realtime_api.frames"
 
@@ -50,19 +53,23 @@ class FrameReader:
         self.task = asyncio.create_task(self.read(receive))
 
     async def read(self, receive):
-        try:
-            while True:
+        while True:
+            try:
                 message = await receive()
-                if message["type"] == "websocket.receive" and self.inbox is not None:
-                    self.inbox.arrive(message)
-                    continue
-                self.waiting.append(message)
+            except Exception as exc:  # Channels raises it in its turn.
+                self.failed = exc
                 self.arrived.set()
-                if message["type"] == "websocket.disconnect":
-                    return  # Nothing follows it.
-        except Exception as exc:
-            self.failed = exc
+                return
+            if message["type"] == "websocket.receive" and self.inbox is not None:
+                try:
+                    self.inbox.arrive(message)
+                except Exception:  # As the inbox's task: the socket goes on.
+                    logger.exception("A frame of this socket could not be taken")
+                continue
+            self.waiting.append(message)
             self.arrived.set()
+            if message["type"] == "websocket.disconnect":
+                return  # Nothing follows it.
 
     async def next_message(self):
         """The next message that is not a frame for the inbox."""

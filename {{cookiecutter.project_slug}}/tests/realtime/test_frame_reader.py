@@ -7,6 +7,8 @@ through the whole stack: test_ws_overload.py, test_live_overload.py.
 
 import asyncio
 
+import pytest
+
 from realtime_api.sockets.frame_reader import (
     SCOPE_KEY,
     FrameReader,
@@ -57,3 +59,26 @@ async def test_the_middleware_puts_the_reader_in_the_scope_and_stops_it():
     await FrameReaderMiddleware(consumer)({"type": "websocket"}, server.get, None)
     assert seen["message"] == {"type": "websocket.connect"}
     assert seen["reader"].task.cancelled()
+
+
+async def test_a_server_that_fails_fails_channels_and_a_frame_that_fails_is_logged(
+    caplog,
+):
+    async def broken():
+        raise OSError("gone")
+
+    reader = FrameReader(broken)
+    with pytest.raises(OSError, match="gone"):
+        await reader.next_message()
+
+    class BrokenInbox:
+        def arrive(self, message):
+            raise ValueError(message["text"])
+
+    server = asyncio.Queue()
+    reader = FrameReader(server.get)
+    reader.attach(BrokenInbox())
+    server.put_nowait(frame("bad"))
+    server.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    assert await reader.next_message() == {"type": "websocket.disconnect", "code": 1000}
+    assert "could not be taken" in caplog.text
