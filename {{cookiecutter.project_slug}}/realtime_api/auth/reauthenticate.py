@@ -45,9 +45,16 @@ PAYLOAD_HELP = (
 
 
 class ReauthenticateMixin:
-    """A consumer closed (4001) when its credentials expire, unless reauthenticated."""
+    """A consumer closed (4001) when its credentials expire, unless reauthenticated.
+
+    Needs (sockets/contract.py): scope, channel_layer, channel_name, close,
+    identity_groups, scope_changed.
+    Provides: handle_reauthenticate.
+    Extends Channels': connect, disconnect.
+    """
 
     expiry_timer = None  # An asyncio TimerHandle while an expiry is set.
+    _expiry_close = None  # The task closing it on expiry, while it runs.
 
     async def connect(self):
         await super().connect()
@@ -115,10 +122,10 @@ class ReauthenticateMixin:
 
     async def swap_header(self, scope, fresh):
         """Serve later requests with the new header, and follow its token."""
-        before = set(getattr(self, "identity_groups", ()))
+        before = set(self.identity_groups)
         self.scope["headers"] = scope["headers"]
         self.scope["realtime_credentials"] = fresh
-        self.__dict__.pop("http_scope", None)  # Rebuilt from the new headers.
+        self.scope_changed()
         after = identity_groups(self.scope)
         self.identity_groups = after
         try:

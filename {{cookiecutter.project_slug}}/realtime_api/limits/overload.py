@@ -2,17 +2,17 @@
 
 `OverloadMixin`, for the socket's consumer, puts a bound on both sides:
 
-- frames in: each is read as it arrives and passes flood control (a token
-  bucket, and a bound on the frames waiting to be answered) before it is
-  queued to run (inbox.py); a socket that goes on flooding is closed, 4008;
+- frames in: each is read as it arrives (the FrameReaderMiddleware around
+  the consumer hands it to the inbox: sockets/frame_reader.py) and passes
+  flood control (a token bucket, and a bound on the frames waiting to be
+  answered) before it is queued to run (inbox.py); a socket that goes on
+  flooding is closed, 4008;
 - bytes out: everything sent waits in a bounded outbox (outbox.py); a socket
   that does not read is closed as a slow consumer, 4009.
 
 The limits on subscriptions and live queries are checked where those start
 (`check_limit()`, called by subscriptions.py and watch.py).
 """
-
-import asyncio
 
 from realtime_api import conf
 from realtime_api.limits import budgets
@@ -24,6 +24,7 @@ from realtime_api.protocol import (
     error_frame,
     parse_request,
 )
+from realtime_api.sockets.frame_reader import reader_of
 from realtime_api.sockets.inbox import Inbox
 from realtime_api.sockets.outbox import SLOW_CLOSE_SECONDS, Outbox
 from realtime_api.sockets.server_transport import transport_of
@@ -33,7 +34,13 @@ FLOODING_REASON = "flooding: reconnect later, slower"
 
 
 class OverloadMixin:
-    """Flood control, limits and a bounded outbox for a WebSocket consumer."""
+    """Flood control, limits and a bounded outbox for the socket's consumer.
+
+    Needs (sockets/contract.py): runtime, scope, base_send, bound_stream.
+    Provides: budget, check_limit, stop_frames, hold_bytes, release_bytes,
+    refusal, close_flooding.
+    Extends Channels': connect, accept, dispatch.
+    """
 
     inbox = None
     outbox = None
@@ -69,31 +76,16 @@ class OverloadMixin:
         self.outbox.patient = self.inbox.task
         if flood.exhausted():  # Its last socket was closed flooding, just now.
             self.inbox.flooding()
-
-    async def __call__(self, scope, receive, send):
-        # Channels reads the server's next message only when it has handled
-        # the last, a turn of the event loop or more each: a flood parsed
-        # by the server in large chunks would wait in the server's queue.
-        # A reader of our own takes every frame waiting at once.
-        others = asyncio.Queue()
-        reader = asyncio.create_task(self.read_messages(receive, others))
-        try:
-            await super().__call__(scope, others.get, send)
-        finally:
-            reader.cancel()
-
-    async def read_messages(self, receive, others):
-        """Hand frames to the inbox as they arrive; the rest to Channels."""
-        while True:
-            message = await receive()
-            if message["type"] == "websocket.receive" and self.inbox is not None:
-                self.inbox.arrive(message)
-            else:
-                others.put_nowait(message)
+        reader = reader_of(self.scope)
+        if reader is not None:  # Frames go straight to the inbox from now on.
+            reader.attach(self.inbox)
 
     async def dispatch(self, message):
-        # No trip to the database thread per frame here (Channels closes old
-        # connections first; a frame that runs does it in that thread anyway).
+        # Frames reach Channels when no FrameReaderMiddleware serves the socket
+        # (a consumer routed on its own, as some tests do): they go to the
+        # inbox too, never straight to `receive()`. And no trip to the
+        # database thread per frame (Channels closes old connections first;
+        # a frame that runs does it in that thread anyway).
         if message["type"] == "websocket.receive" and self.inbox is not None:
             self.inbox.arrive(message)
             return
@@ -138,7 +130,7 @@ class OverloadMixin:
         frame = RequestFrame()
         if text is not None and len(text) <= conf.max_frame_bytes():
             try:  # Echo what can be read of it: request_id, stream, action.
-                parse_request(text, frame, getattr(self, "bound_stream", None))
+                parse_request(text, frame, self.bound_stream)
             except ProtocolError:
                 pass
         if reason == "user-rate":

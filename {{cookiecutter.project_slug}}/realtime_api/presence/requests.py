@@ -179,7 +179,11 @@ class SignalBucket:
 
 
 class PresenceMixin:
-    """`join`, `leave` and `signal` for the socket's consumer (state made on use)."""
+    """`join`, `leave` and `signal` for the socket's consumer (state made on use).
+
+    Needs (sockets/contract.py): runtime, then, budget.
+    Provides: handle_presence, end_presence, revoke_presence.
+    """
 
     presence_listeners = None  # stream -> PresenceListener
     signal_bucket = None

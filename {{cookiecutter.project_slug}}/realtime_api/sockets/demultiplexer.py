@@ -3,7 +3,8 @@
 It reads request frames, hands each to its stream's endpoint, and writes the
 response; the hub hands it the events of its subscriptions and live queries,
 which wait while a request is being answered so that a response always
-comes before the events it caused.
+comes before the events it caused. Its parts are mixed in: each says what it
+needs of the consumer and provides, in the terms of contract.py.
 """
 
 import asyncio
@@ -49,6 +50,7 @@ class APIDemultiplexer(
     """
 
     registry = None
+    bound_stream = None  # The stream of a socket bound to one (its URL's).
 
     def __init__(self, *args, registry=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,6 +65,10 @@ class APIDemultiplexer(
     @cached_property
     def http_scope(self):
         return request_factory.http_scope(self.scope)
+
+    def scope_changed(self):
+        """The scope's headers changed (reauthenticate): rebuild `http_scope`."""
+        self.__dict__.pop("http_scope", None)
 
     async def connect(self):
         self.runtime = self.registry.runtime()

@@ -4,8 +4,9 @@ Channels hands a consumer its next message only once the previous one is
 handled. A consumer that answers each request before it reads the next frame
 leaves a flooding client's frames queued inside the server, where no limit
 applies and a rate checked when a frame is served refuses nothing. So the
-consumer hands each frame to `arrive()` as soon as the server has it, and a
-task of the inbox runs the frames in order.
+FrameReaderMiddleware around the consumer (frame_reader.py) hands each frame
+to `arrive()` as soon as the server has it, and a task of the inbox runs the
+frames in order.
 
 At arrival a frame is either queued to run, or refused and not run: over
 the socket's rate (flood.py), or when `max_pending` frames of the socket

@@ -121,6 +121,9 @@ class SubscriptionMixin:
     """`subscribe` and `unsubscribe` for the socket's consumer.
 
     State is created on first use: a socket that never subscribes holds none.
+
+    Needs (sockets/contract.py): runtime, send, then, check_limit.
+    Provides: handle_subscription, end_subscriptions, remember, subscribers.
     """
 
     subscribers = None  # stream -> Subscriber

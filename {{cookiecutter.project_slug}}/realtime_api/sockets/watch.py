@@ -127,7 +127,11 @@ def watch_query(adapter, payload):
 
 
 class WatchMixin:
-    """`watch` and `unwatch` for the socket's consumer (state made on first use)."""
+    """`watch` and `unwatch` for the socket's consumer (state made on first use).
+
+    Needs (sockets/contract.py): runtime, check_limit.
+    Provides: handle_watch, end_watches, watches.
+    """
 
     watches = None  # watch id -> Watcher
     watch_ids = None
