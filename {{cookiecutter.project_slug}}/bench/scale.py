@@ -441,12 +441,17 @@ def raise_file_limit(sockets):
 
 
 def setup_load():
-    """The writer's token and a public topic, in the servers' database."""
+    """The writer's token and a public topic, in the servers' database.
+
+    The database is migrated first: the servers use it as it is.
+    """
     from django.contrib.auth import get_user_model
+    from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
     from discussion.models import Topic
 
+    call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="realtime-bench-scale")
     token, _ = Token.objects.get_or_create(user=user)
     topic = Topic.objects.create(title="scale", owner=user)
