@@ -13,6 +13,7 @@ import functools
 import inspect
 import json
 import logging
+from typing import Any
 
 import websockets
 
@@ -68,14 +69,14 @@ class RealtimeClient:
         self.socket_options = socket_options
         self.state = "closed"
         self.close_code = None  # Of the last socket that closed.
-        self._socket = None
+        self._socket: Any = None
         self._connected = False
         self._generation = 0
         self._attempt = 0
         self._requests = PendingRequests()
         self._standings = Standings()
         self._tasks = set()
-        self._open = None  # Set while requests may be sent.
+        self._open: Any = None  # An asyncio.Event, set while requests may be sent.
         self._runner = None
         self._finished = None  # Done when the client stops for good.
         self._failure = None  # Why it stopped, for the calls still waiting.
