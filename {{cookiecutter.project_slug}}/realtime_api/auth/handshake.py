@@ -89,7 +89,7 @@ class Credentials:
             request.user = AnonymousUser()
 
 
-def RealtimeAuthMiddlewareStack(inner):
+def RealtimeAuthMiddlewareStack(inner: Any) -> "HandshakeAuthMiddleware":
     """Authenticate WebSocket handshakes by header, ticket or session cookie."""
     return HandshakeAuthMiddleware(inner)
 
@@ -97,7 +97,7 @@ def RealtimeAuthMiddlewareStack(inner):
 class HandshakeAuthMiddleware:
     """Send each handshake to the authentication its credentials ask for."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: Any) -> None:
         self.by_header = HeaderAuthMiddleware(inner)
         self.by_ticket = CsrfOriginValidator(TicketAuthMiddleware(inner), True)
         self.by_session = CsrfOriginValidator(AuthMiddlewareStack(inner))
