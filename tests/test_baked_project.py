@@ -248,6 +248,16 @@ def test_django_check_passes(installed_project):
     installed_project.run("manage.py", "check", "--fail-level", "WARNING")
 
 
+def test_mypy_passes(installed_project):
+    """`mypy realtime_api` finds nothing, as the generated CI runs it.
+
+    pyproject.toml's [tool.mypy]: strict on the front door, streams/ and
+    testing/, check_untyped_defs on the rest, with django-stubs and the DRF
+    stubs from the lock.
+    """
+    installed_project.run("-m", "mypy", "realtime_api")
+
+
 def test_no_missing_migrations(installed_project):
     """The models and their migrations agree: `makemigrations --check --dry-run` creates nothing."""
     installed_project.run("manage.py", "makemigrations", "--check", "--dry-run")

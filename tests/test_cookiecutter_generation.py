@@ -38,7 +38,7 @@ def test_slug_is_derived_from_name(cookies, context, project_name, slug):
 
 # Folders that are not part of the template: a venv or git repository made in
 # a bake later, and tool caches that a checkout of the template may hold.
-NOT_GENERATED = {".venv", ".git", "__pycache__", ".ruff_cache", ".pytest_cache"}
+NOT_GENERATED = {".venv", ".git", "__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"}
 
 
 def generated_files(project_path):

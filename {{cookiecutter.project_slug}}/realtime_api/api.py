@@ -9,6 +9,7 @@ module could be). The rest of the package is the app's own: the
 README's "The realtime app, package by package" is its map.
 """
 
+from asgiref.typing import ASGI3Application
 from channels.routing import URLRouter
 
 from realtime_api.auth.handshake import RealtimeAuthMiddlewareStack
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-def websocket_application():
+def websocket_application() -> ASGI3Application:
     """The ASGI application of every WebSocket: config/asgi.py routes to it.
 
     Outermost, what the server exposes of each socket's send buffer (to bound

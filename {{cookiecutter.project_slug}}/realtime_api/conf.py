@@ -1,30 +1,32 @@
 """The app's settings, each with its default from defaults.py."""
 
+from typing import Any
+
 from django.conf import settings
 
 from realtime_api.defaults import DEFAULTS
 
 
-def _setting(name):
+def _setting(name: str) -> Any:
     return getattr(settings, name, DEFAULTS[name])
 
 
-def registry_path():
+def registry_path() -> str:
     """The dotted path of the project's Registry (config/realtime.py)."""
     return _setting("REALTIME_API_REGISTRY")
 
 
-def websocket_path():
+def websocket_path() -> str:
     """The path of the multiplexed socket, "ws/" by default."""
     return _setting("REALTIME_API_PATH")
 
 
-def max_frame_bytes():
+def max_frame_bytes() -> int:
     """The largest request frame accepted; larger frames get a 413."""
     return _setting("REALTIME_API_MAX_FRAME_BYTES")
 
 
-def broadcast_host():
+def broadcast_host() -> str:
     """The Host of the request that serializes events (for absolute URLs)."""
     host = _setting("REALTIME_API_BROADCAST_HOST")
     if host:
@@ -33,27 +35,27 @@ def broadcast_host():
     return concrete[0] if concrete else "localhost"
 
 
-def redis_url():
+def redis_url() -> str | None:
     """Where the shared event log lives; None keeps it in each process."""
     return _setting("REALTIME_API_REDIS_URL")
 
 
-def event_log_size():
+def event_log_size() -> int:
     """How many events of each stream the log keeps for `since`."""
     return _setting("REALTIME_API_EVENT_LOG_SIZE")
 
 
-def event_log_seconds():
+def event_log_seconds() -> float:
     """How long (seconds) the log keeps an event for `since`."""
     return _setting("REALTIME_API_EVENT_LOG_SECONDS")
 
 
-def redis_prefix():
+def redis_prefix() -> str:
     """The prefix of the event log's keys in Redis (one per project)."""
     return _setting("REALTIME_API_REDIS_PREFIX")
 
 
-def allowed_origins():
+def allowed_origins() -> list[str]:
     """Origins (besides ALLOWED_HOSTS) whose pages may open a socket with a ticket.
 
     Full origins such as "https://app.example.com", or patterns as Channels'
@@ -62,22 +64,22 @@ def allowed_origins():
     return list(_setting("REALTIME_API_ALLOWED_ORIGINS"))
 
 
-def ticket_seconds():
+def ticket_seconds() -> int:
     """How long a ticket from POST /api/realtime/ticket/ stays usable (1 to 60)."""
     return _setting("REALTIME_API_TICKET_SECONDS")
 
 
-def metrics_token():
+def metrics_token() -> str | None:
     """The bearer token that may read /metrics (None: staff sessions only)."""
     return _setting("REALTIME_API_METRICS_TOKEN")
 
 
-def presence_heartbeat_seconds():
+def presence_heartbeat_seconds() -> float:
     """How often a process refreshes its presence entries and re-reads its rooms."""
     return _setting("REALTIME_API_PRESENCE_HEARTBEAT_SECONDS")
 
 
-def presence_ttl_seconds():
+def presence_ttl_seconds() -> float:
     """How long presence entries outlive their process's last refresh.
 
     A process that dies takes its sockets' presence with it within this plus
@@ -86,19 +88,19 @@ def presence_ttl_seconds():
     return _setting("REALTIME_API_PRESENCE_TTL_SECONDS")
 
 
-def presence_grace_seconds():
+def presence_grace_seconds() -> float:
     """How long a user whose last socket closed stays present (a page reload)."""
     return _setting("REALTIME_API_PRESENCE_GRACE_SECONDS")
 
 
-def presence_signal_rate():
+def presence_signal_rate() -> tuple[float, int]:
     """Signals a socket may send: (per second, burst)."""
     rate = _setting("REALTIME_API_PRESENCE_SIGNALS_PER_SECOND")
     burst = _setting("REALTIME_API_PRESENCE_SIGNAL_BURST")
     return rate, burst
 
 
-def presence_max_rooms():
+def presence_max_rooms() -> int:
     """How many objects one socket may be present on at once."""
     return _setting("REALTIME_API_PRESENCE_MAX_ROOMS")
 
@@ -107,27 +109,27 @@ def presence_max_rooms():
 # Each bounds what one socket may cost; see realtime_api/limits/overload.py.
 
 
-def frame_rate():
+def frame_rate() -> float | None:
     """Frames a second a socket may send on average (None: no limit)."""
     return _setting("REALTIME_API_FRAME_RATE")
 
 
-def frame_burst():
+def frame_burst() -> int:
     """Frames a socket may send at once, above its rate."""
     return _setting("REALTIME_API_FRAME_BURST")
 
 
-def max_pending_frames():
+def max_pending_frames() -> int:
     """Frames of a socket waiting to be answered; more are refused (429)."""
     return _setting("REALTIME_API_MAX_PENDING_FRAMES")
 
 
-def max_subscriptions():
+def max_subscriptions() -> int:
     """Subscriptions (filters) a socket may hold at once."""
     return _setting("REALTIME_API_MAX_SUBSCRIPTIONS")
 
 
-def max_watches():
+def max_watches() -> int:
     """Live queries a socket may watch at once."""
     return _setting("REALTIME_API_MAX_WATCHES")
 
@@ -135,94 +137,94 @@ def max_watches():
 # --- Budgets per user and per address (realtime_api/limits/budgets.py) ---------------
 
 
-def max_sockets_per_user():
+def max_sockets_per_user() -> int:
     """Sockets one user may hold open in a server process (0: no limit)."""
     return _setting("REALTIME_API_MAX_SOCKETS_PER_USER")
 
 
-def max_sockets_per_address():
+def max_sockets_per_address() -> int:
     """Anonymous sockets one client address may hold open in a process (0: none)."""
     return _setting("REALTIME_API_MAX_SOCKETS_PER_ADDRESS")
 
 
-def user_frame_rate():
+def user_frame_rate() -> float | None:
     """Frames a second a user's (or address's) sockets may send together."""
     return _setting("REALTIME_API_USER_FRAME_RATE")
 
 
-def user_frame_burst():
+def user_frame_burst() -> int:
     """Frames a user's (or address's) sockets may send at once, together."""
     return _setting("REALTIME_API_USER_FRAME_BURST")
 
 
-def user_signal_rate():
+def user_signal_rate() -> tuple[float, int]:
     """Signals a user's (or address's) sockets may send: (per second, burst)."""
     rate = _setting("REALTIME_API_USER_SIGNALS_PER_SECOND")
     burst = _setting("REALTIME_API_USER_SIGNAL_BURST")
     return rate, burst
 
 
-def max_subscriptions_per_user():
+def max_subscriptions_per_user() -> int:
     """Subscriptions a user's (or address's) sockets may hold together."""
     return _setting("REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER")
 
 
-def max_watches_per_user():
+def max_watches_per_user() -> int:
     """Live queries a user's (or address's) sockets may hold together."""
     return _setting("REALTIME_API_MAX_WATCHES_PER_USER")
 
 
-def trusted_proxies():
+def trusted_proxies() -> list[str]:
     """Proxies (addresses, networks) whose X-Real-IP/X-Forwarded-For is believed."""
     return list(_setting("REALTIME_API_TRUSTED_PROXIES"))
 
 
-def max_replay_changes():
+def max_replay_changes() -> int:
     """Objects a `since` replay may evaluate (a recheck counts 20), then a gap."""
     return _setting("REALTIME_API_MAX_REPLAY_CHANGES")
 
 
-def max_watch_matches():
+def max_watch_matches() -> int:
     """Objects a live query may match when it starts; past them it is refused (400)."""
     return _setting("REALTIME_API_MAX_WATCH_MATCHES")
 
 
-def view_threads():
+def view_threads() -> int:
     """Threads running the views of socket requests (0: 1 on SQLite, else 4)."""
     return _setting("REALTIME_API_VIEW_THREADS")
 
 
-def auth_threads():
+def auth_threads() -> int:
     """Threads authenticating Authorization headers other than Basic (auth_pool)."""
     return _setting("REALTIME_API_AUTH_THREADS")
 
 
-def password_threads():
+def password_threads() -> int:
     """Threads checking `Authorization: Basic` passwords (auth_pool.py)."""
     return _setting("REALTIME_API_PASSWORD_THREADS")
 
 
-def auth_queue():
+def auth_queue() -> int:
     """Handshakes waiting for an authentication thread; past them, refused."""
     return _setting("REALTIME_API_AUTH_QUEUE")
 
 
-def max_queued_bytes():
+def max_queued_bytes() -> int:
     """Bytes waiting to be sent to a socket; past them it is closed with 4009."""
     return _setting("REALTIME_API_MAX_QUEUED_BYTES")
 
 
-def event_log_bytes():
+def event_log_bytes() -> int:
     """The in-process event log's size per stream, in bytes (an estimate)."""
     return _setting("REALTIME_API_EVENT_LOG_BYTES")
 
 
-def single_process():
+def single_process() -> bool:
     """The deployment runs one process: a process-local channel layer is fine."""
     return bool(_setting("REALTIME_API_SINGLE_PROCESS"))
 
 
-def process_local_layer():
+def process_local_layer() -> bool:
     """Is the default channel layer (or the event log) in this process's memory?"""
     layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {})
     backend = layer.get("BACKEND", "channels.layers.InMemoryChannelLayer")

@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from realtime_api.streams.actions import BUILTIN_ACTIONS
 
@@ -19,7 +20,7 @@ REAUTHENTICATE = "reauthenticate"
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
-def dumps(data):
+def dumps(data: Any) -> str:
     """Encode JSON the way DRF's JSONRenderer does (compact, UTF-8)."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
@@ -27,7 +28,7 @@ def dumps(data):
 class ProtocolError(Exception):
     """A request the protocol refuses: answered with `status` and `detail`."""
 
-    def __init__(self, status, detail):
+    def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail

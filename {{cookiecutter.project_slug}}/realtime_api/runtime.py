@@ -1,6 +1,9 @@
 """What a registry runs on one event loop: publisher, hub, event log, view threads."""
 
+from __future__ import annotations
+
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
 
@@ -12,6 +15,9 @@ from realtime_api.limits.budgets import Budgets
 from realtime_api.limits.flood import FloodLedger
 from realtime_api.streams.view_threads import ViewThreads, default_count
 
+if TYPE_CHECKING:
+    from realtime_api.streams.registry import Registry
+
 
 class Runtime:
     """The live parts of one registry on one event loop (one per server process).
@@ -20,7 +26,7 @@ class Runtime:
     nothing else finds it.
     """
 
-    def __init__(self, registry):
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.layer = get_channel_layer()
         self.event_log = event_log_from_settings()

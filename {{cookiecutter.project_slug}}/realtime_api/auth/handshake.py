@@ -18,6 +18,7 @@ A refused handshake is closed before it is accepted: HTTP 403.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
@@ -88,7 +89,7 @@ class Credentials:
             request.user = AnonymousUser()
 
 
-def RealtimeAuthMiddlewareStack(inner):
+def RealtimeAuthMiddlewareStack(inner: Any) -> "HandshakeAuthMiddleware":
     """Authenticate WebSocket handshakes by header, ticket or session cookie."""
     return HandshakeAuthMiddleware(inner)
 
@@ -96,7 +97,7 @@ def RealtimeAuthMiddlewareStack(inner):
 class HandshakeAuthMiddleware:
     """Send each handshake to the authentication its credentials ask for."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: Any) -> None:
         self.by_header = HeaderAuthMiddleware(inner)
         self.by_ticket = CsrfOriginValidator(TicketAuthMiddleware(inner), True)
         self.by_session = CsrfOriginValidator(AuthMiddlewareStack(inner))
@@ -156,7 +157,7 @@ def authenticate_header(scope):
         request_factory.http_scope(scope), "GET", scope.get("path", "/")
     )
     request = Request(django_request)
-    classes = tuple(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    classes: tuple[Any, ...] = tuple(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
     for index, authentication_class in enumerate(classes):
         authenticator = authentication_class()
         try:

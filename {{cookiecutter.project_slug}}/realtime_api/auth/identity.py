@@ -29,6 +29,7 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from channels.db import database_sync_to_async
@@ -56,7 +57,7 @@ _executor = ThreadPoolExecutor(1, thread_name_prefix="realtime-identity")
 _versions = itertools.count(1)
 # user pk -> (version, fingerprint, user object): the users as last read in
 # this process. Audiences of other threads read it; only the sweep writes it.
-_current = {}
+_current: dict[Any, Any] = {}
 
 
 def current_user(pk):
@@ -182,7 +183,9 @@ class Sweep:
                 if not keys_still_hold(consumer):
                     self.discard(consumer)
                     await close(consumer)
-        runtimes = {getattr(consumer, "runtime", None) for consumer, _ in sockets}
+        runtimes: set[Any] = {
+            getattr(consumer, "runtime", None) for consumer, _ in sockets
+        }
         for runtime in runtimes - {None}:
             for pk in changed:
                 await recheck_user(runtime.hub, pk)
@@ -271,7 +274,9 @@ async def close(consumer):
         )
 
 
-_sweeps = weakref.WeakKeyDictionary()  # event loop -> Sweep
+_sweeps: weakref.WeakKeyDictionary[Any, Any] = (
+    weakref.WeakKeyDictionary()
+)  # event loop -> Sweep
 
 
 def sweep_of_this_loop():
@@ -370,7 +375,7 @@ def m2m_pairs(model, name, pks):
     through = field.remote_field.through
     source = field.m2m_column_name()
     target = field.m2m_reverse_name()
-    pairs = {}
+    pairs: dict[Any, set[Any]] = {}
     rows = through._default_manager.filter(**{f"{source}__in": pks})
     for source_pk, target_pk in rows.values_list(source, target):
         pairs.setdefault(source_pk, set()).add(target_pk)
@@ -390,8 +395,8 @@ def read_tokens(keys):
 
 # What the sweeps computed last, in the database thread: session key ->
 # (stored text, decoded data); (user pk, password hash, session hash) -> match.
-_decoded = {}
-_hash_checks = {}
+_decoded: dict[Any, Any] = {}
+_hash_checks: dict[Any, Any] = {}
 
 
 def session_engine():

@@ -28,6 +28,7 @@ Only the handshake authenticates: the socket's requests reuse its outcome
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from asgiref.sync import sync_to_async
 
@@ -74,7 +75,7 @@ class AuthPool:
         return with_fresh_connection(function, *args)
 
 
-_pools = {}
+_pools: dict[Any, Any] = {}
 
 
 def get_pool(lane):

@@ -2,6 +2,7 @@
 
 import inspect
 import random
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from .errors import HandshakeRefused
@@ -19,17 +20,17 @@ FLOODING, FLOODING_DELAY = 4008, 5.0
 
 
 async def open_socket(
-    url,
+    url: str,
     *,
-    token=None,
-    authorization=None,
-    cookie=None,
-    ticket=None,
-    origin="auto",
-    headers=None,
-    open_timeout=10,
-    **options,
-):
+    token: str | None = None,
+    authorization: str | None = None,
+    cookie: str | dict[str, str] | None = None,
+    ticket: Any = None,
+    origin: str | None = "auto",
+    headers: dict[str, str] | None = None,
+    open_timeout: float = 10,
+    **options: Any,
+) -> websockets.ClientConnection:
     """Open one WebSocket, authenticated; return the `websockets` connection.
 
     `options` go to `websockets.connect` (e.g. `ping_interval=None`).
@@ -59,7 +60,7 @@ async def open_socket(
         return await websockets.connect(
             url,
             additional_headers=request_headers,
-            origin=origin,
+            origin=origin,  # type: ignore[arg-type]  # a str: websockets' Origin
             open_timeout=open_timeout,
             **options,
         )

@@ -9,6 +9,7 @@ frames. A failure put in is raised by the iteration; END ends it.
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from .frames import stable_json
 
@@ -39,7 +40,7 @@ class _Feed:
     """An async iterator over what the client puts in; errors are raised."""
 
     def __init__(self):
-        self._queue = asyncio.Queue()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
 
     def __aiter__(self):
         return self

@@ -13,6 +13,8 @@ import functools
 import inspect
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import websockets
 
@@ -45,19 +47,19 @@ class RealtimeClient:
 
     def __init__(
         self,
-        url,
+        url: str,
         *,
-        timeout=10.0,
-        reconnect=True,
-        min_delay=0.5,
-        max_delay=10.0,
-        on_state_change=None,
-        on_reset=None,
-        trace=None,
-        refresh_credentials=None,
-        refresh_before=30.0,
-        **socket_options,
-    ):
+        timeout: float = 10.0,
+        reconnect: bool = True,
+        min_delay: float = 0.5,
+        max_delay: float = 10.0,
+        on_state_change: Callable[..., Any] | None = None,
+        on_reset: Callable[..., Any] | None = None,
+        trace: Callable[..., Any] | None = None,
+        refresh_credentials: Callable[..., Any] | None = None,
+        refresh_before: float = 30.0,
+        **socket_options: Any,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.reconnect = reconnect
@@ -67,18 +69,20 @@ class RealtimeClient:
         self.trace = trace
         self.socket_options = socket_options
         self.state = "closed"
-        self.close_code = None  # Of the last socket that closed.
-        self._socket = None
+        self.close_code: int | None = None  # Of the last socket that closed.
+        self._socket: Any = None
         self._connected = False
         self._generation = 0
         self._attempt = 0
         self._requests = PendingRequests()
         self._standings = Standings()
-        self._tasks = set()
-        self._open = None  # Set while requests may be sent.
-        self._runner = None
-        self._finished = None  # Done when the client stops for good.
-        self._failure = None  # Why it stopped, for the calls still waiting.
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._open: Any = None  # An asyncio.Event, set while requests may be sent.
+        self._runner: asyncio.Task[Any] | None = None
+        # Done when the client stops for good.
+        self._finished: asyncio.Future[Any] | None = None
+        # Why it stopped, for the calls still waiting.
+        self._failure: Exception | None = None
         self._refresher = None  # Credentials that expire: refresh.py.
         if refresh_credentials is not None:
             self._refresher = CredentialRefresher(

@@ -7,6 +7,7 @@ field that decides visibility changed (a topic made private).
 """
 
 import logging
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import router, transaction
@@ -107,7 +108,8 @@ def loaded_copy(instance):
     loaded = getattr(instance, LOADED, None)
     if loaded is None:
         return None
-    old = type(instance).__new__(type(instance))
+    cls: Any = type(instance)
+    old = cls.__new__(cls)
     old.__dict__.update(instance.__dict__, **loaded)
     # Related objects cached on the instance are the new ones: read them anew.
     old._state = ModelState()

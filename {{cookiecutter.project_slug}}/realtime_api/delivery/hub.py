@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
@@ -65,8 +66,8 @@ class Hub:
         self.joined = {}  # stream -> (time, the shared group_add)
         self.channel = None
         self.opening = asyncio.Lock()
-        self.queue = asyncio.Queue()
-        self.tasks = ()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.tasks: tuple[asyncio.Task[Any], ...] = ()
         # Evaluations read the database in a thread (and connection) of their
         # own: the sockets' requests do not wait behind them, and the changes
         # that arrive meanwhile make the next batch.
@@ -228,7 +229,9 @@ class Plan:
 
 def evaluate(plans):
     """In the database thread: each audience, then each live query, once per batch."""
-    changes = {}  # Audience or LiveQuery -> the changes of the batch it needs
+    changes: dict[
+        Any, Any
+    ] = {}  # Audience or LiveQuery -> the changes of the batch it needs
     for plan in plans:
         for audience in {s.audience for s in plan.subscribers}:
             changes.setdefault(audience, []).append(plan.change)

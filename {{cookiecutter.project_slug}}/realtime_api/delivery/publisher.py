@@ -17,6 +17,7 @@ import asyncio
 import contextvars
 import logging
 from contextlib import contextmanager
+from typing import Any
 
 from realtime_api.delivery.changes import stream_group
 from realtime_api.ops import metrics
@@ -25,7 +26,9 @@ logger = logging.getLogger(__name__)
 
 # The list collecting the changes committed by the socket request running in
 # this context, if any. Set by `Publisher.collecting()`; read after commit.
-_collecting = contextvars.ContextVar("realtime_api_collecting", default=None)
+_collecting: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "realtime_api_collecting", default=None
+)
 
 
 class Publisher:

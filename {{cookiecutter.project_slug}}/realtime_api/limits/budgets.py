@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import time
+from typing import Any
 
 from realtime_api import conf
 from realtime_api.limits.flood import TokenBucket
@@ -212,7 +213,7 @@ def deny_on_twisted(scope, seconds):
     """Answer daphne's pending handshake 429 with Retry-After; False if not daphne."""
     from realtime_api.sockets.server_transport import transport_of
 
-    protocol = getattr(transport_of(scope), "protocol", None)
+    protocol: Any = getattr(transport_of(scope), "protocol", None)
     deferred = getattr(protocol, "handshake_deferred", None)
     if deferred is None or not hasattr(protocol, "sendHttpErrorResponse"):
         return False

@@ -15,6 +15,7 @@ handshake with 403.
 """
 
 import logging
+from typing import Any
 
 from django.core.exceptions import DisallowedHost
 
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 class HandshakeGuard:
     """Refuse WebSocket handshakes with a bad Host or an unrouted path."""
 
-    def __init__(self, inner, routes):
+    def __init__(self, inner: Any, routes: list[Any]) -> None:
         self.inner = inner
         self.routes = routes  # The URLRouter's patterns (path(), re_path()).
 

@@ -13,6 +13,7 @@ reason: probes are configured outside the project.
 
 import asyncio
 import logging
+from typing import Any
 
 from asgiref.sync import (
     async_to_sync,
@@ -76,7 +77,10 @@ async def readiness():
     results = await asyncio.gather(*(run_check(n, c) for n, c in CHECKS.items()))
     checks = dict(zip(CHECKS, results, strict=True))
     failed = [name for name, result in checks.items() if result != "ok"]
-    body = {"status": "unavailable" if failed else "ok", "checks": checks}
+    body: dict[str, Any] = {
+        "status": "unavailable" if failed else "ok",
+        "checks": checks,
+    }
     if failed:
         body["failed"] = failed
     return JsonResponse(body, status=503 if failed else 200)

@@ -16,6 +16,7 @@ https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/
 import asyncio
 import weakref
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as redis
@@ -79,7 +80,7 @@ class ClientPerLoop:
 
     def __init__(self, make):
         self._make = make
-        self._clients = weakref.WeakKeyDictionary()
+        self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     def get(self):
         loop = asyncio.get_running_loop()

@@ -34,6 +34,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from realtime_api import conf
 from realtime_api.ops import metrics
@@ -90,7 +91,9 @@ class Room:
         self.members = {}  # user id -> member: who is present, as told here
         self.versions = {}  # user id -> the version of the last change applied
         self.base = None  # The version of the first read; None before it.
-        self.missing = collections.Counter()  # user id -> re-reads without them
+        self.missing: collections.Counter[Any] = (
+            collections.Counter()
+        )  # user id -> re-reads without them
         self.early = []  # Events heard before the first read.
         self.lock = asyncio.Lock()  # One store call at a time per room.
         self.in_group = False
@@ -164,7 +167,8 @@ class Room:
 
     def net(self, changes):
         """Who joined and who left over `changes` (one who came and went: neither)."""
-        before, last = {}, {}
+        before: dict[Any, Any] = {}
+        last: dict[Any, Any] = {}
         for user, member, present in changes:
             before.setdefault(user, not present)
             last[user] = member
@@ -187,13 +191,13 @@ class PresenceHub:
         self.layer = runtime.layer
         self.store = presence_store_from_settings()
         self.process = uuid.uuid4().hex[:16]  # Names this process's entries.
-        self.rooms = {}  # room key -> Room
+        self.rooms: dict[str, Room] = {}  # room key -> Room
         self.channel = None
         self.opening = asyncio.Lock()
         self.tasks = set()
         self.beating = None  # The heartbeat task, while there are rooms.
         # Frames to send, in the order the views changed: (frame, sockets).
-        self.outbox = collections.deque()
+        self.outbox: collections.deque[Any] = collections.deque()
         self.sending = False
 
     async def open(self):
@@ -333,7 +337,7 @@ class PresenceHub:
         self._schedule(room)
         await self._publish(room, state.version, {}, state.gone)
 
-    async def _drop_if_empty(self, room):
+    async def _drop_if_empty(self, room: Room) -> None:
         """Forget a room with no socket and no entry here (under its lock)."""
         if room.sockets or room.local or self.rooms.get(room.key) is not room:
             return
@@ -436,7 +440,7 @@ class PresenceHub:
 
     async def _heartbeat(self):
         """While there are rooms: refresh our entries, re-read every room."""
-        spent = 0
+        spent = 0.0
         while True:
             await asyncio.sleep(max(0, conf.presence_heartbeat_seconds() - spent))
             if not self.rooms:
@@ -446,7 +450,7 @@ class PresenceHub:
                 await self.refresh(room)
             spent = time.monotonic() - started
 
-    async def refresh(self, room):
+    async def refresh(self, room: Room) -> None:
         """Push back the expiry of our entries in `room`, and re-read it."""
         async with room.lock:
             if self.rooms.get(room.key) is not room or not room.local:

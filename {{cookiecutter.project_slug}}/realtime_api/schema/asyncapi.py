@@ -12,6 +12,7 @@ Served at /api/realtime/asyncapi.json; `manage.py realtime_schema` prints it.
 
 import copy
 import re
+from typing import Any
 
 from django.conf import settings
 from django.urls import re_path
@@ -30,7 +31,12 @@ SPECTACULAR_PATCHES = {"COMPONENT_SPLIT_REQUEST": True, "OAS_VERSION": "3.1.0"}
 SUCCESS_STATUSES = {"create": [201], "delete": [204]}
 
 
-def build_document(registry=None, request=None, host=None, secure=None):
+def build_document(
+    registry: Any = None,
+    request: Any = None,
+    host: str | None = None,
+    secure: bool | None = None,
+) -> dict[str, Any]:
     """Return the AsyncAPI document (a dict) of `registry`'s streams.
 
     The server's host and scheme come from `request` (the HTTP request for

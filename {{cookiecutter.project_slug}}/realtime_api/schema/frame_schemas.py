@@ -5,6 +5,8 @@ Server frames are described strictly (no undocumented keys); request frames
 allow unknown keys, which the server ignores.
 """
 
+from typing import Any
+
 EVENT_SUMMARIES = {
     "events": "Changes to the objects of this socket's subscriptions, each "
     "authorized for the receiving user when it is delivered.",
@@ -325,7 +327,7 @@ def query_payload(http_operation):
 
 def subscription_payload(fields, endpoint_class):
     """A `subscribe` filter: serializer fields and mapping keys, one at least."""
-    properties = {
+    properties: dict[str, Any] = {
         name: {"anyOf": [schema, {"type": "array", "items": schema}]}
         for name, schema in fields.items()
     }

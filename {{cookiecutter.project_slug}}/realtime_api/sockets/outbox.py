@@ -19,6 +19,7 @@ overflowing the queue.
 import asyncio
 import logging
 from collections import deque
+from typing import Any
 
 from realtime_api.ops import metrics
 
@@ -44,11 +45,13 @@ class Outbox:
         self.server_send = send
         self.transport = transport
         self.max_bytes = max_bytes
-        self.messages = deque()  # (ASGI message, size), oldest first
+        self.messages: deque[Any] = deque()  # (ASGI message, size), oldest first
         self.queued = 0  # bytes waiting here, unsent, or held for later (reserve())
         # Handed to a server whose kernel counts (uvicorn), maybe not sent yet:
         self.unmarked = 0  # bytes handed since the kernel was last asked
-        self.unsent = deque()  # (mark, size): sent once the kernel passed mark
+        self.unsent: deque[Any] = (
+            deque()
+        )  # (mark, size): sent once the kernel passed mark
         self.closed = False  # A close is queued or sent: nothing more goes in.
         self.slow = False  # Closed as a slow consumer.
         self.patient = None  # The task whose sends wait for room.

@@ -8,6 +8,7 @@ test helpers all read it: adding an `@action` to a view changes nothing here.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # How a frame's payload reaches the view.
 QUERY = "query"  # as query parameters (GET)
@@ -29,7 +30,7 @@ class Action:
     # actions (each has its own) and for those with no HTTP twin (subscribe).
     route: str | None = None
     # HTTP method -> the viewset method it runs; the first is the default.
-    mapping: dict = field(default_factory=dict)
+    mapping: dict[str, str] = field(default_factory=dict)
     summary: str = ""
     # Built-in actions send their payload one fixed way; extra actions by method.
     payload: str | None = None
@@ -38,21 +39,29 @@ class Action:
     url_name: str | None = None
 
     @property
-    def methods(self):
+    def methods(self) -> tuple[str, ...]:
         return tuple(self.mapping)
 
     @property
-    def default_method(self):
+    def default_method(self) -> str | None:
         return next(iter(self.mapping), None)
 
-    def payload_for(self, method):
+    def payload_for(self, method: str) -> str:
         """How the payload of a request by `method` reaches the view."""
         if self.payload is not None:
             return self.payload
         return QUERY if method in QUERY_METHODS else BODY
 
 
-def _builtin(name, kind, detail, route=None, mapping=None, payload=NONE, summary=""):
+def _builtin(
+    name: str,
+    kind: str,
+    detail: bool,
+    route: str | None = None,
+    mapping: dict[str, str] | None = None,
+    payload: str = NONE,
+    summary: str = "",
+) -> Action:
     return Action(
         name=name,
         kind=kind,
@@ -201,7 +210,7 @@ ROUTE_METHODS = {
 ROUTE_SUFFIXES = {"list": "List", "detail": "Instance"}
 
 
-def extra_action(function):
+def extra_action(function: Any) -> Action:
     """The Action of one `@action` method, read as DRF's router reads it."""
     mapping = dict(function.mapping)
     doc = (function.__doc__ or "").strip()

@@ -5,11 +5,16 @@ socket serves. Routing (the socket), broadcasting (the model signals) and the
 schema all read it; nothing registers itself on import.
 """
 
+from __future__ import annotations
+
 import asyncio
 import weakref
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db.models import Model
 from django.utils.module_loading import import_string
 
 from realtime_api import conf
@@ -17,17 +22,26 @@ from realtime_api.protocol import REAUTHENTICATE
 from realtime_api.runtime import Runtime
 from realtime_api.streams.view_adapter import ViewAdapter
 
+if TYPE_CHECKING:
+    from realtime_api.streams.endpoints import Endpoint
+
+ModelClass = type[Model]
+
 
 class Registry:
     """Endpoints by stream name, and what each model's changes reach."""
 
-    def __init__(self):
-        self._adapters = {}  # stream name -> ViewAdapter
-        self._by_model = {}  # model -> adapters that broadcast its changes
-        self._dependents = {}  # model -> (adapter, field) whose visibility it decides
-        self._runtimes = weakref.WeakKeyDictionary()  # event loop -> Runtime
+    def __init__(self) -> None:
+        self._adapters: dict[str, ViewAdapter] = {}  # stream name -> ViewAdapter
+        # model -> adapters that broadcast its changes
+        self._by_model: dict[ModelClass, list[ViewAdapter]] = {}
+        # model -> (adapter, field) whose visibility it decides
+        self._dependents: dict[ModelClass, list[tuple[ViewAdapter, str]]] = {}
+        self._runtimes: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, Runtime
+        ] = weakref.WeakKeyDictionary()  # event loop -> Runtime
 
-    def register(self, *endpoint_classes):
+    def register(self, *endpoint_classes: type[Endpoint]) -> None:
         """Serve each endpoint class as its `stream`; broadcast its model's changes."""
         for endpoint_class in endpoint_classes:
             adapter = ViewAdapter(endpoint_class)
@@ -52,32 +66,32 @@ class Registry:
                 entry = (adapter, field)
                 self._dependents.setdefault(related_model, []).append(entry)
 
-    def get(self, stream):
+    def get(self, stream: str) -> ViewAdapter | None:
         """Return the adapter of `stream`, or None."""
         return self._adapters.get(stream)
 
-    def __contains__(self, stream):
+    def __contains__(self, stream: object) -> bool:
         return stream in self._adapters
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[ViewAdapter]:
         return iter(self._adapters.values())
 
-    def names(self):
+    def names(self) -> list[str]:
         return sorted(self._adapters)
 
-    def for_model(self, model):
+    def for_model(self, model: ModelClass) -> Sequence[ViewAdapter]:
         """Return the adapters whose streams broadcast changes of `model`."""
         return self._by_model.get(model, ())
 
-    def dependents(self, model):
+    def dependents(self, model: ModelClass) -> Sequence[tuple[ViewAdapter, str]]:
         """Return (adapter, field) pairs whose objects' visibility `model` decides."""
         return self._dependents.get(model, ())
 
-    def watches(self, model):
+    def watches(self, model: ModelClass) -> bool:
         """Tell whether a change of `model` matters to any stream."""
         return model in self._by_model or model in self._dependents
 
-    def runtime(self):
+    def runtime(self) -> Runtime:
         """Return the Runtime (publisher and hub) of the running event loop.
 
         A server process has one loop; tests start a loop per test, and each
@@ -89,17 +103,17 @@ class Registry:
             runtime = self._runtimes[loop] = Runtime(self)
         return runtime
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the per-loop state (after a settings change, as Channels does)."""
         self._runtimes = weakref.WeakKeyDictionary()
 
 
 # The project's registry, imported once from REALTIME_API_REGISTRY; a cache
 # that a settings change drops, like Channels' channel layers.
-_project_registry = {}
+_project_registry: dict[str, Registry] = {}
 
 
-def get_registry():
+def get_registry() -> Registry:
     """Return the project's registry (the REALTIME_API_REGISTRY setting)."""
     path = conf.registry_path()
     registry = _project_registry.get(path)
@@ -115,7 +129,7 @@ def get_registry():
     return registry
 
 
-def _reset(*, setting, **kwargs):
+def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("REALTIME_API_") or setting in ("CHANNEL_LAYERS",):
         for registry in _project_registry.values():
             registry.reset()
@@ -125,5 +139,5 @@ def _reset(*, setting, **kwargs):
 setting_changed.connect(_reset, dispatch_uid="realtime_api.streams.registry")
 
 
-def _name(cls):
+def _name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"

@@ -6,6 +6,7 @@ view sees the same headers, cookies, client address and host as over HTTP.
 
 import io
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 from django.core.handlers.asgi import ASGIRequest
@@ -28,7 +29,7 @@ _DROPPED_HEADERS = frozenset(
 _SCHEMES = {"ws": "http", "wss": "https"}
 
 
-def http_scope(websocket_scope):
+def http_scope(websocket_scope: dict[str, Any]) -> dict[str, Any]:
     """Return the parts of an HTTP scope shared by every request of a socket."""
     headers = [
         (name, value)
@@ -38,7 +39,7 @@ def http_scope(websocket_scope):
     headers.append((b"accept", b"application/json"))
     return {
         "type": "http",
-        "scheme": _SCHEMES.get(websocket_scope.get("scheme"), "http"),
+        "scheme": _SCHEMES.get(websocket_scope.get("scheme", ""), "http"),
         "root_path": websocket_scope.get("root_path", ""),
         "client": websocket_scope.get("client"),
         "server": websocket_scope.get("server"),
@@ -46,16 +47,16 @@ def http_scope(websocket_scope):
     }
 
 
-def query_string(payload):
+def query_string(payload: dict[str, Any]) -> str:
     """Encode a `list` payload as query parameters (lists repeat the key)."""
-    params = []
+    params: list[tuple[str, str]] = []
     for key, value in payload.items():
         values = value if isinstance(value, list) else [value]
         params.extend((key, _query_value(item)) for item in values)
     return urlencode(params)
 
 
-def _query_value(value):
+def _query_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -65,7 +66,14 @@ def _query_value(value):
     return str(value)
 
 
-def build_request(base_scope, method, path, *, query="", body=b""):
+def build_request(
+    base_scope: dict[str, Any],
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    body: bytes = b"",
+) -> ASGIRequest:
     """Return an ASGIRequest for `method` and `path` (without a user yet)."""
     headers = list(base_scope["headers"])
     if body:
@@ -82,5 +90,5 @@ def build_request(base_scope, method, path, *, query="", body=b""):
     # A cookie or ticket handshake's Origin passed Django's own CSRF Origin
     # check (realtime_api/auth/origins.py): that stands for the CSRF token over a
     # socket; a header handshake carries no ambient credential.
-    request._dont_enforce_csrf_checks = True
+    request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
     return request

@@ -9,6 +9,7 @@ and PostgreSQL spends its time on it. Past `max_terms` the request is a
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
+from rest_framework.request import Request
 
 
 class BoundedSearchFilter(SearchFilter):
@@ -16,7 +17,7 @@ class BoundedSearchFilter(SearchFilter):
 
     max_terms = 20
 
-    def get_search_terms(self, request):
+    def get_search_terms(self, request: Request) -> list[str]:
         terms = super().get_search_terms(request)
         if len(terms) > self.max_terms:
             raise ValidationError(

@@ -13,12 +13,21 @@ exactly as a key that names no field (400). Mapping keys stay allowed: the
 endpoint's author chose them.
 """
 
+from __future__ import annotations
+
+from collections.abc import KeysView
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
 
 from realtime_api.delivery.changes import pk_value
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from realtime_api.streams.endpoints import Endpoint
 
 
 class SubscriptionError(exceptions.APIException):
@@ -32,19 +41,20 @@ class SubscriptionError(exceptions.APIException):
 class Subscription:
     """One subscription of one socket, as its endpoint's hooks see it."""
 
-    payload: dict  # As sent.
-    data: dict  # The validated value of each payload key.
-    lookups: dict  # The same filter as ORM lookups.
-    queryset: object  # The objects it matches now: the view's queryset, filtered.
-    matched: frozenset  # Their pks.
-    groups: frozenset = field(default=frozenset())  # What it joins.
+    payload: dict[str, Any]  # As sent.
+    data: dict[str, Any]  # The validated value of each payload key.
+    lookups: dict[str, Any]  # The same filter as ORM lookups.
+    # The objects it matches now: the view's queryset, filtered.
+    queryset: QuerySet[Any]
+    matched: frozenset[Any]  # Their pks.
+    groups: frozenset[str] = field(default=frozenset())  # What it joins.
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         """The payload's keys: `subscription.keys() == {"topic"}`."""
         return self.payload.keys()
 
     @classmethod
-    def parse(cls, endpoint, payload):
+    def parse(cls, endpoint: Endpoint, payload: dict[str, Any]) -> Subscription:
         """Validate `payload` for `endpoint` (after its `initial()`)."""
         if not payload:
             raise SubscriptionError(
@@ -53,13 +63,15 @@ class Subscription:
             )
         fields = readable_fields(endpoint.get_serializer())
         mapping = endpoint.subscription_field_mapping
-        data, lookups = {}, {}
+        data: dict[str, Any] = {}
+        lookups: dict[str, Any] = {}
         for key, value in payload.items():
             if key in mapping:
                 data[key], lookups[mapping[key]] = value, value
             elif key in fields and fields[key].source != "*":
                 data[key] = _validated(fields[key], key, value, payload)
-                lookup = fields[key].source.replace(".", "__")
+                source = cast(str, fields[key].source)  # A bound field's.
+                lookup = source.replace(".", "__")
                 lookups[lookup + ("__in" if isinstance(value, list) else "")] = data[
                     key
                 ]
@@ -79,7 +91,9 @@ class Subscription:
         return cls(payload, data, lookups, queryset, matched)
 
 
-def readable_fields(serializer):
+def readable_fields(
+    serializer: Any,
+) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
     """The fields a reader of the stream sees: {name: field}, for its user.
 
     The serializer's `fields` (after its `get_fields()` for this request)
@@ -88,7 +102,12 @@ def readable_fields(serializer):
     return {name: f for name, f in serializer.fields.items() if not f.write_only}
 
 
-def _validated(field, key, value, payload):
+def _validated(
+    field: serializers.Field[Any, Any, Any, Any],
+    key: str,
+    value: Any,
+    payload: dict[str, Any],
+) -> Any:
     """The field's own reading of a value (each item of a list)."""
     if field.read_only or isinstance(field, serializers.ReadOnlyField):
         return value
@@ -104,7 +123,7 @@ def _validated(field, key, value, payload):
     return validated if isinstance(value, list) else validated[0]
 
 
-def _message(exc):
+def _message(exc: Exception) -> str:
     if isinstance(exc, DjangoValidationError):
         return " ".join(exc.messages)
     return str(exc)

@@ -6,12 +6,18 @@ implements, its lookup, its model and paths. Endpoint instances read it and
 never inspect the view themselves.
 """
 
+from __future__ import annotations
+
 import json
 import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, transaction
+from django.db.models import Model
+from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.viewsets import ViewSetMixin
@@ -22,8 +28,18 @@ from realtime_api.streams.actions import (
     PROTOCOL_VERBS,
     ROUTE_METHODS,
     ROUTE_SUFFIXES,
+    Action,
     extra_action,
 )
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
+    from realtime_api.streams.endpoints import Endpoint
+
+# A view function as DRF's as_view() returns it (with `cls`, `initkwargs` and,
+# for a viewset, `actions`), maybe wrapped in a transaction.
+ViewFunction = Any
 
 STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 # Kinds of action that read the view's objects as a model's rows.
@@ -36,36 +52,44 @@ PRESENCE_ACTIONS = frozenset(
 class ViewAdapter:
     """One registered endpoint: its view's functions, actions, lookup and paths."""
 
-    def __init__(self, endpoint_class):
+    def __init__(self, endpoint_class: type[Endpoint]) -> None:
         check(endpoint_class)
         self.endpoint_class = endpoint_class
-        self.stream = endpoint_class.stream
-        self.view = endpoint_class.view
+        self.stream = cast(str, endpoint_class.stream)  # check() made sure
+        # check() made sure of a view class; a viewset's own methods are used too.
+        self.view = cast("type[Any]", endpoint_class.view)
         self.is_viewset = issubclass(self.view, ViewSetMixin)
         self.model = endpoint_class.model or _queryset_model(self.view)
-        self.basename = endpoint_class.basename or (
-            self.model._meta.object_name.lower() if self.model else None
+        self.basename: str | None = endpoint_class.basename or (
+            self.model._meta.model_name if self.model else None
         )
-        self.lookup_url_kwarg = getattr(self.view, "lookup_url_kwarg", None) or (
-            getattr(self.view, "lookup_field", "pk")
+        self.lookup_url_kwarg = cast(
+            str,
+            getattr(self.view, "lookup_url_kwarg", None)
+            or getattr(self.view, "lookup_field", "pk"),
         )
-        self.lookup_value_regex = getattr(self.view, "lookup_value_regex", "[^/.]+")
-        self.functions = {
+        self.lookup_value_regex: str = getattr(
+            self.view, "lookup_value_regex", "[^/.]+"
+        )
+        # Route ("list", "detail") -> its view function, or None.
+        self.functions: dict[str | None, ViewFunction] = {
             route: self._build_function(route) for route in ("list", "detail")
         }
         # The action table: the protocol's actions, then the view's @actions.
         self.actions = dict(BUILTIN_ACTIONS)
-        self.extra_functions = {}  # extra action name -> its view function
-        self.clashes = []  # @actions named like a protocol verb: a system check
+        # extra action name -> its view function
+        self.extra_functions: dict[str, ViewFunction] = {}
+        # @actions named like a protocol verb: a system check
+        self.clashes: list[Action] = []
         if self.is_viewset:
             for function in self.view.get_extra_actions():
                 self._add_extra_action(function)
         wanted = endpoint_class.allowed_actions or self.actions
         check_allowed_actions(endpoint_class, self.actions)
         self.allowed_actions = frozenset(a for a in wanted if self.implements(a))
-        self._list_path = None
+        self._list_path: str | None = None
 
-    def _add_extra_action(self, function):
+    def _add_extra_action(self, function: Any) -> None:
         action = extra_action(function)
         if action.name in PROTOCOL_VERBS:
             self.clashes.append(action)
@@ -80,7 +104,7 @@ class ViewAdapter:
         )
         self.extra_functions[action.name] = atomic_if_configured(view_function)
 
-    def _build_function(self, route):
+    def _build_function(self, route: str) -> ViewFunction:
         if not self.is_viewset:
             return atomic_if_configured(self.view.as_view())
         methods = {
@@ -98,11 +122,11 @@ class ViewAdapter:
         )
         return atomic_if_configured(function)
 
-    def readable(self):
+    def readable(self) -> bool:
         """Tell whether the view answers a GET of its objects (list or detail)."""
         return self.implements("list") or self.implements("retrieve")
 
-    def implements(self, name):
+    def implements(self, name: str) -> bool:
         """Tell whether the view implements the HTTP twin of action `name`."""
         action = self.actions[name]
         if action.kind == "extra":
@@ -125,7 +149,7 @@ class ViewAdapter:
             )
         return method in self.view.http_method_names and hasattr(self.view, method)
 
-    def check_action(self, name, method=None):
+    def check_action(self, name: str, method: str | None = None) -> Action:
         """Return the Action a frame names, or raise why this stream refuses it."""
         action = self.actions.get(name)
         if action is None:
@@ -165,22 +189,22 @@ class ViewAdapter:
             )
         return action
 
-    def lookup_matches(self, lookup):
+    def lookup_matches(self, lookup: str) -> bool:
         """Tell whether a URL with this lookup would reach the detail route."""
         return re.fullmatch(self.lookup_value_regex, lookup) is not None
 
-    def function_for(self, action):
+    def function_for(self, action: Action) -> ViewFunction:
         """Return the view function that serves `action` (an Action)."""
         if action.kind == "extra":
             return self.extra_functions[action.name]
         return self.functions[action.route]
 
-    def read_function(self, prefer="detail"):
+    def read_function(self, prefer: str = "detail") -> ViewFunction:
         """Return a view function that answers GET, `prefer`'s route first."""
         other = "list" if prefer == "detail" else "detail"
         return self.functions[prefer] or self.functions[other]
 
-    def path(self, lookup=None, action=None):
+    def path(self, lookup: str | None = None, action: Action | None = None) -> str:
         """Return the HTTP twin's path: the router's URL when it has one.
 
         The view builds links from it (pagination's `next`), so it must be the
@@ -195,7 +219,9 @@ class ViewAdapter:
             return self._list_path
         return self._reverse("detail", kwargs)
 
-    def _reverse(self, url_name, kwargs, url_path=None):
+    def _reverse(
+        self, url_name: str | None, kwargs: dict[str, str], url_path: str | None = None
+    ) -> str:
         try:
             return reverse(f"{self.basename}-{url_name}", kwargs=kwargs)
         except NoReverseMatch:
@@ -203,11 +229,11 @@ class ViewAdapter:
             extra = f"{url_path}/" if url_path else ""
             return f"/{self.stream}/{lookup or ''}{extra}"
 
-    def visibility_dependencies(self):
+    def visibility_dependencies(self) -> Iterator[tuple[str, type[Model]]]:
         """Yield (field, related model) for each `visibility_depends_on` entry."""
         for field_name in self.endpoint_class.visibility_depends_on:
             try:
-                field = self.model._meta.get_field(field_name)
+                field = self.model._meta.get_field(field_name) if self.model else None
             except (AttributeError, FieldDoesNotExist):
                 field = None
             if field is None or not field.many_to_one:
@@ -216,10 +242,11 @@ class ViewAdapter:
                     f"names {field_name!r}: use a ForeignKey of "
                     f"{getattr(self.model, '__name__', 'its model')}."
                 )
-            yield field_name, field.related_model
+            # A ForeignKey's related model: a model class.
+            yield field_name, cast("type[Model]", field.related_model)
 
 
-def check(endpoint_class):
+def check(endpoint_class: type[Endpoint]) -> None:
     """Raise ImproperlyConfigured when the endpoint class cannot work."""
     name = endpoint_class.__qualname__
     if endpoint_class.view is None:
@@ -235,7 +262,9 @@ def check(endpoint_class):
     check_presence(endpoint_class)
 
 
-def check_allowed_actions(endpoint_class, actions):
+def check_allowed_actions(
+    endpoint_class: type[Endpoint], actions: Mapping[str, Action]
+) -> None:
     """`allowed_actions` may name the protocol's actions and the view's @actions."""
     unknown = set(endpoint_class.allowed_actions or ()) - set(actions)
     if unknown:
@@ -246,10 +275,10 @@ def check_allowed_actions(endpoint_class, actions):
         )
 
 
-def check_extra_actions(adapter):
+def check_extra_actions(adapter: ViewAdapter) -> list[checks.CheckMessage]:
     """Messages for `manage.py check`: @actions the socket cannot name."""
     view = f"{adapter.view.__module__}.{adapter.view.__qualname__}"
-    messages = []
+    messages: list[checks.CheckMessage] = []
     for action in adapter.clashes:
         messages.append(
             checks.Error(
@@ -281,7 +310,7 @@ def check_extra_actions(adapter):
     return messages
 
 
-def check_presence(endpoint_class):
+def check_presence(endpoint_class: type[Endpoint]) -> None:
     """Presence needs `presence = True`, and its actions when actions are listed."""
     name = endpoint_class.__qualname__
     listed = set(endpoint_class.allowed_actions or ())
@@ -297,21 +326,24 @@ def check_presence(endpoint_class):
         )
 
 
-def _queryset_model(view):
+def _queryset_model(view: Any) -> type[Model] | None:
     queryset = getattr(view, "queryset", None)
-    return queryset.model if queryset is not None else None
+    model: type[Model] | None = queryset.model if queryset is not None else None
+    return model
 
 
-def atomic_if_configured(view_func):
+def atomic_if_configured(view_func: ViewFunction) -> ViewFunction:
     """Wrap a view in a transaction where ATOMIC_REQUESTS says so, like Django."""
-    non_atomic = getattr(view_func, "_non_atomic_requests", set())
+    non_atomic: set[str] = getattr(view_func, "_non_atomic_requests", set())
     for alias, settings_dict in connections.settings.items():
         if settings_dict["ATOMIC_REQUESTS"] and alias not in non_atomic:
             view_func = transaction.atomic(using=alias)(view_func)
     return view_func
 
 
-def build_view(view_func, django_request, kwargs):
+def build_view(
+    view_func: ViewFunction, django_request: HttpRequest, kwargs: dict[str, Any]
+) -> tuple[Any, Request]:
     """Instantiate a view as `view_func` would, up to (not including) `initial()`.
 
     Used where the view object itself is needed (its queryset and
@@ -325,15 +357,15 @@ def build_view(view_func, django_request, kwargs):
             setattr(view, method, getattr(view, action))
     view.args, view.kwargs = (), kwargs
     view.request = django_request
-    request = view.initialize_request(django_request, **kwargs)
+    request: Request = view.initialize_request(django_request, **kwargs)
     view.request = request
     view.headers = view.default_response_headers
     view.format_kwarg = None
     return view, request
 
 
-def render_response(response):
-    """Return (status, JSON text of the body) of a DRF response."""
+def render_response(response: Any) -> tuple[int, str]:
+    """Return (status, JSON text of the body) of a DRF response (or Django's)."""
     if hasattr(response, "render") and not response.is_rendered:
         response.render()
     status = response.status_code
@@ -352,7 +384,7 @@ def render_response(response):
     return status, data_json
 
 
-def _with_wait(data_json, retry_after):
+def _with_wait(data_json: str, retry_after: str | None) -> str:
     """PROTOCOL.md adds the throttle's wait (Retry-After over HTTP) to a 429."""
     data = json.loads(data_json)
     if not isinstance(data, dict):

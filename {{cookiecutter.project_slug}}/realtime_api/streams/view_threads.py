@@ -11,39 +11,44 @@ SQLite takes one writer at a time, and in this process: more threads only
 wait for its lock, so there the default is Channels' thread.
 """
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import close_old_connections, connections
 
+T = TypeVar("T")
+
 
 class ViewThreads:
     """Runs the views of one event loop's socket requests."""
 
-    def __init__(self, count):
+    def __init__(self, count: int) -> None:
         self.count = count
-        self.executor = None
+        self.executor: ThreadPoolExecutor | None = None
         if count > 1:
             self.executor = ThreadPoolExecutor(
                 count, thread_name_prefix="realtime-view"
             )
 
-    async def run(self, function, *args):
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run `function(*args)` in a view thread; return what it returns."""
         if self.executor is None:
-            return await database_sync_to_async(function)(*args)
+            result: T = await database_sync_to_async(function)(*args)
+            return result
         return await sync_to_async(
             with_fresh_connection, thread_sensitive=False, executor=self.executor
         )(function, *args)
 
 
-def default_count():
+def default_count() -> int:
     """One thread on SQLite, four on a database server."""
     return 1 if connections["default"].vendor == "sqlite" else 4
 
 
-def with_fresh_connection(function, *args):
+def with_fresh_connection(function: Callable[..., T], *args: Any) -> T:
     """Run function between two checks of the thread's connection (CONN_MAX_AGE, pool).
 
     What database_sync_to_async does, except that Channels' test

@@ -17,10 +17,14 @@ Imports: `client` and `schema` (the live servers' clients and the
 AsyncAPI document the frames are checked against).
 """
 
+from __future__ import annotations
+
 import asyncio
 import itertools
 import json
 import uuid
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, cast
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -29,6 +33,14 @@ from django.contrib import auth
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
+if TYPE_CHECKING:
+    from django.contrib.sessions.backends.base import SessionBase
+
+    from realtime_api.testing.frame_check import FrameRecorder, Transcript
+
+# A frame, as json.loads() reads it.
+Frame = dict[str, Any]
+
 # The default Origin: the page's own, http:// and the handshake's Host (what
 # Django's CSRF check accepts; realtime_api/auth/origins.py).
 DEFAULT_ORIGIN = "same-origin"
@@ -36,10 +48,10 @@ DEFAULT_ORIGIN = "same-origin"
 # Where the test helpers write the frames of each socket, so that the pytest
 # plugin can check them against the AsyncAPI document at the end of the run
 # (realtime_api/testing/frame_check.py). None: not recorded.
-recorder = None
+recorder: FrameRecorder | None = None
 
 
-def new_transcript():
+def new_transcript() -> Transcript | None:
     """A transcript for one more client, or None when nothing is recorded."""
     return recorder.transcript() if recorder is not None else None
 
@@ -50,14 +62,28 @@ class FrameClient:
     A subclass gives `send_text(text)` and `receive_text(timeout)`.
     """
 
-    timeout = 2  # seconds to wait for a frame
+    timeout: float = 2  # seconds to wait for a frame
 
-    def start_frames(self):
+    if TYPE_CHECKING:  # What a subclass gives.
+
+        async def send_text(self, text: str) -> None: ...
+
+        async def receive_text(self, timeout: float) -> str: ...
+
+    def start_frames(self) -> None:
         """Call from __init__: no events kept yet, request ids from 1."""
-        self.events = []  # Event frames received while awaiting a response.
+        # Event frames received while awaiting a response.
+        self.events: list[Frame] = []
         self._request_ids = itertools.count(1)
 
-    async def request(self, stream, action, lookup=None, payload=None, **extra):
+    async def request(
+        self,
+        stream: str,
+        action: str,
+        lookup: object = None,
+        payload: Any = None,
+        **extra: Any,
+    ) -> Frame:
         """Send a request frame and return its response frame (as a dict).
 
         `extra` goes into the frame next to `payload` (e.g. `since=42`;
@@ -72,27 +98,30 @@ class FrameClient:
         await self.send_text(json.dumps({**frame, **extra}))
         return await self.receive_response(request_id, timeout)
 
-    async def receive_response(self, request_id, timeout=None):
+    async def receive_response(
+        self, request_id: object, timeout: float | None = None
+    ) -> Frame:
         """Return the response frame with `request_id`, keeping events aside."""
         timeout = timeout or self.timeout
         async with asyncio.timeout(timeout):
             while True:
-                frame = json.loads(await self.receive_text(timeout))
+                frame: Frame = json.loads(await self.receive_text(timeout))
                 if frame.get("type") == "event":
                     self.events.append(frame)
                 elif frame.get("request_id") == request_id:
                     return frame
 
-    async def receive_event(self, timeout=None):
+    async def receive_event(self, timeout: float | None = None) -> Frame:
         """Return the next event frame (as a dict)."""
         if self.events:
             return self.events.pop(0)
-        frame = json.loads(await self.receive_text(timeout or self.timeout))
+        frame: Frame = json.loads(await self.receive_text(timeout or self.timeout))
         assert frame.get("type") == "event", f"Expected an event, got {frame}"
         return frame
 
 
-class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
+# Channels ships no type information: WebsocketCommunicator is Any to mypy.
+class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):  # type: ignore[misc]
     """A WebsocketCommunicator with a browser's cookies and an allowed Origin.
 
     Awaiting it creates a real session (logged in as `user` when given), so
@@ -102,8 +131,14 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
     """
 
     def __init__(
-        self, application, path, user=None, headers=None, origin=DEFAULT_ORIGIN, **kw
-    ):
+        self,
+        application: Any,
+        path: str,
+        user: Any = None,  # An instance of the project's user model.
+        headers: list[tuple[bytes, bytes]] | None = None,
+        origin: str | None = DEFAULT_ORIGIN,
+        **kw: Any,
+    ) -> None:
         headers = list(headers or [])
         # A browser always sends Host; without it a view that builds a URL
         # (pagination's `next`) fails with DisallowedHost. Django's test
@@ -117,55 +152,58 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
             headers.append((b"origin", origin.encode()))
         super().__init__(application, path, headers=headers, **kw)
         self.user = user
-        self.cookies = {}
+        self.cookies: dict[str, str] = {}
         self.start_frames()
         self.transcript = new_transcript()
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, AuthWebsocketCommunicator]:
         return self._start().__await__()
 
-    async def _start(self):
+    async def _start(self) -> AuthWebsocketCommunicator:
         session_key = await database_sync_to_async(create_session)(self.user)
         self.cookies[settings.SESSION_COOKIE_NAME] = session_key
         return self
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> AuthWebsocketCommunicator:
         if not self.cookies:
             await self
         connected, code = await self.connect()
         assert connected, f"The handshake was refused (close code {code})."
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.disconnect()
 
-    async def connect(self, timeout=5):
+    async def connect(self, timeout: float = 5) -> tuple[bool, int | None]:
         # A handshake may read the database (a session, a token): on a loaded
         # machine a second is not always enough.
         # The cookies as they are now, like a browser opening a socket.
         cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         headers = [(n, v) for n, v in self.scope["headers"] if n != b"cookie"]
         self.scope["headers"] = [*headers, (b"cookie", cookie.encode())]
-        return await super().connect(timeout)
+        result: tuple[bool, int | None] = await super().connect(timeout)
+        return result
 
     # Sessions, as a browser's login and logout views change them ------------
 
-    def _request(self):
+    def _request(self) -> HttpRequest:
         """A request carrying this browser's cookies and session."""
         request = HttpRequest()
         request.COOKIES = dict(self.cookies)
         request.session = session_store(self.cookies.get(settings.SESSION_COOKIE_NAME))
         return request
 
-    def _keep_session(self, request):
+    def _keep_session(self, request: HttpRequest) -> None:
         request.session.save()
-        self.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
+        self.cookies[settings.SESSION_COOKIE_NAME] = cast(
+            str, request.session.session_key
+        )
 
-    async def login(self, **credentials):
+    async def login(self, **credentials: Any) -> bool:
         """Authenticate with `credentials` and log in; return whether it worked."""
 
-        @database_sync_to_async
-        def log_in():
+        @database_sync_to_async  # type: ignore[untyped-decorator]
+        def log_in() -> bool:
             request = self._request()
             user = auth.authenticate(request, **credentials)
             if user is None:
@@ -174,24 +212,25 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
             self._keep_session(request)
             return True
 
-        return await log_in()
+        logged_in: bool = await log_in()
+        return logged_in
 
-    async def force_login(self, user, backend=None):
+    async def force_login(self, user: Any, backend: str | None = None) -> None:
         """Log `user` in without credentials (like Django's test client)."""
 
-        @database_sync_to_async
-        def log_in():
+        @database_sync_to_async  # type: ignore[untyped-decorator]
+        def log_in() -> None:
             request = self._request()
             auth.login(request, user, backend=backend or _default_backend())
             self._keep_session(request)
 
         await log_in()
 
-    async def logout(self):
+    async def logout(self) -> None:
         """Log out (also when nobody is logged in), as Django's logout view does."""
 
-        @database_sync_to_async
-        def log_out():
+        @database_sync_to_async  # type: ignore[untyped-decorator]
+        def log_out() -> None:
             request = self._request()
             request.user = auth.get_user(request)
             auth.logout(request)
@@ -201,28 +240,33 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
 
     # Frames ------------------------------------------------------------------
 
-    async def queue_empty(self, timeout=0.1):
+    async def queue_empty(self, timeout: float = 0.1) -> bool:
         """Tell whether nothing arrives within `timeout` seconds."""
-        return not self.events and await self.receive_nothing(timeout)
+        nothing: bool = await self.receive_nothing(timeout)
+        return not self.events and nothing
 
-    async def queue_count(self, wait=0.1):
+    async def queue_count(self, wait: float = 0.1) -> int:
         """Return how many frames wait to be received, after `wait` seconds."""
         await asyncio.sleep(wait)
-        return len(self.events) + self.output_queue.qsize()
+        queued: int = self.output_queue.qsize()
+        return len(self.events) + queued
 
-    async def send_text(self, text):
+    async def send_text(self, text: str) -> None:
         await self.send_to(text_data=text)
 
-    async def receive_text(self, timeout):
-        return await self.receive_from(timeout)
+    async def receive_text(self, timeout: float) -> str:
+        # A text frame: what the protocol sends.
+        return cast(str, await self.receive_from(timeout))
 
-    async def send_to(self, text_data=None, bytes_data=None):
+    async def send_to(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ) -> None:
         if self.transcript is not None:
             self.transcript.record("send", text_data)
         await super().send_to(text_data=text_data, bytes_data=bytes_data)
 
-    async def receive_from(self, timeout=1):
-        data = await super().receive_from(timeout)
+    async def receive_from(self, timeout: float = 1) -> str | bytes:
+        data: str | bytes = await super().receive_from(timeout)
         if self.transcript is not None:
             self.transcript.record("receive", data)
         return data
@@ -233,14 +277,16 @@ class AuthWebsocketCommunicator(FrameClient, WebsocketCommunicator):
 # events_until_quiet() work on a LiveClient too.
 
 
-def expect_ok(response, status=None):
+def expect_ok(response: Frame, status: int | None = None) -> Frame:
     """Return `response` if its status is `status` (any 2xx when None); else fail."""
     ok = response["status"] == status if status else 200 <= response["status"] < 300
     assert ok, f"Expected status {status or '2xx'}, got {response}"
     return response
 
 
-async def subscribe(ws, stream, payload, **extra):
+async def subscribe(
+    ws: FrameClient, stream: str, payload: dict[str, Any], **extra: Any
+) -> Frame:
     """Subscribe with the filter `payload`; return the response (status 200).
 
     `extra` goes into the frame next to `payload`, e.g. `since=42`.
@@ -249,35 +295,40 @@ async def subscribe(ws, stream, payload, **extra):
     return expect_ok(response, 200)
 
 
-async def unsubscribe(ws, stream, payload):
+async def unsubscribe(ws: FrameClient, stream: str, payload: dict[str, Any]) -> Frame:
     """End the subscription with the filter `payload`; return the response."""
     return expect_ok(await ws.request(stream, "unsubscribe", payload=payload), 200)
 
 
-async def watch(ws, stream, payload):
+async def watch(ws: FrameClient, stream: str, payload: dict[str, Any]) -> Frame:
     """Start a live query (what `list` takes); return the response with `watch`."""
     return expect_ok(await ws.request(stream, "watch", payload=payload), 200)
 
 
-async def join(ws, stream, lookup):
+async def join(ws: FrameClient, stream: str, lookup: object) -> list[Any]:
     """Join an object's presence; return the members its response lists (200)."""
     response = await ws.request(stream, "join", lookup)
-    return expect_ok(response, 200)["data"]["members"]
+    members: list[Any] = expect_ok(response, 200)["data"]["members"]
+    return members
 
 
-async def events_until_quiet(ws, wait=0.3):
+async def events_until_quiet(
+    ws: AuthWebsocketCommunicator, wait: float = 0.3
+) -> list[Frame]:
     """Return every event that arrives until none has for `wait` seconds.
 
     For a communicator (`queue_empty`): to collect what one change causes when
     its number of events is what the test checks.
     """
-    events = []
+    events: list[Frame] = []
     while not await ws.queue_empty(wait):
         events.append(await ws.receive_event())
     return events
 
 
-async def create_user(username=None, password="pw", **kwargs):
+async def create_user(
+    username: str | None = None, password: str = "pw", **kwargs: Any
+) -> Any:
     """Create and return a user who can log in with `password`."""
     user_model = auth.get_user_model()
     username = username or f"user-{uuid.uuid4().hex[:10]}"
@@ -286,20 +337,24 @@ async def create_user(username=None, password="pw", **kwargs):
     )
 
 
-async def create_token(user):
+async def create_token(user: Any) -> str:
     """Return a new DRF API token (its key) of `user`: `Authorization: Token <key>`."""
     from rest_framework.authtoken.models import Token
 
-    token = await database_sync_to_async(Token.objects.create)(user=user)
-    return token.key
+    token: Token = await database_sync_to_async(Token.objects.create)(user=user)
+    key: str = token.key
+    return key
 
 
-def session_store(session_key=None):
+def session_store(session_key: str | None = None) -> SessionBase:
     """Return a session of the configured engine."""
-    return import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
+    store: SessionBase = import_string(settings.SESSION_ENGINE + ".SessionStore")(
+        session_key
+    )
+    return store
 
 
-def create_session(user=None, backend=None):
+def create_session(user: Any = None, backend: str | None = None) -> str:
     """Save a new session (logged in as `user`) and return its key.
 
     Send it as the session cookie from any client, e.g. a real WebSocket
@@ -311,8 +366,9 @@ def create_session(user=None, backend=None):
     if user is not None:
         auth.login(request, user, backend=backend or _default_backend())
     request.session.save()
-    return request.session.session_key
+    return cast(str, request.session.session_key)  # Saved: it has one.
 
 
-def _default_backend():
-    return settings.AUTHENTICATION_BACKENDS[0]
+def _default_backend() -> str:
+    backend: str = settings.AUTHENTICATION_BACKENDS[0]
+    return backend

@@ -15,16 +15,20 @@ Frames of streams the document does not describe (test-only registries) are
 counted, not checked.
 """
 
+from __future__ import annotations
+
 import json
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 DOCUMENT_URI = "urn:realtime-api:asyncapi"
-EVENT_MESSAGES = {
+EVENT_MESSAGES: dict[tuple[bool, str | None], str] = {
     (False, "create"): "changeEvent",
     (False, "update"): "changeEvent",
     (False, "delete"): "deleteEvent",
@@ -40,10 +44,11 @@ EVENT_MESSAGES = {
 class Transcript:
     """What one client sent and received, in order; "open" starts a new socket."""
 
-    def __init__(self):
-        self.frames = []  # (direction, text or None for a binary frame)
+    def __init__(self) -> None:
+        # (direction, text or None for a binary frame)
+        self.frames: list[tuple[str, str | None]] = []
 
-    def record(self, direction, text=None):
+    def record(self, direction: str, text: object = None) -> None:
         """Record "open", "send" or "receive" (with the frame's text)."""
         self.frames.append((direction, text if isinstance(text, str) else None))
 
@@ -52,9 +57,9 @@ class Transcript:
 class FrameRecorder:
     """The transcripts of every client of a test run."""
 
-    transcripts: list = field(default_factory=list)
+    transcripts: list[Transcript] = field(default_factory=list)
 
-    def transcript(self):
+    def transcript(self) -> Transcript:
         transcript = Transcript()
         self.transcripts.append(transcript)
         return transcript
@@ -64,40 +69,43 @@ class FrameRecorder:
 class Report:
     checked: int = 0
     undescribed: int = 0  # frames of streams the document does not describe
-    problems: list = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 class FrameChecker:
     """Validate frames against the messages of an AsyncAPI document."""
 
-    def __init__(self, document):
+    def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
         resource = Resource.from_contents(document, default_specification=DRAFT7)
         self.registry = Registry().with_resource(DOCUMENT_URI, resource)
-        self.validators = {}  # JSON pointer -> validator
+        self.validators: dict[str, Draft7Validator] = {}  # JSON pointer -> validator
 
-    def check(self, transcripts):
+    def check(self, transcripts: Iterable[Transcript]) -> Report:
         """Return a Report on every frame of `transcripts`."""
         report = Report()
         for transcript in transcripts:
             self.check_transcript(transcript, report)
         return report
 
-    def check_transcript(self, transcript, report):
-        sent = deque()  # Requests not answered yet: answers come in order.
+    def check_transcript(self, transcript: Transcript, report: Report) -> None:
+        # Requests not answered yet: answers come in order.
+        sent: deque[str | None] = deque()
         for direction, text in transcript.frames:
             if direction == "open":
                 sent.clear()
             elif direction == "send":
                 sent.append(text)
             elif text is not None:
-                frame = json.loads(text)
+                frame: dict[str, Any] = json.loads(text)
                 request = (
                     sent.popleft() if frame.get("type") == "response" and sent else None
                 )
                 self.check_frame(frame, text, request, report)
 
-    def check_frame(self, frame, text, request, report):
+    def check_frame(
+        self, frame: dict[str, Any], text: str, request: str | None, report: Report
+    ) -> None:
         pointer = self.message_of(frame)
         if pointer is None:
             report.undescribed += 1
@@ -111,7 +119,7 @@ class FrameChecker:
                 request_frame = request
             self.validate(request_pointer, request_frame, request, report)
 
-    def message_of(self, frame):
+    def message_of(self, frame: dict[str, Any]) -> str | None:
         """The JSON pointer of the message `frame` must match, or None."""
         if frame.get("type") == "response" and isinstance(frame.get("status"), int):
             if frame["status"] >= 400:
@@ -129,7 +137,7 @@ class FrameChecker:
             return "/"
         return f"/channels/{escape(frame['stream'])}/messages/{name}/payload"
 
-    def validate(self, pointer, frame, text, report):
+    def validate(self, pointer: str, frame: Any, text: str, report: Report) -> None:
         report.checked += 1
         if pointer == "/":
             report.problems.append(f"No message of the document describes {text}")
@@ -148,6 +156,6 @@ class FrameChecker:
             )
 
 
-def escape(name):
+def escape(name: str) -> str:
     """A key inside a JSON pointer."""
     return name.replace("~", "~0").replace("/", "~1")

@@ -4,6 +4,8 @@ The server process must use the test database, so `database_url()` turns
 the test connection's settings into a DATABASE_URL for it.
 """
 
+from __future__ import annotations
+
 import asyncio
 import json
 import os
@@ -14,7 +16,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import quote
 
 import websockets
@@ -25,14 +29,17 @@ from realtime_api.client import RealtimeClient, open_socket
 from realtime_api.testing import FrameClient, new_transcript
 
 
-def free_port():
+def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_for_port(port, timeout, process=None):
+def wait_for_port(
+    port: int, timeout: float, process: subprocess.Popen[Any] | None = None
+) -> bool:
     """Wait until `port` accepts connections; False if it never did."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -46,7 +53,7 @@ def wait_for_port(port, timeout, process=None):
     return False
 
 
-def database_url(settings_dict=None):
+def database_url(settings_dict: Mapping[str, Any] | None = None) -> str:
     """Return a DATABASE_URL for the database the tests use now."""
     db = settings_dict or connection.settings_dict
     if db["ENGINE"] == "django.db.backends.sqlite3":
@@ -63,14 +70,16 @@ def database_url(settings_dict=None):
 @dataclass
 class HttpResponse:
     status: int
-    headers: dict
+    headers: dict[str, str]
     body: bytes
 
-    def json(self):
+    def json(self) -> Any:
         return json.loads(self.body)
 
 
-def http_get(url, headers=None, timeout=10):
+def http_get(
+    url: str, headers: dict[str, str] | None = None, timeout: float = 10
+) -> HttpResponse:
     """GET `url` with a real HTTP client; any status is an answer, not an error."""
     request = urllib.request.Request(url, headers=headers or {})
     opener = urllib.request.build_opener(NoRedirect)
@@ -85,7 +94,7 @@ def http_get(url, headers=None, timeout=10):
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     """Show redirects to the test instead of following them."""
 
-    def redirect_request(self, *args, **kwargs):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 
@@ -96,7 +105,12 @@ class DaphneServer:
     `stop()` then `start()` restarts it on the same port.
     """
 
-    def __init__(self, env=None, application="config.asgi:application", options=()):
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        application: str = "config.asgi:application",
+        options: Iterable[str] = (),
+    ) -> None:
         self.port = free_port()
         self.application = application
         self.options = list(options)
@@ -108,23 +122,23 @@ class DaphneServer:
             "DATABASE_URL": database_url(),
             **(env or {}),
         }
-        self.process = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.log_file = tempfile.NamedTemporaryFile(
             "w+", prefix="daphne-", suffix=".log"
         )
 
     @property
-    def url(self):
+    def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def command(self):
+    def command(self) -> list[str]:
         return [
             *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
             *self.options,
             self.application,
         ]
 
-    def start(self, timeout=30):
+    def start(self, timeout: float = 30) -> DaphneServer:
         self.process = subprocess.Popen(
             self.command(), env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT
         )
@@ -133,7 +147,7 @@ class DaphneServer:
             raise RuntimeError(f"{self.command()[2]} did not start:\n{self.log()}")
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -142,7 +156,7 @@ class DaphneServer:
                 self.process.kill()
                 self.process.wait()
 
-    def log(self):
+    def log(self) -> str:
         """What the server printed so far (its log records included)."""
         self.log_file.flush()
         with open(self.log_file.name) as log:
@@ -152,7 +166,7 @@ class DaphneServer:
 class UvicornServer(DaphneServer):
     """The same, served by uvicorn (the `uvicorn` extra) instead of daphne."""
 
-    def command(self):
+    def command(self) -> list[str]:
         return [
             *(sys.executable, "-m", "uvicorn", "--host", "127.0.0.1"),
             *("--port", str(self.port), "--log-level", "warning"),
@@ -164,28 +178,30 @@ class UvicornServer(DaphneServer):
 class RedisServer:
     """A throwaway redis-server on a spare port, to stop and start at will."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.port = free_port()
-        self.process = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self):
+    def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self):
+    def start(self) -> None:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         if not wait_for_port(self.port, 10, self.process):
             raise RuntimeError("redis-server did not start")
 
-    def stop(self):
+    def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
 
 
-def live_client(server_url, session_key=None, path="/ws/", **options):
+def live_client(
+    server_url: str, session_key: str | None = None, path: str = "/ws/", **options: Any
+) -> RealtimeClient:
     """A Python client (realtime_api.client) of a live server, for tests.
 
     `session_key` logs it in with that session's cookie; other options go to
@@ -212,9 +228,9 @@ class LiveClient(FrameClient):
             response = await client.request("topics", "list")
     """
 
-    timeout = 5  # a real server on a loaded machine may take a while
+    timeout: float = 5  # a real server on a loaded machine may take a while
 
-    def __init__(self, connection):
+    def __init__(self, connection: websockets.ClientConnection) -> None:
         self.connection = connection
         self.transcript = new_transcript()
         if self.transcript is not None:
@@ -222,30 +238,36 @@ class LiveClient(FrameClient):
         self.start_frames()
 
     @classmethod
-    async def connect(cls, base_url, session_key=None, path="/ws/", **options):
+    async def connect(
+        cls,
+        base_url: str,
+        session_key: str | None = None,
+        path: str = "/ws/",
+        **options: Any,
+    ) -> LiveClient:
         if session_key:
             options.setdefault("cookie", {settings.SESSION_COOKIE_NAME: session_key})
         return cls(await open_socket(base_url + path, **options))
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> LiveClient:
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.connection.close()
 
-    async def send_text(self, text):
+    async def send_text(self, text: str) -> None:
         if self.transcript is not None:
             self.transcript.record("send", text)
         await self.connection.send(text)
 
-    async def receive_text(self, timeout):
+    async def receive_text(self, timeout: float) -> str:
         async with asyncio.timeout(timeout):
             text = await self.connection.recv()
         if self.transcript is not None:
             self.transcript.record("receive", text)
-        return text
+        return cast(str, text)  # A text frame: what the protocol sends.
 
-    async def close_code(self, timeout=5):
+    async def close_code(self, timeout: float = 5) -> int | None:
         """Wait for the server to close the socket; return the close code."""
         async with asyncio.timeout(timeout):
             try:

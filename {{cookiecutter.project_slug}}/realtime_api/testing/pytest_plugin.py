@@ -7,20 +7,25 @@ received against the project's AsyncAPI document (realtime_api/testing/frame_che
 a frame that does not match fails the run.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
 import pytest
 
 from realtime_api import testing
-from realtime_api.testing.frame_check import FrameChecker, FrameRecorder
+from realtime_api.testing.frame_check import FrameChecker, FrameRecorder, Report
 from realtime_api.testing.live_server import DaphneServer
 
-frame_report_key = pytest.StashKey()
+frame_report_key = pytest.StashKey[Report]()
 
 
-def pytest_sessionstart(session):
+def pytest_sessionstart(session: pytest.Session) -> None:
     testing.recorder = FrameRecorder()
 
 
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     recorder, testing.recorder = testing.recorder, None
     if recorder is None or not any(t.frames for t in recorder.transcripts):
         return
@@ -32,7 +37,9 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     report = config.stash.get(frame_report_key, None)
     if report is None:
         return
@@ -51,13 +58,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 @pytest.fixture
-def user(db, django_user_model):
+def user(db: None, django_user_model: Any) -> Any:
     """A saved user who can log in with the password "pw"."""
     return django_user_model.objects.create_user(username="user", password="pw")
 
 
 @pytest.fixture
-def admin(db, django_user_model):
+def admin(db: None, django_user_model: Any) -> Any:
     """A saved superuser who can log in with the password "pw"."""
     return django_user_model.objects.create_superuser(
         username="admin", password="pw", email="admin@example.com"
@@ -65,15 +72,17 @@ def admin(db, django_user_model):
 
 
 @pytest.fixture
-def daphne_servers(transactional_db):
+def daphne_servers(
+    transactional_db: None,
+) -> Iterator[Callable[..., DaphneServer]]:
     """Start real daphne servers on the test database: `start(env=None)`.
 
     Each call starts one more process (they share the channel layer when
     REDIS_URL is set); all are stopped after the test.
     """
-    servers = []
+    servers: list[DaphneServer] = []
 
-    def start(env=None):
+    def start(env: Mapping[str, str] | None = None) -> DaphneServer:
         server = DaphneServer(env=env).start()
         servers.append(server)
         return server
@@ -84,6 +93,6 @@ def daphne_servers(transactional_db):
 
 
 @pytest.fixture
-def daphne_server(daphne_servers):
+def daphne_server(daphne_servers: Callable[..., DaphneServer]) -> DaphneServer:
     """One real daphne server on the test database; `.url` is ws://HOST:PORT."""
     return daphne_servers()
