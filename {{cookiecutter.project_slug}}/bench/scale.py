@@ -147,6 +147,7 @@ class Socket:
         self.arrivals = []  # (comment id, time received)
         self.closed_at = None
         self.back_at = None
+        self.refused = None  # the status of a refused subscribe, if one was
 
     async def open(self):
         self.ws = await open_socket(
@@ -187,6 +188,8 @@ class Socket:
             self.back_at = time.perf_counter()
 
     def _received(self, frame):
+        if frame.get("type") == "response" and frame.get("status", 200) >= 400:
+            self.refused = frame["status"]
         if frame.get("type") != "event":
             return
         self.last_seq = frame.get("seq", self.last_seq)
@@ -337,6 +340,9 @@ async def fan_out(point, stack, sockets, writer, topic, args):
     last = max((t for s in listeners for k, t in s.arrivals if k in sent), default=0)
     point.events = len(sent)
     point.missing = len(sent) * len(listeners) - len(latencies)
+    refused = [sock.refused for sock in listeners if sock.refused is not None]
+    if refused:  # Their events are among the missing: say why.
+        point.notes.append(f"{len(refused)} subscriptions refused ({max(refused)})")
     if latencies:
         point.latency_p50_ms = percentile(latencies, 0.5)
         point.latency_p99_ms = percentile(latencies, 0.99)
@@ -414,8 +420,11 @@ def server_env(args):
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url(),
         "REDIS_URL": args.redis_url,
-        # Every socket of the load comes from 127.0.0.1, through one proxy.
+        # Every socket of the load is one anonymous address (127.0.0.1,
+        # through one proxy): its budgets would refuse most of the load.
         "REALTIME_API_MAX_SOCKETS_PER_ADDRESS": "0",  # 0: no budget
+        "REALTIME_API_USER_FRAME_RATE": "0",
+        "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER": "0",
     }
     for item in args.server_env:
         name, _, value = item.partition("=")
