@@ -35,6 +35,7 @@ import random
 import resource
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -472,6 +473,8 @@ def main(argv=None):
     args.redis_url = os.environ.get("REDIS_URL")
     if not args.redis_url:
         sys.exit("python -m bench.scale: set REDIS_URL (the processes share Redis)")
+    # Stopped by a signal, it stops its servers and nginx too (`finally`).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     setup_django()
     raise_file_limit(max(args.sockets))
     random.seed(0)
