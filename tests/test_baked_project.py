@@ -329,11 +329,12 @@ WALKTHROUGH_FILES = {
     "config/realtime.py",
     "library/views.py +BookViewSet",
 }
-MAKE_TOKEN = """
+MAKE_TOKENS = """
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
-user = get_user_model().objects.create_user("reader", password="pw")
-print(Token.objects.create(user=user).key)
+for name in ("reader", "other"):
+    user = get_user_model().objects.create_user(name, password="pw")
+    print(Token.objects.create(user=user).key)
 """
 
 
@@ -341,8 +342,10 @@ print(Token.objects.create(user=user).key)
 def test_readme_walkthrough_serves_a_new_model(installed_project, tmp_path):
     """The README's "Serve a new model over the socket", followed step by step
     in a copy of the bake: a client watching "dune" sees the book added over
-    HTTP, a subscription that matches nothing says so, and the viewset's
-    @action answers over the socket."""
+    HTTP, a subscription that matches nothing says so, another user's update
+    is refused by the permission rule, the viewset's @action answers over the
+    socket, and the new app imports the realtime app only by its front door
+    (ruff's TID251)."""
     project = walkthrough.copy_project(installed_project.path, tmp_path / "project")
     code = walkthrough.blocks((project / "README.md").read_text())
     assert set(code) == WALKTHROUGH_FILES
@@ -357,7 +360,11 @@ def test_readme_walkthrough_serves_a_new_model(installed_project, tmp_path):
         walkthrough.apply(project, path, text)
     manage("makemigrations", "library")
     manage("migrate", "--verbosity", "0")
-    token = manage("shell", "-c", MAKE_TOKEN).strip().splitlines()[-1]
+    token, other_token = manage("shell", "-c", MAKE_TOKENS).strip().splitlines()[-2:]
+    # What the walk-through wrote imports the realtime app by its front door
+    # only (its import order and the rest of ruff's rules are the team's).
+    written = sorted({path.partition(" +")[0] for path in code})
+    run([installed_project.python, "-m", "ruff", "check", "--select", "TID251", *written], cwd=project, env=env)
 
     port = walkthrough.free_port()
     server = subprocess.Popen(
@@ -389,9 +396,19 @@ def test_readme_walkthrough_serves_a_new_model(installed_project, tmp_path):
         assert entered["action"] == "enter"
         assert entered["data"]["added_by"] == "reader"
 
+        # The permission rule: another user's update is refused, as over HTTP.
+        update = ["books", "update", "--lookup", str(entered["data"]["id"]), '{"title": "Mine now"}']
+        refused = subprocess.run(
+            [*client, "--token", other_token, *update], cwd=project, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "403" in refused.stderr
+        updated = run([*client, "--token", token, *update], cwd=project, env=env)
+        assert json.loads(updated)["title"] == "Mine now"
+
         # Step 6: the viewset's @action, called over the socket as the README does.
         mine = run([*client, "--token", token, "books", "mine"], cwd=project, env=env)
-        assert json.loads(mine) == [{"id": entered["data"]["id"], "title": "Dune", "added_by": "reader"}]
+        assert json.loads(mine) == [{"id": entered["data"]["id"], "title": "Mine now", "added_by": "reader"}]
     finally:
         for reader in readers:
             reader.stop()

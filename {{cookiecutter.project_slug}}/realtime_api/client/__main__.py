@@ -57,7 +57,8 @@ def main(argv=None):
         help="the Origin to send (default: the server's own, "
         "unless a header authenticates)",
     )
-    args = parser.parse_args(argv)
+    # Options may come after the payload too: `update --lookup 1 '{...}'`.
+    args = parser.parse_intermixed_args(argv)
     try:
         payload = json.loads(args.payload)
     except ValueError as exc:
