@@ -34,6 +34,7 @@ from realtime_api.auth.expiry import iso, seconds_left
 from realtime_api.auth.handshake import authenticate_header
 from realtime_api.auth.revocation import CLOSE_CODE, discard_groups, identity_groups
 from realtime_api.protocol import ProtocolError, dumps, response_frame
+from realtime_api.sockets.contract import ConsumerPart
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ PAYLOAD_HELP = (
 )
 
 
-class ReauthenticateMixin:
+class ReauthenticateMixin(ConsumerPart):
     """A consumer closed (4001) when its credentials expire, unless reauthenticated.
 
     Needs (sockets/contract.py): scope, channel_layer, channel_name, close,

@@ -24,6 +24,7 @@ from realtime_api.protocol import (
     error_frame,
     parse_request,
 )
+from realtime_api.sockets.contract import ConsumerPart
 from realtime_api.sockets.frame_reader import reader_of
 from realtime_api.sockets.inbox import Inbox
 from realtime_api.sockets.outbox import SLOW_CLOSE_SECONDS, Outbox
@@ -33,7 +34,7 @@ FLOODING = 4008
 FLOODING_REASON = "flooding: reconnect later, slower"
 
 
-class OverloadMixin:
+class OverloadMixin(ConsumerPart):
     """Flood control, limits and a bounded outbox for the socket's consumer.
 
     Needs (sockets/contract.py): runtime, scope, base_send, bound_stream.
@@ -42,8 +43,8 @@ class OverloadMixin:
     Extends Channels': connect, accept, dispatch.
     """
 
-    inbox = None
-    outbox = None
+    inbox: Inbox | None = None
+    outbox: Outbox | None = None
     budget = None  # Its identity's budget (budgets.py), once admitted.
 
     async def connect(self):
@@ -64,21 +65,21 @@ class OverloadMixin:
         await super().accept(subprotocol, headers)
         transport = transport_of(self.scope)
         transport.start()
-        self.outbox = Outbox(self.base_send, transport, conf.max_queued_bytes())
-        self.base_send = self.outbox.send
+        outbox = Outbox(self.base_send, transport, conf.max_queued_bytes())
+        self.outbox, self.base_send = outbox, outbox.send
         flood = self.flood_ledger().take(
             self.flood_identity(), conf.frame_rate(), conf.frame_burst()
         )
         flood.shared = self.budget.frame_bucket() if self.budget else None
-        self.inbox = Inbox(
+        self.inbox = inbox = Inbox(
             self, flood, conf.max_pending_frames(), conf.max_frame_bytes()
         )
-        self.outbox.patient = self.inbox.task
+        outbox.patient = inbox.task
         if flood.exhausted():  # Its last socket was closed flooding, just now.
-            self.inbox.flooding()
+            inbox.flooding()
         reader = reader_of(self.scope)
         if reader is not None:  # Frames go straight to the inbox from now on.
-            reader.attach(self.inbox)
+            reader.attach(inbox)
 
     async def dispatch(self, message):
         # Frames reach Channels when no FrameReaderMiddleware serves the socket
@@ -111,10 +112,12 @@ class OverloadMixin:
         Its penalty is recorded now, not when the socket finally goes (by
         then it would have refilled): a reconnect meanwhile is closed 4008.
         """
-        self.inbox.flood.penalize()
-        self.flood_ledger().keep(self.flood_identity(), self.inbox.flood)
-        self.outbox.transport.stop_reading()
-        self.outbox.close_now(FLOODING, FLOODING_REASON, SLOW_CLOSE_SECONDS)
+        inbox, outbox = self.inbox, self.outbox
+        assert inbox is not None and outbox is not None  # Called by the inbox.
+        inbox.flood.penalize()
+        self.flood_ledger().keep(self.flood_identity(), inbox.flood)
+        outbox.transport.stop_reading()
+        outbox.close_now(FLOODING, FLOODING_REASON, SLOW_CLOSE_SECONDS)
 
     def flood_ledger(self):
         return self.runtime.flood_ledger

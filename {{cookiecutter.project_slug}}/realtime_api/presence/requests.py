@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from realtime_api import conf
 from realtime_api.delivery.changes import pk_value
 from realtime_api.protocol import ProtocolError, dumps, response_frame
+from realtime_api.sockets.contract import ConsumerPart
 from realtime_api.streams.endpoints import Refused
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class PresenceListener:
         self.member = member
         self.rooms = {}  # pk -> Joined
         self.lookups = {}  # lookup -> pk
-        self.groups = Counter()  # group -> joined objects that are in it
+        self.groups: Counter[str] = Counter()  # group -> joined objects that are in it
 
     @property
     def known(self):
@@ -178,15 +179,15 @@ class SignalBucket:
         return (1 - self.tokens) / self.rate
 
 
-class PresenceMixin:
+class PresenceMixin(ConsumerPart):
     """`join`, `leave` and `signal` for the socket's consumer (state made on use).
 
     Needs (sockets/contract.py): runtime, then, budget.
     Provides: handle_presence, end_presence, revoke_presence.
     """
 
-    presence_listeners = None  # stream -> PresenceListener
-    signal_bucket = None
+    presence_listeners: dict[str, PresenceListener] | None = None  # by stream
+    signal_bucket: SignalBucket | None = None
 
     async def handle_presence(self, endpoint, frame):
         endpoint.check_lookup(frame.action, frame.lookup)
@@ -198,7 +199,7 @@ class PresenceMixin:
             if pk is not None:
                 await self.leave_presence(listener, pk)
             return response_frame(frame, 200, dumps({"detail": "left"}))
-        if pk is None or listener.rooms[pk].joining:
+        if pk is None or listener is None or listener.rooms[pk].joining:
             raise ProtocolError(
                 403,
                 f"Join first: send '{frame.stream}/join/{frame.lookup}/', then "
@@ -251,7 +252,8 @@ class PresenceMixin:
         listener now, or shows in the second read.
         """
         limit = conf.presence_max_rooms()
-        if sum(len(other.rooms) for other in self.presence_listeners.values()) >= limit:
+        listeners = (self.presence_listeners or {}).values()
+        if sum(len(other.rooms) for other in listeners) >= limit:
             return response_frame(
                 frame,
                 429,
@@ -297,10 +299,10 @@ class PresenceMixin:
 
     def drop_if_unused(self, listener):
         """Forget a listener present on nothing (and release its audience)."""
-        listeners = self.presence_listeners
-        if not listener.rooms and listeners.get(listener.stream) is listener:
+        listeners, stream = self.presence_listeners or {}, listener.stream
+        if not listener.rooms and listeners.get(stream) is listener:
             self.runtime.hub.remove_subscriber(listener)
-            del listeners[listener.stream]
+            del listeners[stream]
 
     async def leave_presence(self, listener, pk, closing=False, removed=False):
         self.stop_listening(listener, pk)

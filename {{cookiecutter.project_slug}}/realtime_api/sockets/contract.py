@@ -14,7 +14,7 @@ are read by the FrameReaderMiddleware around the consumer (frame_reader.py),
 not by an override of Channels' `__call__`.
 """
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 
 class SocketConsumer(Protocol):
@@ -49,3 +49,27 @@ class SocketConsumer(Protocol):
 
     def check_limit(self, count, limit, what, setting, advice):
         """Refuse (429) one more subscription or watch past its limit."""
+
+
+if TYPE_CHECKING:
+
+    class ConsumerPart(SocketConsumer):
+        """A part's base to mypy: the contract, and Channels' methods parts extend."""
+
+        # Attributes parts assign, declared again: mypy would take a part's
+        # `self.x = ...` for a new attribute of its own.
+        base_send: Any
+        identity_groups: list[str]
+
+        async def connect(self) -> None: ...
+
+        async def accept(
+            self, subprotocol: str | None = None, headers: Any = None
+        ) -> None: ...
+
+        async def disconnect(self, code: int) -> None: ...
+
+        async def dispatch(self, message: dict[str, Any]) -> None: ...
+
+else:
+    ConsumerPart = object  # At run time a part is a plain mixin: the MRO is unchanged.

@@ -10,7 +10,9 @@ needs of the consumer and provides, in the terms of contract.py.
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from functools import cached_property
+from typing import Any
 
 from realtime_api import conf
 from realtime_api.auth.reauthenticate import ReauthenticateMixin
@@ -30,7 +32,7 @@ from realtime_api.protocol import (
 from realtime_api.sockets.subscriptions import SubscriptionMixin
 from realtime_api.sockets.watch import WatchMixin
 from realtime_api.streams import request_factory
-from realtime_api.streams.registry import get_registry
+from realtime_api.streams.registry import Registry, get_registry
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class APIDemultiplexer(
     unless `as_asgi(registry=...)` gives another).
     """
 
-    registry = None
+    registry: Registry  # Set by __init__.
     bound_stream = None  # The stream of a socket bound to one (its URL's).
 
     def __init__(self, *args, registry=None, **kwargs):
@@ -58,8 +60,9 @@ class APIDemultiplexer(
 
     # What to do right after sending the current response (replayed events):
     # a list once something needs it.
-    after_response = ()
-    held = None  # frames that arrive while a request is answered
+    after_response: list[Callable[[], Awaitable[Any]]] | tuple[()] = ()
+    # Frames that arrive while a request is answered: (text, key).
+    held: list[tuple[str, Any]] | None = None
     opened = False  # counted among the open sockets
 
     @cached_property

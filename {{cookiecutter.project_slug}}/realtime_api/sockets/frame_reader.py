@@ -13,6 +13,7 @@ is an inbox) goes to Channels, in order.
 import asyncio
 import logging
 from collections import deque
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ class FrameReader:
 
     def __init__(self, receive):
         self.inbox = None
-        self.waiting = deque()  # Messages for Channels, oldest first.
+        # Messages for Channels, oldest first.
+        self.waiting: deque[dict[str, Any]] = deque()
         self.arrived = asyncio.Event()
         self.failed = None  # What the server's `receive` raised.
         self.task = asyncio.create_task(self.read(receive))

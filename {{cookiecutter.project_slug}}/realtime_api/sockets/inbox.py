@@ -18,6 +18,7 @@ with 4008, and the frames still waiting are not run.
 import asyncio
 import logging
 from collections import deque
+from typing import Any
 
 from realtime_api.ops import metrics
 
@@ -39,7 +40,8 @@ class Inbox:
         self.flood = flood
         self.max_pending = max_pending
         self.max_frame_bytes = max_frame_bytes
-        self.entries = deque()  # (RUN, text, bytes) or (ANSWER, text)
+        # (RUN, text, bytes) or (ANSWER, text)
+        self.entries: deque[tuple[Any, ...]] = deque()
         self.pending = 0  # RUN entries waiting, and the one running
         self.closing = False  # Told to close: later frames are dropped.
         self.wakeup = asyncio.Event()

@@ -29,6 +29,7 @@ import logging
 import socket
 import struct
 import termios
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ SCOPE_KEY = "realtime_api.transport"
 class ServerTransportMiddleware:
     """Put what the server exposes of a socket's transport in its scope."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
 
     async def __call__(self, scope, receive, send):

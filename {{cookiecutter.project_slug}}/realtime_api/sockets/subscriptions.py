@@ -9,6 +9,7 @@ seen or leaves the subscription's groups, and nothing about it after that.
 import json
 import logging
 from collections import Counter
+from typing import Any
 
 from channels.db import database_sync_to_async
 
@@ -16,6 +17,7 @@ from realtime_api import conf
 from realtime_api.delivery.changes import collapse_rechecks
 from realtime_api.ops import metrics
 from realtime_api.protocol import ProtocolError, dumps, event_frame, response_frame
+from realtime_api.sockets.contract import ConsumerPart
 from realtime_api.streams.endpoints import Refused
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,8 @@ class Subscriber:
         self.stream = stream
         self.audience = audience
         self.filters = {}  # filter JSON -> the groups of that subscription
-        self.groups = Counter()  # group -> how many of the filters joined it
+        # group -> how many of the filters joined it
+        self.groups: Counter[str] = Counter()
         self.known = set()  # pks the client was told of and not told to drop
 
     def add(self, key, groups, matched):
@@ -70,7 +73,7 @@ class Subscriber:
 
     def remove(self, key):
         """Remove a subscription; return the groups no filter uses any more."""
-        unused = []
+        unused: list[str] = []
         if key not in self.filters:
             return unused
         metrics.SUBSCRIPTIONS.labels(self.stream).dec()
@@ -117,7 +120,7 @@ class Subscriber:
         await self.socket.deliver(frame, key)
 
 
-class SubscriptionMixin:
+class SubscriptionMixin(ConsumerPart):
     """`subscribe` and `unsubscribe` for the socket's consumer.
 
     State is created on first use: a socket that never subscribes holds none.
@@ -126,8 +129,8 @@ class SubscriptionMixin:
     Provides: handle_subscription, end_subscriptions, remember, subscribers.
     """
 
-    subscribers = None  # stream -> Subscriber
-    recent_events = None  # keys of the events sent since a replay
+    subscribers: dict[str, Subscriber] | None = None  # stream -> Subscriber
+    recent_events: RecentIds | None = None  # keys of the events sent since a replay
 
     async def handle_subscription(self, endpoint, frame):
         if frame.lookup is not None:
@@ -194,12 +197,13 @@ class SubscriptionMixin:
         return subscriber
 
     def unsubscribe(self, stream, key):
-        subscriber = (self.subscribers or {}).get(stream)
+        subscribers = self.subscribers or {}
+        subscriber = subscribers.get(stream)
         if subscriber is None:
             return
         self.runtime.hub.index(subscriber, left=subscriber.remove(key))
         if not subscriber.filters:
-            del self.subscribers[stream]
+            del subscribers[stream]
             self.runtime.hub.remove_subscriber(subscriber)
 
     def end_subscriptions(self):
@@ -270,7 +274,8 @@ def replay_frames(subscriber, changes, groups):
     Returns (dedupe key, pk, visible, frame) tuples.
     """
     audience = subscriber.audience
-    last = {}  # pk -> (dedupe key, its last change), in the order of last changes
+    # pk -> (dedupe key, its last change), in the order of last changes
+    last: dict[Any, tuple[str, Any]] = {}
     created = set()
     for change in changes:
         if change.action == "recheck":

@@ -7,6 +7,7 @@ Sockets of one audience (visibility key) that watch the same query share one
 
 import itertools
 import logging
+from collections.abc import Iterator
 
 from channels.db import database_sync_to_async
 from rest_framework import exceptions
@@ -15,6 +16,7 @@ from realtime_api import conf
 from realtime_api.delivery.changes import pk_value
 from realtime_api.ops import metrics
 from realtime_api.protocol import ProtocolError, dumps, event_frame, response_frame
+from realtime_api.sockets.contract import ConsumerPart
 
 logger = logging.getLogger(__name__)
 
@@ -126,15 +128,15 @@ def watch_query(adapter, payload):
     return {key: value for key, value in payload.items() if key not in names}
 
 
-class WatchMixin:
+class WatchMixin(ConsumerPart):
     """`watch` and `unwatch` for the socket's consumer (state made on first use).
 
     Needs (sockets/contract.py): runtime, check_limit.
     Provides: handle_watch, end_watches, watches.
     """
 
-    watches = None  # watch id -> Watcher
-    watch_ids = None
+    watches: dict[str, Watcher] | None = None  # watch id -> Watcher
+    watch_ids: Iterator[int] | None = None
 
     async def handle_watch(self, endpoint, frame):
         if frame.lookup is not None:
@@ -184,6 +186,7 @@ class WatchMixin:
             self.remove_watcher(watcher)
             detail = too_many_matches(conf.max_watch_matches())
             return response_frame(frame, 400, dumps({"detail": detail}))
+        assert self.watches is not None  # Made by add_watcher().
         self.watches[watcher.watch_id] = watcher
         metrics.WATCHES.labels(frame.stream).inc()
         return response_frame(frame, status, data_json, watch=watcher.watch_id)
@@ -191,7 +194,7 @@ class WatchMixin:
     def add_watcher(self, endpoint, query):
         """Join (or start) the live query of this socket's audience."""
         hub = self.runtime.hub
-        if self.watches is None:
+        if self.watches is None or self.watch_ids is None:  # Made together.
             self.watches, self.watch_ids = {}, itertools.count(1)
         audience = hub.audience(endpoint)
         queries = hub.listeners(endpoint.stream).live_queries
@@ -229,10 +232,11 @@ class WatchMixin:
         watch_id = frame.payload.get("watch")
         if not isinstance(watch_id, str):
             raise ProtocolError(400, 'unwatch needs {"watch": "<the id of a watch>"}.')
-        watcher = (self.watches or {}).get(watch_id)
+        watches = self.watches or {}
+        watcher = watches.get(watch_id)
         if watcher is None or watcher.query.stream != frame.stream:
             raise ProtocolError(404, f"No watch {watch_id!r} on this socket.")
-        del self.watches[watch_id]
+        del watches[watch_id]
         metrics.WATCHES.labels(frame.stream).dec()
         self.remove_watcher(watcher)
         return response_frame(frame, 200, dumps({"detail": "unwatched"}))
