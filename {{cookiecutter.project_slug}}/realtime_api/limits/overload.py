@@ -74,7 +74,7 @@ class OverloadMixin(ConsumerPart):
         self.inbox = inbox = Inbox(
             self, flood, conf.max_pending_frames(), conf.max_frame_bytes()
         )
-        outbox.patient = inbox.task
+        outbox.is_patient = inbox.running_here
         if flood.exhausted():  # Its last socket was closed flooding, just now.
             inbox.flooding()
         reader = reader_of(self.scope)

@@ -45,7 +45,8 @@ class Inbox:
         self.pending = 0  # RUN entries waiting, and the one running
         self.closing = False  # Told to close: later frames are dropped.
         self.wakeup = asyncio.Event()
-        self.task = asyncio.create_task(self.run())
+        # Started by the first frame: an idle socket holds no task.
+        self.task: asyncio.Task[None] | None = None
 
     def arrive(self, message):
         """A frame arrived: queue it to run, or queue its refusal."""
@@ -85,7 +86,13 @@ class Inbox:
 
     def put(self, *entry):
         self.entries.append(entry)
+        if self.task is None:
+            self.task = asyncio.create_task(self.run())
         self.wakeup.set()
+
+    def running_here(self):
+        """Whether the current task is the one running this socket's frames."""
+        return self.task is not None and asyncio.current_task() is self.task
 
     async def run(self):
         while True:
@@ -107,5 +114,6 @@ class Inbox:
     async def stop(self):
         """The socket is gone: run nothing more (a frame running is cancelled)."""
         self.closing = True
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)

@@ -11,14 +11,15 @@ what the server already holds, and kept open up to SLOW_CLOSE_SECONDS for
 the client to read it (PROTOCOL.md, "Limits and overload").
 
 Events (sent by the hub for every socket) never wait. The socket's own
-request task does: `patient` waits for room before it adds a response or a
-replay, so a large replay streams at the client's pace instead of
-overflowing the queue.
+request task does (`is_patient`): it waits for room before it adds a
+response or a replay, so a large replay streams at the client's pace
+instead of overflowing the queue.
 """
 
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from realtime_api.ops import metrics
@@ -54,16 +55,19 @@ class Outbox:
         )  # (mark, size): sent once the kernel passed mark
         self.closed = False  # A close is queued or sent: nothing more goes in.
         self.slow = False  # Closed as a slow consumer.
-        self.patient = None  # The task whose sends wait for room.
+        # Whether the sender is the task whose sends wait for room (a socket's
+        # request task: `Inbox.running_here`).
+        self.is_patient: Callable[[], bool] = lambda: False
         self.wakeup = asyncio.Event()
         self.room = asyncio.Event()
         self.room.set()
-        self.task = asyncio.create_task(self.run())
-        self.closing = None
+        # Started by the first message: an idle socket holds no task.
+        self.task: asyncio.Task[None] | None = None
+        self.closing: asyncio.Task[None] | None = None
 
     async def send(self, message):
         """Queue an ASGI message (the consumer's `base_send`)."""
-        if self.patient is not None and asyncio.current_task() is self.patient:
+        if self.is_patient():
             await self.wait_for_room()
         if self.closed:
             return
@@ -73,6 +77,8 @@ class Outbox:
         self.messages.append((message, size))
         if message["type"] == "websocket.close":
             self.closed = True
+        if self.task is None:
+            self.task = asyncio.create_task(self.run())
         self.wakeup.set()
 
     def reserve(self, size):
@@ -179,7 +185,8 @@ class Outbox:
         self.unmarked = 0
         self.queued = 0
         self.room.set()
-        self.task.cancel()
+        if self.task is not None:
+            self.task.cancel()
         message = {"type": "websocket.close", "code": code, "reason": reason}
         self.closing = asyncio.create_task(self.send_close(message, keep_open))
 
