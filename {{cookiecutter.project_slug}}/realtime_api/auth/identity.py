@@ -274,9 +274,8 @@ async def close(consumer):
         )
 
 
-_sweeps: weakref.WeakKeyDictionary[Any, Any] = (
-    weakref.WeakKeyDictionary()
-)  # event loop -> Sweep
+# event loop -> Sweep
+_sweeps: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def sweep_of_this_loop():

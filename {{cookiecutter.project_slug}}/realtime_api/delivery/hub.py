@@ -229,9 +229,8 @@ class Plan:
 
 def evaluate(plans):
     """In the database thread: each audience, then each live query, once per batch."""
-    changes: dict[
-        Any, Any
-    ] = {}  # Audience or LiveQuery -> the changes of the batch it needs
+    # Audience or LiveQuery -> the changes of the batch it needs
+    changes: dict[Any, Any] = {}
     for plan in plans:
         for audience in {s.audience for s in plan.subscribers}:
             changes.setdefault(audience, []).append(plan.change)

@@ -91,9 +91,8 @@ class Room:
         self.members = {}  # user id -> member: who is present, as told here
         self.versions = {}  # user id -> the version of the last change applied
         self.base = None  # The version of the first read; None before it.
-        self.missing: collections.Counter[Any] = (
-            collections.Counter()
-        )  # user id -> re-reads without them
+        # user id -> re-reads without them
+        self.missing: collections.Counter[Any] = collections.Counter()
         self.early = []  # Events heard before the first read.
         self.lock = asyncio.Lock()  # One store call at a time per room.
         self.in_group = False

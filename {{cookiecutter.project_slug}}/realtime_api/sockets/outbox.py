@@ -50,9 +50,8 @@ class Outbox:
         self.queued = 0  # bytes waiting here, unsent, or held for later (reserve())
         # Handed to a server whose kernel counts (uvicorn), maybe not sent yet:
         self.unmarked = 0  # bytes handed since the kernel was last asked
-        self.unsent: deque[Any] = (
-            deque()
-        )  # (mark, size): sent once the kernel passed mark
+        # (mark, size): sent once the kernel passed mark
+        self.unsent: deque[Any] = deque()
         self.closed = False  # A close is queued or sent: nothing more goes in.
         self.slow = False  # Closed as a slow consumer.
         # Whether the sender is the task whose sends wait for room (a socket's

@@ -37,9 +37,10 @@ class Registry:
         self._by_model: dict[ModelClass, list[ViewAdapter]] = {}
         # model -> (adapter, field) whose visibility it decides
         self._dependents: dict[ModelClass, list[tuple[ViewAdapter, str]]] = {}
+        # event loop -> Runtime
         self._runtimes: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, Runtime
-        ] = weakref.WeakKeyDictionary()  # event loop -> Runtime
+        ] = weakref.WeakKeyDictionary()
 
     def register(self, *endpoint_classes: type[Endpoint]) -> None:
         """Serve each endpoint class as its `stream`; broadcast its model's changes."""
