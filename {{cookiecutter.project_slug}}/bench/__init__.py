@@ -16,10 +16,15 @@ config/ or realtime_api/ imports it, and pyproject.toml does not install it
 - neighbours.py: N1, what a noisy user or stranger costs the others
   (`--workloads neighbours`);
 - reference.py: the least a Channels consumer can do for the same work;
-- asgi.py: the project's application plus that reference (never deploy it).
+- asgi.py: the project's application plus that reference (never deploy it);
+- peers.py and peer/: `python -m bench --peers`, the equal-work comparison
+  (ours, DCRF, bare) over one plain model; settings.py installs peer/.
 
 How to run it and read the figures: BENCHMARKS.md, next to this file.
 """
 
 # Where asgi.py serves the reference endpoint, and where the load looks for it.
 REFERENCE_PATH = "/bench/minimal/"
+# The equal-work comparison's bare and DCRF consumers (bench/peer/).
+PEER_BARE_PATH = "/bench/peer/minimal/"
+PEER_DCRF_PATH = "/bench/peer/dcrf/"

@@ -8,6 +8,11 @@ serves everything `config.asgi` (settings.ASGI_APPLICATION) serves, and
 Origin check and session authentication as the API's sockets. Run it from the
 project folder. Never deploy it: the reference endpoint checks no
 permissions and writes whichever model its client names.
+
+With bench/settings.py (the equal-work comparison, `python -m bench
+--peers`), it also serves the peer app's bare consumer at
+`/bench/peer/minimal/` and, when the `bench-peers` extra is installed,
+DCRF's at `/bench/peer/dcrf/`.
 """
 
 import os
@@ -22,6 +27,7 @@ os.environ.setdefault("REALTIME_API_USER_FRAME_RATE", "0")
 os.environ.setdefault("REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER", "0")
 os.environ.setdefault("REALTIME_API_MAX_WATCHES_PER_USER", "0")
 
+from django.apps import apps
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -31,16 +37,33 @@ project_application = import_string(settings.ASGI_APPLICATION)
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from . import REFERENCE_PATH  # noqa: E402
+from . import PEER_BARE_PATH, PEER_DCRF_PATH, REFERENCE_PATH  # noqa: E402
 from .reference import MinimalConsumer  # noqa: E402
 
-reference_application = AllowedHostsOriginValidator(
-    AuthMiddlewareStack(MinimalConsumer.as_asgi())
-)
+
+def guarded(consumer):
+    """A bench consumer behind the API sockets' Origin check and sessions."""
+    return AllowedHostsOriginValidator(AuthMiddlewareStack(consumer.as_asgi()))
+
+
+# Path -> application of each socket the bench serves besides the project's.
+bench_sockets = {REFERENCE_PATH: guarded(MinimalConsumer)}
+if apps.is_installed("bench.peer"):
+    from .peer.consumers import BareCommentConsumer
+
+    bench_sockets[PEER_BARE_PATH] = guarded(BareCommentConsumer)
+    try:
+        from .peer.dcrf import DcrfCommentConsumer
+    except ModuleNotFoundError as exc:
+        # The comparison reports DCRF's column as skipped, and says why.
+        if exc.name != "djangochannelsrestframework":
+            raise
+    else:
+        bench_sockets[PEER_DCRF_PATH] = guarded(DcrfCommentConsumer)
 
 
 async def application(scope, receive, send):
-    """Route the reference path to the reference, everything else to the project."""
-    if scope["type"] == "websocket" and scope["path"] == REFERENCE_PATH:
-        return await reference_application(scope, receive, send)
+    """Route the bench's own sockets to their consumers, the rest to the project."""
+    if scope["type"] == "websocket" and scope["path"] in bench_sockets:
+        return await bench_sockets[scope["path"]](scope, receive, send)
     return await project_application(scope, receive, send)

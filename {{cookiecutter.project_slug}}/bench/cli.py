@@ -33,7 +33,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import REFERENCE_PATH, load, neighbours, report
+from . import REFERENCE_PATH, load, neighbours, peers, report
 from . import soak as soaking
 from .client import BenchError
 from .scenario import DEFAULT, Scenario
@@ -63,6 +63,8 @@ def main(argv=None, stdout=None):
     console = Console(file=stdout or sys.stdout, highlight=False)
     if not console.is_terminal:
         console.width = 120  # A file or a pipe: do not wrap the table.
+    if args.peers:
+        return run_peers(console, parser, args)
     if args.soak is not None or "neighbours" in args.workloads:
         args.reference_url = "none"  # The soak loads the app alone.
     try:
@@ -262,6 +264,15 @@ def build_parser():
         "active sockets, writes, subscription churn, reconnects with since); "
         "reports RSS over time, missing and duplicate events, errors.",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="Instead of the workloads: the equal-work comparison (bench/peers.py), "
+        "W1, W2 and W3 on the sample's stream, our stream over a plain "
+        "ModelViewSet, DCRF 1.3 over the same model and a bare consumer, side by "
+        "side. Serve bench.asgi:application with DJANGO_SETTINGS_MODULE="
+        "bench.settings (BENCHMARKS.md, 'Equal work').",
+    )
     parser.add_argument("--json", metavar="PATH", help="Also write the results.")
     parser.add_argument(
         "--allow-remote",
@@ -404,15 +415,8 @@ def reference_model(label):
 
 def target_from(args, scenario, options):
     """Where the server is and who the load is (writes the load's sessions)."""
-    url = args.url
+    url = checked_url(args)
     parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise OptionError(f"--url must be ws://HOST[:PORT]/PATH, not {url!r}.")
-    if not args.allow_remote and not is_loopback(parts.hostname):
-        raise OptionError(
-            f"{parts.hostname} is not this machine: pass --allow-remote to "
-            "load a remote server (one you run, with its owner's consent)."
-        )
     if args.reference_url is None:
         reference_url = urlunsplit((parts.scheme, parts.netloc, REFERENCE_PATH, "", ""))
     else:
@@ -451,6 +455,20 @@ def target_from(args, scenario, options):
     )
 
 
+def checked_url(args):
+    """--url, once it is a ws:// URL on this machine (or --allow-remote)."""
+    url = args.url
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise OptionError(f"--url must be ws://HOST[:PORT]/PATH, not {url!r}.")
+    if not args.allow_remote and not is_loopback(parts.hostname):
+        raise OptionError(
+            f"{parts.hostname} is not this machine: pass --allow-remote to "
+            "load a remote server (one you run, with its owner's consent)."
+        )
+    return url
+
+
 def cookie(session_key):
     return f"{settings.SESSION_COOKIE_NAME}={session_key}"
 
@@ -482,6 +500,47 @@ def http_path(stream):
 
     adapter = get_registry().get(stream)
     return adapter.path() if adapter is not None else f"/api/{stream}/"
+
+
+# The equal-work comparison ------------------------------------------------------
+
+
+def run_peers(console, parser, args):
+    """`--peers`: ours / DCRF / bare over one model (bench/peers.py)."""
+    try:
+        options = options_from(args)
+        url = checked_url(args)
+        from . import sessions  # Imports Django's auth: only after setup.
+
+        try:
+            session_key = args.session or sessions.session_key()
+        except DatabaseError as exc:
+            raise BenchError(
+                f"Cannot write the load's session: {exc}. Run `python manage.py "
+                "migrate` with the server's settings (DJANGO_SETTINGS_MODULE="
+                "bench.settings), or pass --session."
+            ) from None
+        target = peers.peer_target(url, cookie(session_key), args.server_pid)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=args.no_progress or not console.is_terminal,
+        )
+        with progress:
+            comparison = asyncio.run(peers.run(target, options, progress))
+    except OptionError as exc:
+        parser.error(str(exc))
+    except BenchError as exc:
+        print(f"python -m bench --peers: {exc}", file=sys.stderr)
+        return 1
+    peers.print_comparison(console, comparison, options, target)
+    if args.json:
+        peers.write_json(args.json, comparison, options, target)
+    return 0 if comparison.measurements else 1
 
 
 # N1, noisy neighbours -------------------------------------------------------------

@@ -28,9 +28,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
-# The framework's own tests (tests/realtime/) serve a test-only app: its
-# models exist in the test database only, and dev's migrations ignore it.
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.realtime.testapp"]
+# The framework's own tests (tests/realtime/) serve a test-only app, and the
+# bench's tests the equal-work comparison's (bench/peer/): their models exist
+# in the test database only, and dev's migrations ignore them.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.realtime.testapp", "bench.peer"]
 
 # With DEBUG off (some tests turn it off) WhiteNoise serves only what
 # collectstatic wrote to STATIC_ROOT, which the tests do not fill: serve the
