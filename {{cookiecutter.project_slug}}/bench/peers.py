@@ -98,7 +98,7 @@ class Peers:
         self.comparison = Comparison()
         self.columns = {}
         self.labels = workload_labels(options)
-        # Each fan-out follows a topic of its own, so that no subscription
+        # Each workload writes in a topic of its own, so that no subscription
         # starts out matching the earlier workloads' comments.
         self.topic_numbers = itertools.count(int(time.time()) % 100_000 * 1000)
 
@@ -108,7 +108,11 @@ class Peers:
             return self.comparison
         await self.w3()  # First: later workloads leave freed memory behind.
         for sockets, label in ((1, "w1"), (self.options.sockets, "w1 many")):
-            await self.compare(label, lambda column, s=sockets: self.w1(column, s))
+
+            def measure(column, sockets=sockets, label=label):
+                return self.w1(column, sockets, label)
+
+            await self.compare(label, measure)
         await self.compare("w2", self.w2)
         return self.comparison
 
@@ -127,9 +131,9 @@ class Peers:
         try:
             ws = await connect(column.url, self.target)
         except BenchError as exc:
-            hint = {
-                DCRF: 'install the extra (pip install -e ".[bench-peers]") and ',
-            }.get(column.name, "")
+            hint = ""
+            if column.name == DCRF:
+                hint = 'install the extra (pip install -e ".[bench-peers]") and '
             return (
                 f"{exc} ({hint}serve bench.asgi:application with "
                 "DJANGO_SETTINGS_MODULE=bench.settings)"
@@ -156,10 +160,10 @@ class Peers:
 
     # Workloads ---------------------------------------------------------------
 
-    async def w1(self, column, sockets):
+    async def w1(self, column, sockets, label):
         count = self.options.requests
         topic = await self.topic(column)
-        advance = self.bar(f"{self.labels['w1']} ({column.name})", count)
+        advance = self.bar(f"{self.labels[label]} ({column.name})", count)
         return await creates(column, self.target, topic, count, sockets, advance)
 
     async def w2(self, column):
