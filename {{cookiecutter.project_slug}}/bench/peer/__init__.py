@@ -14,5 +14,7 @@ own settings never creates these tables.
 - streams.py: the viewset as our stream `peer-comments`, and the registry
   bench/settings.py serves;
 - consumers.py: the bare consumer; dcrf.py: DCRF's (optional extra);
-- costs.py: `python -m bench.peer.costs`, where the sample view's cost goes.
+- costs.py: `python -m bench.peer.costs`, where the sample view's cost goes;
+- inprocess.py: `python -m bench.peer.inprocess`, CPU per create without a
+  server (less noise than the server's figure).
 """

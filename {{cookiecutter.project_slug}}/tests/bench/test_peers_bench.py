@@ -8,6 +8,9 @@ column needs the optional `bench-peers` extra: its test skips without it.
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from importlib import import_module
 from io import StringIO
 
@@ -16,7 +19,9 @@ from django.core.management import call_command
 
 from bench import cli
 from bench.scenario import DEFAULT
-from realtime_api.testing.live_server import DaphneServer
+from realtime_api.testing.live_server import DaphneServer, database_url
+
+from .test_bench import PROJECT
 
 SMALL = ["--requests", "6", "--sockets", "2", "--subscribers", "4", "--events", "3"]
 SMALL += ["--idle", "8", "--timeout", "30", "--no-progress"]
@@ -119,6 +124,31 @@ def test_only_the_bench_settings_install_the_peer_app():
     """`migrate` with the project's settings never creates the bench's tables."""
     assert "bench.peer" not in import_module("config.settings.dev").INSTALLED_APPS
     assert "bench.peer" in import_module("bench.settings").INSTALLED_APPS
+
+
+def test_in_process_cpu_per_create_of_each_column(transactional_db):
+    """`python -m bench.peer.inprocess`: one CPU figure per column served."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": database_url(),
+    }
+    command = [sys.executable, "-m", "bench.peer.inprocess", "--creates", "3"]
+    result = subprocess.run(
+        [*command, "--rounds", "1"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "W1 in process: 3 creates over 1 socket, CPU per create"
+    figures = {line.split()[0]: line for line in lines[1:]}
+    assert figures["equal"].endswith(" us") and figures["bare"].endswith(" us")
+    assert figures["DCRF"].endswith(" us") == HAS_DCRF
+    assert figures["sample"].endswith(" us") == (DEFAULT is not None)
 
 
 # python -m bench.peer.costs ------------------------------------------------------
