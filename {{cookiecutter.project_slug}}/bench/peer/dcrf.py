@@ -2,9 +2,9 @@
 
 Written as DCRF's own docs write it (`CreateModelMixin` on a
 `GenericAsyncAPIConsumer`, a `model_observer` with `groups_for_signal` and
-`groups_for_consumer` for "a collection of models"), over the same plain
-serializer our stream uses, on a table of its own. DCRF speaks its own
-frames (`{"action": "create", "data": ...}`): bench/peers.py speaks them.
+`groups_for_consumer` for "a collection of models"), with the serializer
+our stream uses, on a table of its own. DCRF speaks its own frames
+(`{"action": "create", "data": ...}`): bench/peers_client.py speaks them.
 
 DCRF is the optional `bench-peers` extra, never a dependency: import this
 module only when `djangochannelsrestframework` is installed.
