@@ -72,6 +72,8 @@ def transport_of(scope):
 class Transport:
     """A server that says nothing of what it holds (tests, other servers)."""
 
+    __slots__ = ()
+
     counts_kernel = False  # Whether counts() says what the kernel sent.
 
     def start(self):
@@ -103,10 +105,13 @@ class TwistedTransport(Transport):
     when it has drained to the kernel.
     """
 
+    __slots__ = ("paused", "previous", "protocol")
+
     def __init__(self, protocol):
         self.protocol = protocol
-        self.drained = asyncio.Event()
-        self.drained.set()
+        # Set once Twisted's buffer has drained, for the sends waiting;
+        # None while it takes more (nearly always: an idle socket keeps none).
+        self.paused: asyncio.Event | None = None
         self.previous = None  # The producer registered before, told the same.
 
     def start(self):
@@ -122,7 +127,8 @@ class TwistedTransport(Transport):
             logger.warning("Cannot watch this socket's send buffer", exc_info=True)
 
     async def writable(self):
-        await self.drained.wait()
+        while self.paused is not None:
+            await self.paused.wait()
 
     def keep_open_for(self, seconds):
         # autobahn drops the connection this long after its close frame is
@@ -137,19 +143,25 @@ class TwistedTransport(Transport):
     # IPushProducer, called by Twisted on the event loop's thread.
 
     def pauseProducing(self):
-        self.drained.clear()
+        if self.paused is None:
+            self.paused = asyncio.Event()
         if self.previous is not None:
             self.previous.pauseProducing()
 
     def resumeProducing(self):
-        self.drained.set()
+        self.drained()
         if self.previous is not None:
             self.previous.resumeProducing()
 
     def stopProducing(self):
-        self.drained.set()  # Gone: what is sent now is dropped, not held.
+        self.drained()  # Gone: what is sent now is dropped, not held.
         if self.previous is not None:
             self.previous.stopProducing()
+
+    def drained(self):
+        paused, self.paused = self.paused, None
+        if paused is not None:
+            paused.set()
 
 
 # Linux's struct tcp_info: bytes the peer acknowledged, bytes not yet sent.
@@ -191,6 +203,8 @@ class KernelTransport(Transport):
     """
 
     counts_kernel = True
+
+    __slots__ = ("protocol",)
 
     def __init__(self, protocol):
         self.protocol = protocol
