@@ -103,8 +103,9 @@ class HandshakeAuthMiddleware:
         self.by_session = CsrfOriginValidator(AuthMiddlewareStack(inner))
 
     async def __call__(self, scope, receive, send):
-        headers = [name.lower() for name, _ in scope.get("headers", ())]
-        if b"authorization" in headers:
+        # No list of the names: this frame lives as long as the socket.
+        headers = scope.get("headers", ())
+        if any(name.lower() == b"authorization" for name, _ in headers):
             return await self.by_header(without_cookie(scope), receive, send)
         if "ticket" in query_params(scope):
             return await self.by_ticket(without_cookie(scope), receive, send)
