@@ -27,11 +27,15 @@ class FrameReaderMiddleware:
     def __init__(self, inner):
         self.inner = inner
 
-    async def __call__(self, scope, receive, send):
+    # Not `async`: it hands on the inner application's coroutine, so no frame
+    # of its own is kept for each socket (BENCHMARKS.md, "An idle socket").
+    _asgi_single_callable = True  # What asgiref asks of a plain __call__.
+
+    def __call__(self, scope, receive, send):
         if scope["type"] != "websocket" or SCOPE_KEY in scope:
-            return await self.inner(scope, receive, send)
+            return self.inner(scope, receive, send)
         reader = FrameReader(receive)
-        return await self.inner({**scope, SCOPE_KEY: reader}, reader.receive, send)
+        return self.inner({**scope, SCOPE_KEY: reader}, reader.receive, send)
 
 
 def reader_of(scope):

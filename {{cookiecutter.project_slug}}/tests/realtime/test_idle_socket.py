@@ -10,10 +10,12 @@ or message and end when it is done.
 import asyncio
 import gc
 import json
+import os
 from collections import deque
 
 import pytest
 
+import realtime_api
 from realtime_api.sockets.demultiplexer import APIDemultiplexer
 from realtime_api.sockets.server_transport import TwistedTransport
 
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Channels' consumer: the server's `receive` and the channel layer's, each
 # awaited in a task; the communicator runs the application in a third.
 CHANNELS_TASKS = 3
+APP_FOLDER = os.path.dirname(realtime_api.__file__)
 
 
 def open_consumers():
@@ -86,6 +89,25 @@ async def test_an_idle_socket_keeps_no_queue_event_or_task(user):
         await settle()
         for part in parts_of(consumer):
             assert heavy_state(part) == {}, part
+
+
+def awaiting(task):
+    """(file, name) of the coroutines a task is suspended in, outermost first."""
+    frames, coro = [], task.get_coro()
+    while hasattr(coro, "cr_code"):
+        frames.append((coro.cr_code.co_filename, coro.cr_code.co_qualname))
+        coro = coro.cr_await
+    return frames
+
+
+async def test_no_middleware_of_ours_keeps_a_frame_for_the_socket(user):
+    """Ours decide at the handshake and hand on the inner coroutine."""
+    async with communicator(user) as ws:
+        await settle()
+        stack = awaiting(ws.future)
+        assert "AsyncConsumer.__call__" in {name for _, name in stack}
+        ours = [name for file, name in stack if file.startswith(APP_FOLDER)]
+        assert ours == []
 
 
 async def test_daphne_transport_keeps_an_event_only_while_twisted_is_full():
