@@ -8,7 +8,6 @@ or message and end when it is done.
 """
 
 import asyncio
-import gc
 import json
 import os
 from collections import deque
@@ -16,7 +15,7 @@ from collections import deque
 import pytest
 
 import realtime_api
-from realtime_api.sockets.demultiplexer import APIDemultiplexer
+from realtime_api.auth import identity
 from realtime_api.sockets.server_transport import TwistedTransport
 
 from .helpers import communicator
@@ -30,13 +29,8 @@ APP_FOLDER = os.path.dirname(realtime_api.__file__)
 
 
 def open_consumers():
-    """The consumers of the sockets open now (others may wait for the collector)."""
-    gc.collect()
-    return [
-        o
-        for o in gc.get_objects()
-        if isinstance(o, APIDemultiplexer) and o.outbox and not o.outbox.closed
-    ]
+    """The consumers of this test's open sockets (of its event loop)."""
+    return list(identity.sweep_of_this_loop().sockets)
 
 
 def parts_of(consumer):
