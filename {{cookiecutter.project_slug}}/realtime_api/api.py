@@ -44,8 +44,7 @@ def websocket_application() -> ASGI3Application:
     """The ASGI application of every WebSocket: config/asgi.py routes to it.
 
     Outermost, what the server exposes of each socket's send buffer (to bound
-    what a slow reader queues: 4009) and the reader of its frames (to count
-    them as they arrive: 4008); then a Host outside ALLOWED_HOSTS or an
+    what a slow reader queues: 4009); then a Host outside ALLOWED_HOSTS or an
     unrouted path is refused before any authentication, with one log line;
     then the user comes from an `Authorization` header (DRF's authentication
     classes), a one-time ticket, or the session cookie from an Origin the

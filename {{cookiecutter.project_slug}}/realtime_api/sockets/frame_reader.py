@@ -22,12 +22,7 @@ SCOPE_KEY = "realtime_api.frames"
 
 
 class FrameReaderMiddleware:
-    """Serve a WebSocket consumer with a `FrameReader` in its scope.
-
-    Under websocket_application() (api.py) the outermost
-    ServerTransportMiddleware has put one there already: this one then
-    passes the socket on as it is.
-    """
+    """Serve a WebSocket consumer with a `FrameReader` in its scope."""
 
     def __init__(self, inner):
         self.inner = inner

@@ -31,20 +31,13 @@ import struct
 import termios
 from typing import Any
 
-from realtime_api.sockets import frame_reader
-
 logger = logging.getLogger(__name__)
 
 SCOPE_KEY = "realtime_api.transport"
 
 
 class ServerTransportMiddleware:
-    """Put what the server exposes of a socket's transport in its scope.
-
-    And the socket's FrameReader (frame_reader.py), in the same copy of the
-    scope: a server's scope is 20 keys or so, and each copy of it lives as
-    long as the socket (about 800 bytes).
-    """
+    """Put what the server exposes of a socket's transport in its scope."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -55,13 +48,7 @@ class ServerTransportMiddleware:
 
     def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and SCOPE_KEY not in scope:
-            reader = frame_reader.FrameReader(receive)
-            scope = {
-                **scope,
-                SCOPE_KEY: transport_for(send),
-                frame_reader.SCOPE_KEY: reader,
-            }
-            receive = reader.receive
+            scope = {**scope, SCOPE_KEY: transport_for(send)}
         return self.inner(scope, receive, send)
 
 
