@@ -27,6 +27,7 @@ import itertools
 import logging
 import time
 import weakref
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +100,7 @@ class Sweep:
 
     def __init__(self):
         self.sockets = {}  # consumer -> [Held, version of the user it holds]
+        self.holders: Counter[Any] = Counter()  # user pk -> its sockets here
         self.task = None
 
     @staticmethod
@@ -107,9 +109,20 @@ class Sweep:
             return await sync_to_async(with_fresh_connection)(function, *args)
 
     async def add(self, consumer):
-        """Read the user now, with its fingerprint: the baseline of changes."""
+        """Hold the socket's user as this process last read it.
+
+        The first socket of a user here reads the user now, with its
+        fingerprint: the baseline of changes. The next share that user
+        object (one per user and process, not per socket): a change since it
+        was read is the next sweep's to tell them all of, within the bound.
+        """
         held = held_by(consumer.scope)
         if held is None:
+            return
+        known = _current.get(held.user_pk)
+        if known is not None and self.holders[held.user_pk]:
+            consumer.scope["user"] = known[2]
+            self.hold(consumer, held, known[0])
             return
         started = time.monotonic()
         users = await database_sync_to_async(read_users)({held.user_pk})
@@ -118,7 +131,7 @@ class Sweep:
             return
         fingerprint, user = users[held.user_pk]
         known = _current.get(held.user_pk)
-        alone = not any(h.user_pk == held.user_pk for h, _ in self.sockets.values())
+        alone = not self.holders[held.user_pk]
         if known is None or (known[1] != fingerprint and alone):
             # No other socket here holds the user: nobody to tell of a change.
             known = _current[held.user_pk] = (
@@ -127,20 +140,27 @@ class Sweep:
                 user,
                 started,
             )
-        # A changed user (its other sockets hold the old one) is the sweep's
-        # to tell them of; this socket holds what was just read either way.
+        # A changed user (its other sockets, opened meanwhile, hold the old
+        # one) is the sweep's to tell them of; this socket holds what was
+        # just read either way.
         consumer.scope["user"] = user
-        version = known[0] if known[1] == fingerprint else None
+        self.hold(consumer, held, known[0] if known[1] == fingerprint else None)
+
+    def hold(self, consumer, held, version):
         self.sockets[consumer] = [held, version]
+        self.holders[held.user_pk] += 1
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self.run())
 
     def discard(self, consumer):
         entry = self.sockets.pop(consumer, None)
-        if entry is not None and not any(
-            held.user_pk == entry[0].user_pk for held, _ in self.sockets.values()
-        ):
-            _current.pop(entry[0].user_pk, None)  # Read afresh when back.
+        if entry is None:
+            return
+        pk = entry[0].user_pk
+        self.holders[pk] -= 1
+        if not self.holders[pk]:
+            del self.holders[pk]
+            _current.pop(pk, None)  # Read afresh when back.
 
     async def run(self):
         while self.sockets:

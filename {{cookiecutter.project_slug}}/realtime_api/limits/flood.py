@@ -27,6 +27,9 @@ from collections import OrderedDict
 class TokenBucket:
     """`rate` tokens a second, at most `burst` saved up; starts full."""
 
+    # Two per socket, and one per user: no __dict__ for each.
+    __slots__ = ("burst", "clock", "rate", "stamp", "tokens")
+
     def __init__(self, rate, burst, clock=time.monotonic):
         self.rate = rate
         self.burst = burst
@@ -59,11 +62,20 @@ class FloodControl:
     many requests waiting) still count towards the close.
     """
 
-    # A bucket shared with the other sockets of the same user (budgets.py):
-    # a frame takes a token from both, and is refused if either has none.
-    shared = None
+    # One per socket: no __dict__ for each.
+    __slots__ = (
+        "clock",
+        "frames",
+        "penalized_until",
+        "refusals",
+        "shared",
+        "shared_refused",
+    )
 
     def __init__(self, rate, burst, clock=time.monotonic):
+        # A bucket shared with the other sockets of the same user (budgets.py):
+        # a frame takes a token from both, and is refused if either has none.
+        self.shared: TokenBucket | None = None
         self.clock = clock
         self.frames = TokenBucket(rate, burst, clock) if rate else None
         self.refusals = TokenBucket(rate or burst, burst, clock)

@@ -31,23 +31,27 @@ class HandshakeGuard:
         self.inner = inner
         self.routes = routes  # The URLRouter's patterns (path(), re_path()).
 
-    async def __call__(self, scope, receive, send):
+    # Not `async`: it hands on the inner application's coroutine, so no frame
+    # of its own is kept for each socket (BENCHMARKS.md, "An idle socket").
+    _asgi_single_callable = True  # What asgiref asks of a plain __call__.
+
+    def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
-            return await self.inner(scope, receive, send)
+            return self.inner(scope, receive, send)
         host = bad_host(scope)
         if host is not None:
             logger.warning(
                 "WebSocket handshake refused: Host %r is not in ALLOWED_HOSTS.",
                 host[:200],
             )
-            return await refuse(scope, receive, send, 400, b"Bad Request")
+            return refuse(scope, receive, send, 400, b"Bad Request")
         if not self.routed(scope):
             logger.info(
                 "WebSocket handshake refused: no route for path %r.",
                 scope.get("path", "")[:200],
             )
-            return await refuse(scope, receive, send, 404, b"Not Found")
-        return await self.inner(scope, receive, send)
+            return refuse(scope, receive, send, 404, b"Not Found")
+        return self.inner(scope, receive, send)
 
     def routed(self, scope):
         """Whether Channels' URLRouter would find a route (its own matching)."""

@@ -3,17 +3,18 @@
 Channels reads the server's next message only once its consumer has handled
 the last, a turn of the event loop or more each: a flood that the server
 parses in large chunks would wait in the server's queue, where no limit
-applies. `FrameReaderMiddleware` (around the consumer, in routing.py) reads
-every message waiting at once. A frame goes straight to the socket's inbox
-(inbox.py) once the consumer has attached one to the `FrameReader` in its
-scope; everything else (the handshake, the disconnect, frames before there
-is an inbox) goes to Channels, in order.
+applies. `FrameReaderMiddleware` (around the consumer, in routing.py) gives
+Channels a `receive` that, once the consumer has attached its inbox
+(inbox.py) to the `FrameReader` in its scope, hands every frame waiting to
+the inbox at once and returns only what is not a frame (the disconnect).
+
+It reads in Channels' own task, the one that waits on the server for every
+socket anyway: an idle socket costs no task of ours. Frames that arrive
+while the consumer handles the handshake (Channels reads nothing then) wait
+in the server's queue and are read after it, in order.
 """
 
-import asyncio
 import logging
-from collections import deque
-from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +27,15 @@ class FrameReaderMiddleware:
     def __init__(self, inner):
         self.inner = inner
 
-    async def __call__(self, scope, receive, send):
+    # Not `async`: it hands on the inner application's coroutine, so no frame
+    # of its own is kept for each socket (BENCHMARKS.md, "An idle socket").
+    _asgi_single_callable = True  # What asgiref asks of a plain __call__.
+
+    def __call__(self, scope, receive, send):
         if scope["type"] != "websocket" or SCOPE_KEY in scope:
-            return await self.inner(scope, receive, send)
+            return self.inner(scope, receive, send)
         reader = FrameReader(receive)
-        try:
-            scope = {**scope, SCOPE_KEY: reader}
-            return await self.inner(scope, reader.next_message, send)
-        finally:
-            await reader.stop()
+        return self.inner({**scope, SCOPE_KEY: reader}, reader.receive, send)
 
 
 def reader_of(scope):
@@ -43,55 +44,33 @@ def reader_of(scope):
 
 
 class FrameReader:
-    """Reads one socket's messages as they come: frames for its inbox, the rest
-    for Channels (`next_message()`, Channels' `receive`)."""
+    """Channels' `receive` for one socket: frames go to its inbox once attached."""
+
+    __slots__ = ("inbox", "server_receive")
 
     def __init__(self, receive):
+        self.server_receive = receive
         self.inbox = None
-        # Messages for Channels, oldest first.
-        self.waiting: deque[dict[str, Any]] = deque()
-        self.arrived = asyncio.Event()
-        self.failed = None  # What the server's `receive` raised.
-        self.task = asyncio.create_task(self.read(receive))
 
-    async def read(self, receive):
+    async def receive(self):
+        """The next message that is not a frame for the inbox.
+
+        Every frame the server has already parsed is taken in one go: an
+        await on a queue that holds messages does not wait.
+        """
         while True:
+            message = await self.server_receive()
+            if message["type"] != "websocket.receive" or self.inbox is None:
+                return message
             try:
-                message = await receive()
-            except Exception as exc:  # Channels raises it in its turn.
-                self.failed = exc
-                self.arrived.set()
-                return
-            if message["type"] == "websocket.receive" and self.inbox is not None:
-                try:
-                    self.inbox.arrive(message)
-                except Exception:  # As the inbox's task: the socket goes on.
-                    logger.exception("A frame of this socket could not be taken")
-                continue
-            self.waiting.append(message)
-            self.arrived.set()
-            if message["type"] == "websocket.disconnect":
-                return  # Nothing follows it.
-
-    async def next_message(self):
-        """The next message that is not a frame for the inbox."""
-        while not self.waiting:
-            if self.failed is not None:
-                raise self.failed
-            self.arrived.clear()
-            await self.arrived.wait()
-        return self.waiting.popleft()
+                self.inbox.arrive(message)
+            except Exception:  # As the inbox's task: the socket goes on.
+                logger.exception("A frame of this socket could not be taken")
 
     def attach(self, inbox):
-        """Hand frames to `inbox` from now on, those still waiting first."""
-        self.inbox = inbox
-        waiting, self.waiting = self.waiting, deque()
-        for message in waiting:
-            if message["type"] == "websocket.receive":
-                inbox.arrive(message)
-            else:
-                self.waiting.append(message)
+        """Hand frames to `inbox` from now on.
 
-    async def stop(self):
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        Those that came meanwhile still wait in the server's queue: the
+        next `receive()` takes them first.
+        """
+        self.inbox = inbox

@@ -35,17 +35,30 @@ class Inbox:
     "rate" or "pending"), `send(text_data=...)`, and `close_flooding()`.
     """
 
+    # Thousands of these live in a process: no __dict__ per socket.
+    __slots__ = (
+        "closing",
+        "consumer",
+        "entries",
+        "flood",
+        "max_frame_bytes",
+        "max_pending",
+        "pending",
+        "task",
+    )
+
     def __init__(self, consumer, flood, max_pending, max_frame_bytes):
         self.consumer = consumer
         self.flood = flood
         self.max_pending = max_pending
         self.max_frame_bytes = max_frame_bytes
-        # (RUN, text, bytes) or (ANSWER, text)
-        self.entries: deque[tuple[Any, ...]] = deque()
+        # (RUN, text, bytes) or (ANSWER, text); None while nothing waits: an
+        # empty deque alone costs 600 bytes, and most sockets are idle.
+        self.entries: deque[tuple[Any, ...]] | None = None
         self.pending = 0  # RUN entries waiting, and the one running
         self.closing = False  # Told to close: later frames are dropped.
-        self.wakeup = asyncio.Event()
-        # Started by the first frame: an idle socket holds no task.
+        # Runs the entries while there are any: started by the first frame,
+        # it ends once none waits, so an idle socket holds no task.
         self.task: asyncio.Task[None] | None = None
 
     def arrive(self, message):
@@ -80,40 +93,45 @@ class Inbox:
         logger.info("Flooding socket: closing it with 4008")
         metrics.overload("flooding")
         self.closing = True
-        self.pending -= sum(1 for entry in self.entries if entry[0] == RUN)
-        self.entries.clear()
+        entries, self.entries = self.entries or (), None
+        self.pending -= sum(1 for entry in entries if entry[0] == RUN)
         self.consumer.close_flooding()
 
     def put(self, *entry):
+        if self.entries is None:
+            self.entries = deque()
         self.entries.append(entry)
         if self.task is None:
             self.task = asyncio.create_task(self.run())
-        self.wakeup.set()
 
     def running_here(self):
         """Whether the current task is the one running this socket's frames."""
         return self.task is not None and asyncio.current_task() is self.task
 
     async def run(self):
-        while True:
-            while not self.entries:
-                self.wakeup.clear()
-                await self.wakeup.wait()
-            kind, *args = self.entries.popleft()
-            try:
-                if kind == RUN:
-                    try:
-                        await self.consumer.receive(*args)
-                    finally:
-                        self.pending -= 1
-                else:
-                    await self.consumer.send(text_data=args[0])
-            except Exception:
-                logger.exception("A frame of this socket failed")
+        try:
+            while self.entries:
+                kind, *args = self.entries.popleft()
+                try:
+                    if kind == RUN:
+                        try:
+                            await self.consumer.receive(*args)
+                        finally:
+                            self.pending -= 1
+                    else:
+                        await self.consumer.send(text_data=args[0])
+                except Exception:
+                    logger.exception("A frame of this socket failed")
+        finally:
+            # Nothing waits (or stopped): the next frame starts a new task.
+            # No await between the last check and here, so none is missed.
+            self.task = None
+            self.entries = None
 
     async def stop(self):
         """The socket is gone: run nothing more (a frame running is cancelled)."""
         self.closing = True
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        task = self.task
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -34,6 +34,10 @@ SLOW_CLOSE_SECONDS = 60
 KERNEL_POLL_SECONDS = 0.05
 
 
+def never():
+    return False
+
+
 def message_size(message):
     """The size counted for an ASGI message: its text's length, or its bytes'."""
     return len(message.get("text") or message.get("bytes") or "")
@@ -42,25 +46,45 @@ def message_size(message):
 class Outbox:
     """The queue of one socket's outgoing messages, and the task that sends them."""
 
+    # Thousands of these live in a process: no __dict__ per socket.
+    __slots__ = (
+        "closed",
+        "closing",
+        "is_patient",
+        "max_bytes",
+        "messages",
+        "queued",
+        "room",
+        "server_send",
+        "slow",
+        "task",
+        "transport",
+        "unmarked",
+        "unsent",
+    )
+
     def __init__(self, send, transport, max_bytes):
         self.server_send = send
         self.transport = transport
         self.max_bytes = max_bytes
-        self.messages: deque[Any] = deque()  # (ASGI message, size), oldest first
+        # (ASGI message, size), oldest first; None while nothing waits (an
+        # empty deque alone costs 600 bytes, and most sockets are idle).
+        self.messages: deque[Any] | None = None
         self.queued = 0  # bytes waiting here, unsent, or held for later (reserve())
         # Handed to a server whose kernel counts (uvicorn), maybe not sent yet:
         self.unmarked = 0  # bytes handed since the kernel was last asked
-        # (mark, size): sent once the kernel passed mark
-        self.unsent: deque[Any] = deque()
+        # (mark, size): sent once the kernel passed mark; None while empty
+        self.unsent: deque[Any] | None = None
         self.closed = False  # A close is queued or sent: nothing more goes in.
         self.slow = False  # Closed as a slow consumer.
         # Whether the sender is the task whose sends wait for room (a socket's
         # request task: `Inbox.running_here`).
-        self.is_patient: Callable[[], bool] = lambda: False
-        self.wakeup = asyncio.Event()
-        self.room = asyncio.Event()
-        self.room.set()
-        # Started by the first message: an idle socket holds no task.
+        self.is_patient: Callable[[], bool] = never
+        # Set when there is room again, for the task waiting for it; None
+        # while none waits.
+        self.room: asyncio.Event | None = None
+        # Sends the messages while there are any: started by the first, it
+        # ends once none waits, so an idle socket holds no task.
         self.task: asyncio.Task[None] | None = None
         self.closing: asyncio.Task[None] | None = None
 
@@ -73,12 +97,13 @@ class Outbox:
         size = message_size(message)
         if not self.reserve(size):
             return
+        if self.messages is None:
+            self.messages = deque()
         self.messages.append((message, size))
         if message["type"] == "websocket.close":
             self.closed = True
         if self.task is None:
             self.task = asyncio.create_task(self.run())
-        self.wakeup.set()
 
     def reserve(self, size):
         """Count `size` more bytes for this socket; False once it overflows.
@@ -99,19 +124,25 @@ class Outbox:
         """Count `size` bytes as gone (sent, or no longer held)."""
         self.queued -= size
         if self.queued <= self.max_bytes // 2:
-            self.room.set()
+            self.make_room()
+
+    def make_room(self):
+        """Wake the task waiting for room, if one is."""
+        room, self.room = self.room, None
+        if room is not None:
+            room.set()
 
     async def wait_for_room(self):
         """Wait until at most half the bound is held (a patient task's send)."""
         while self.queued > self.max_bytes // 2 and not self.closed:
-            self.room.clear()
+            room = self.room = self.room or asyncio.Event()
             self.settle()
             if not self.transport.counts_kernel:
-                await self.room.wait()
+                await room.wait()
                 continue
             try:  # Nothing tells when the kernel sends: ask it now and then.
                 async with asyncio.timeout(KERNEL_POLL_SECONDS):
-                    await self.room.wait()
+                    await room.wait()
             except TimeoutError:
                 pass
 
@@ -132,36 +163,44 @@ class Outbox:
             return
         counts = self.transport.counts()
         if counts is None:  # Closing or closed: the server holds nothing more.
-            held = self.unmarked + sum(size for _, size in self.unsent)
-            self.unsent.clear()
+            held = self.unmarked + sum(size for _, size in self.unsent or ())
+            self.unsent = None
             self.unmarked = 0
             self.release(held)
             return
         handed, sent = counts
         if self.unmarked:
+            if self.unsent is None:
+                self.unsent = deque()
             self.unsent.append((handed, self.unmarked))
             self.unmarked = 0
         while self.unsent and self.unsent[0][0] <= sent:
             self.release(self.unsent.popleft()[1])
+        if not self.unsent:
+            self.unsent = None
 
     async def run(self):
-        while True:
-            while not self.messages:
-                self.wakeup.clear()
-                await self.wakeup.wait()
-            await self.transport.writable()
-            message, size = self.messages.popleft()
-            try:
-                await self.server_send(message)
-            except Exception:
-                # The server refuses: the socket is going; its disconnect follows.
-                logger.warning("Could not send to a socket", exc_info=True)
-                self.closed = True
-                self.release(size)
-                return
-            self.handed(size)
-            if message["type"] == "websocket.close":
-                return
+        try:
+            while self.messages:
+                await self.transport.writable()
+                message, size = self.messages.popleft()
+                try:
+                    await self.server_send(message)
+                except Exception:
+                    # The server refuses: the socket is going; its disconnect
+                    # follows.
+                    logger.warning("Could not send to a socket", exc_info=True)
+                    self.closed = True
+                    self.release(size)
+                    return
+                self.handed(size)
+                if message["type"] == "websocket.close":
+                    return
+        finally:
+            # Nothing waits (or nothing more may go): the next message starts
+            # a new task. No await between the last check and here.
+            self.task = None
+            self.messages = None
 
     def overflow(self):
         """Drop what waits; close with 4009 behind what the server holds."""
@@ -179,11 +218,11 @@ class Outbox:
         if self.closing is not None:
             return
         self.closed = True
-        self.messages.clear()
-        self.unsent.clear()
+        self.messages = None
+        self.unsent = None
         self.unmarked = 0
         self.queued = 0
-        self.room.set()
+        self.make_room()
         if self.task is not None:
             self.task.cancel()
         message = {"type": "websocket.close", "code": code, "reason": reason}
@@ -197,7 +236,7 @@ class Outbox:
     async def stop(self):
         """The socket is gone: stop sending."""
         self.closed = True
-        self.room.set()
+        self.make_room()
         tasks = [t for t in (self.task, self.closing) if t is not None]
         for task in tasks:
             task.cancel()

@@ -42,10 +42,14 @@ class ServerTransportMiddleware:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    async def __call__(self, scope, receive, send):
+    # Not `async`: it hands on the inner application's coroutine, so no frame
+    # of its own is kept for each socket (BENCHMARKS.md, "An idle socket").
+    _asgi_single_callable = True  # What asgiref asks of a plain __call__.
+
+    def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and SCOPE_KEY not in scope:
             scope = {**scope, SCOPE_KEY: transport_for(send)}
-        return await self.inner(scope, receive, send)
+        return self.inner(scope, receive, send)
 
 
 def transport_for(send):
@@ -71,6 +75,8 @@ def transport_of(scope):
 
 class Transport:
     """A server that says nothing of what it holds (tests, other servers)."""
+
+    __slots__ = ()
 
     counts_kernel = False  # Whether counts() says what the kernel sent.
 
@@ -103,10 +109,13 @@ class TwistedTransport(Transport):
     when it has drained to the kernel.
     """
 
+    __slots__ = ("paused", "previous", "protocol")
+
     def __init__(self, protocol):
         self.protocol = protocol
-        self.drained = asyncio.Event()
-        self.drained.set()
+        # Set once Twisted's buffer has drained, for the sends waiting;
+        # None while it takes more (nearly always: an idle socket keeps none).
+        self.paused: asyncio.Event | None = None
         self.previous = None  # The producer registered before, told the same.
 
     def start(self):
@@ -122,7 +131,8 @@ class TwistedTransport(Transport):
             logger.warning("Cannot watch this socket's send buffer", exc_info=True)
 
     async def writable(self):
-        await self.drained.wait()
+        while self.paused is not None:
+            await self.paused.wait()
 
     def keep_open_for(self, seconds):
         # autobahn drops the connection this long after its close frame is
@@ -137,19 +147,25 @@ class TwistedTransport(Transport):
     # IPushProducer, called by Twisted on the event loop's thread.
 
     def pauseProducing(self):
-        self.drained.clear()
+        if self.paused is None:
+            self.paused = asyncio.Event()
         if self.previous is not None:
             self.previous.pauseProducing()
 
     def resumeProducing(self):
-        self.drained.set()
+        self.drained()
         if self.previous is not None:
             self.previous.resumeProducing()
 
     def stopProducing(self):
-        self.drained.set()  # Gone: what is sent now is dropped, not held.
+        self.drained()  # Gone: what is sent now is dropped, not held.
         if self.previous is not None:
             self.previous.stopProducing()
+
+    def drained(self):
+        paused, self.paused = self.paused, None
+        if paused is not None:
+            paused.set()
 
 
 # Linux's struct tcp_info: bytes the peer acknowledged, bytes not yet sent.
@@ -191,6 +207,8 @@ class KernelTransport(Transport):
     """
 
     counts_kernel = True
+
+    __slots__ = ("protocol",)
 
     def __init__(self, protocol):
         self.protocol = protocol

@@ -83,6 +83,46 @@ async def test_deactivation_by_update_closes_the_socket(user, django_user_model)
         assert await close_code(ws) == CLOSE_CODE
 
 
+async def test_sockets_of_one_user_share_one_user_object_read_once(user, monkeypatch):
+    """A second socket of a user holds the object the first read: one per
+    user and process, and no read of the user per handshake (BENCHMARKS.md,
+    "An idle socket, item by item")."""
+    monkeypatch.setattr(identity, "SWEEP_SECONDS", 60)  # Only handshakes read.
+    reads = []
+    read_users = identity.read_users
+    monkeypatch.setattr(
+        identity, "read_users", lambda pks: reads.append(pks) or read_users(pks)
+    )
+    async with communicator(user), communicator(user):
+        sockets = identity.sweep_of_this_loop().sockets
+        async with asyncio.timeout(WITHIN):  # Accepted, then watched.
+            while len(sockets) < 2:
+                await asyncio.sleep(0.01)
+        first, second = (consumer.scope["user"] for consumer in sockets)
+        assert first is second
+        assert reads == [{user.pk}]
+
+
+async def test_a_socket_opened_right_after_a_change_follows_it_within_the_bound(
+    world, admin, django_user_model
+):
+    """Staff taken away while another socket of the user is open: a socket
+    opened just then shares the old user object, and the sweep still brings
+    both to the user as stored now within the bound."""
+    private = world.private_folder
+    rows = django_user_model.objects.filter(pk=admin.pk)
+    async with communicator(admin) as first:
+        await sync(rows.update)(is_staff=False)
+        async with communicator(admin) as second:
+            started = time.monotonic()
+            for ws in (second, first):
+                while (await ws.request("folders", "retrieve", private.pk))[
+                    "status"
+                ] != 404:
+                    assert time.monotonic() - started < WITHIN, "kept staff"
+                    await asyncio.sleep(0.1)
+
+
 @pytest.mark.parametrize("end", ["delete", "expire"])
 async def test_a_session_that_ends_closes_its_socket(user, end):
     ws = communicator(user)
