@@ -108,6 +108,10 @@ class Stack:
             static,
             # Two descriptors a socket, at most half the file limit a worker.
             workers=1 + 4 * sockets // resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+            # Every socket of the load is one address: nginx's handshake rate
+            # per address would admit 20 a second. The processes' bound on
+            # handshakes in flight is what the restart measures.
+            handshake_limit=(100_000, 100_000),
             worker_connections=2 * sockets + 1000,
         )
 
