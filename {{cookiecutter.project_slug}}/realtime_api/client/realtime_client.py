@@ -100,7 +100,11 @@ class RealtimeClient:
         await self.close()
 
     async def connect(self):
-        """Open the socket; raise HandshakeRefused, OSError or TimeoutError if not."""
+        """Open the socket; raise HandshakeRefused, OSError or TimeoutError if not.
+
+        The first socket is not retried: a HandshakeRefused that is
+        `temporary` (429, 503) says when to try again (`retry_after`).
+        """
         if self._runner is not None:
             return self
         self._open = asyncio.Event()
