@@ -21,6 +21,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 # The load is one user (or a few) on one address, with hundreds of sockets:
 # the budgets per user and per address (realtime_api/limits/budgets.py) are lifted
 # unless the environment sets them (a noisy-neighbour run measures them).
+# So is the handshake rate per address; the bound on handshakes in flight per
+# process stays (a reconnect storm measures it: REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT=0
+# turns it off).
+os.environ.setdefault("REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS", "0")
 os.environ.setdefault("REALTIME_API_MAX_SOCKETS_PER_USER", "0")
 os.environ.setdefault("REALTIME_API_MAX_SOCKETS_PER_ADDRESS", "0")
 os.environ.setdefault("REALTIME_API_USER_FRAME_RATE", "0")

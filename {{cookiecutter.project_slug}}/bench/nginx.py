@@ -50,14 +50,22 @@ def substitute(pattern, replacement, text, count):
     return text
 
 
-def render_site(upstream_ports, port, static_root, extra_ws_directives=""):
+def render_site(
+    upstream_ports, port, static_root, extra_ws_directives="", handshake_limit=None
+):
     """The shipped site, on 127.0.0.1:`port`, in front of `upstream_ports`.
 
     nginx stands for the TLS terminator: it tells the application that the
     request came over HTTPS, as in production (the settings redirect
-    anything else).
+    anything else). `handshake_limit`, (rate a second, burst), replaces the
+    shipped limit on WebSocket handshakes per address (a load from one
+    address, a test of the limit).
     """
     text = SITE.read_text()
+    if handshake_limit is not None:
+        rate, burst = handshake_limit
+        text = substitute(r"rate=\d+r/s;", f"rate={rate}r/s;", text, 1)
+        text = substitute(r"burst=\d+ nodelay;", f"burst={burst} nodelay;", text, 1)
     servers = "".join(f"    server 127.0.0.1:{p};\n" for p in upstream_ports)
     text = substitute(
         r"^    server 127\.0\.0\.1:\d+;\n(?:    server .*\n)*", servers, text, 1

@@ -13,16 +13,22 @@ them over the processes (least_conn). For each (P, N) it measures:
   across processes (create sent -> event received), deliveries per second,
   missing events, Redis commands per event, server CPU per delivery;
 - a restart: one process is stopped and started again; its sockets
-  reconnect through nginx with the clients' jittered backoff (the same
-  function as realtime_api.client) and resume their subscriptions with
-  `since`: the time until every socket is back, and missing events.
+  reconnect through nginx with the clients' backoff (realtime_api.client's
+  Backoff: reset only after a socket stayed open --stable-after seconds,
+  Retry-After honoured on 429 and 503; `--stable-after 0` resets on every
+  open, as the clients did before) and resume their subscriptions with
+  `since`: the time until every socket is back, the handshakes it took,
+  how many were refused 429 or 503, and missing events.
 
     REDIS_URL=redis://127.0.0.1:6379/0 python -m bench.scale \\
         --processes 1,2,4 --sockets 1000,5000,10000 --plot bench/scale
 
 The sockets are anonymous (one visibility: the cheapest fan-out); the writer
-has a token. The servers' per-address budgets are raised for the run (all
-sockets come from 127.0.0.1); --server-env sets more settings. BENCHMARKS.md
+has a token. The servers' per-address budgets and handshake rate, and
+nginx's, are raised for the run (all sockets come from 127.0.0.1); the bound
+on handshakes in flight per process stays (--server-env
+REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT=0 lifts it); --server-env sets more
+settings. BENCHMARKS.md
 ("Scale") shows a run's table and plots, and how to read them.
 """
 
@@ -45,8 +51,8 @@ from pathlib import Path
 import redis
 import websockets
 
-from realtime_api.client import RealtimeError, open_socket
-from realtime_api.client.connection import reconnect_delay
+from realtime_api.client import Backoff, HandshakeRefused, RealtimeError, open_socket
+from realtime_api.client.backoff import STABLE_AFTER, after_retry_after
 from realtime_api.testing.live_server import DaphneServer, database_url, http_get
 
 from .cli import setup_django
@@ -77,6 +83,8 @@ class Point:
     restarted_sockets: int = 0
     reconnect_seconds: float | None = None
     missing_after_restart: int = 0
+    restart_handshakes: int = 0  # attempted by the load during the restart
+    restart_refused: dict = field(default_factory=dict)  # status -> count
     notes: list = field(default_factory=list)
 
 
@@ -100,6 +108,10 @@ class Stack:
             static,
             # Two descriptors a socket, at most half the file limit a worker.
             workers=1 + 4 * sockets // resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+            # Every socket of the load is one address: nginx's handshake rate
+            # per address would admit 20 a second. The processes' bound on
+            # handshakes in flight is what the restart measures.
+            handshake_limit=(100_000, 100_000),
             worker_connections=2 * sockets + 1000,
         )
 
@@ -137,11 +149,27 @@ def wait_until_ready(server, timeout=60):
         time.sleep(0.2)
 
 
+class Handshakes:
+    """What the load's sockets attempted: handshakes, and refusals by status."""
+
+    def __init__(self):
+        self.attempted = 0
+        self.refused = {}
+
+    def reset(self):
+        self.attempted, self.refused = 0, {}
+
+    def count_refusal(self, status):
+        self.refused[status] = self.refused.get(status, 0) + 1
+
+
 class Socket:
     """One of the load's sockets: it reads events and reconnects when closed."""
 
-    def __init__(self, stack, subscribe=None):
+    def __init__(self, stack, handshakes, stable_after, subscribe=None):
         self.stack = stack
+        self.handshakes = handshakes
+        self.backoff = Backoff(0.5, 10.0, stable_after)
         self.subscribe = subscribe  # (stream path, filter), or None: idle
         self.ws = None
         self.last_seq = None
@@ -151,14 +179,20 @@ class Socket:
         self.refused = None  # the status of a refused subscribe, if one was
 
     async def open(self):
-        self.ws = await open_socket(
-            self.stack.url,
-            origin=self.stack.origin,
-            open_timeout=60,
-            compression=None,
-            ping_interval=None,
-            max_size=None,
-        )
+        self.handshakes.attempted += 1
+        try:
+            self.ws = await open_socket(
+                self.stack.url,
+                origin=self.stack.origin,
+                open_timeout=60,
+                compression=None,
+                ping_interval=None,
+                max_size=None,
+            )
+        except HandshakeRefused as refused:
+            self.handshakes.count_refusal(refused.status)
+            raise
+        self.backoff.opened()
         if self.subscribe is not None:
             path, filter_ = self.subscribe
             frame = {"stream": path, "payload": filter_, "request_id": 1}
@@ -168,7 +202,6 @@ class Socket:
 
     async def run(self):
         """Read until the load ends; reconnect (with backoff) whenever closed."""
-        attempt = 0
         while True:
             try:
                 async for text in self.ws:
@@ -177,15 +210,16 @@ class Socket:
                 pass
             code = self.ws.close_code
             self.closed_at = time.perf_counter()
+            retry_after = None
             while True:
-                await asyncio.sleep(reconnect_delay(attempt, 0.5, 10.0, code))
-                attempt += 1
+                await asyncio.sleep(self.backoff.next_delay(code, retry_after))
                 try:
                     await self.open()
                     break
-                except REFUSED:  # nginx answers 502 while no process is up.
-                    continue
-            attempt = 0
+                except HandshakeRefused as refused:  # 429, 503 (or 502: no process)
+                    retry_after = refused.retry_after
+                except REFUSED:
+                    retry_after = None
             self.back_at = time.perf_counter()
 
     def _received(self, frame):
@@ -203,7 +237,14 @@ async def open_all(sockets):
 
     async def one(sock):
         async with limit:
-            await sock.open()
+            while True:
+                try:
+                    await sock.open()
+                    return
+                except HandshakeRefused as refused:  # The server is busy: later.
+                    if not refused.temporary:
+                        raise
+                    await asyncio.sleep(after_retry_after(refused.retry_after, 0.5))
 
     await asyncio.gather(*(one(sock) for sock in sockets))
 
@@ -243,7 +284,12 @@ async def measure_on(stack, processes, count, args, writer_token, topic):
     pids = stack.pids()
     subscribed = min(count, args.subscribed)
     filter_ = ("comments/subscribe/", {"topic": topic})
-    sockets = [Socket(stack, filter_ if n < subscribed else None) for n in range(count)]
+    handshakes = Handshakes()
+    stable = args.stable_after
+    sockets = [
+        Socket(stack, handshakes, stable, filter_ if n < subscribed else None)
+        for n in range(count)
+    ]
     before, sockets_before = await settled(pids), socket_counts(pids)
     started = time.perf_counter()
     await open_all(sockets)
@@ -262,7 +308,7 @@ async def measure_on(stack, processes, count, args, writer_token, topic):
     try:
         await asyncio.sleep(1)  # Let the subscriptions be answered.
         await fan_out(point, stack, sockets, writer, topic, args)
-        await restart(point, stack, sockets, writer, topic, args)
+        await restart(point, stack, sockets, writer, topic, args, handshakes)
     finally:
         for reader in readers:
             reader.cancel()
@@ -356,11 +402,12 @@ async def fan_out(point, stack, sockets, writer, topic, args):
         sock.arrivals.clear()
 
 
-async def restart(point, stack, sockets, writer, topic, args):
+async def restart(point, stack, sockets, writer, topic, args, handshakes):
     """Restart the last process under its sockets; time their return."""
     server = stack.servers[-1]
     for sock in sockets:
         sock.closed_at = sock.back_at = None
+    handshakes.reset()
     stopped = time.perf_counter()
     server.stop()
     await asyncio.to_thread(server.start)
@@ -377,6 +424,8 @@ async def restart(point, stack, sockets, writer, topic, args):
     listeners = [sock for sock in sockets if sock.subscribe is not None]
     await all_heard(listeners, sent)
     point.restarted_sockets = len(dropped)
+    point.restart_handshakes = handshakes.attempted
+    point.restart_refused = dict(sorted(handshakes.refused.items()))
     backs = [sock.back_at for sock in dropped if sock.back_at is not None]
     if backs:
         point.reconnect_seconds = max(backs) - stopped
@@ -399,6 +448,13 @@ def build_parser():
     parser.add_argument("--rate", type=float, default=10, help="Events per second.")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--reconnect-timeout", type=float, default=120)
+    parser.add_argument(
+        "--stable-after",
+        type=float,
+        default=STABLE_AFTER,
+        help="Seconds a socket must stay open before its backoff resets "
+        "(0: on every open, the clients' old behaviour).",
+    )
     parser.add_argument(
         "--server-env",
         action="append",
@@ -424,6 +480,7 @@ def server_env(args):
         # Every socket of the load is one anonymous address (127.0.0.1,
         # through one proxy): its budgets would refuse most of the load.
         "REALTIME_API_MAX_SOCKETS_PER_ADDRESS": "0",  # 0: no budget
+        "REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS": "0",
         "REALTIME_API_USER_FRAME_RATE": "0",
         "REALTIME_API_MAX_SUBSCRIPTIONS_PER_USER": "0",
     }

@@ -179,6 +179,24 @@ def trusted_proxies() -> list[str]:
     return list(_setting("REALTIME_API_TRUSTED_PROXIES"))
 
 
+# --- Admission of handshakes (realtime_api/limits/handshake_rate.py) ------------
+
+
+def handshake_rate_per_address() -> float:
+    """Handshakes a second one client address may start, on average (0: no limit)."""
+    return _setting("REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS")
+
+
+def handshake_burst_per_address() -> int:
+    """Handshakes one client address may start at once, above its rate."""
+    return _setting("REALTIME_API_HANDSHAKE_BURST_PER_ADDRESS")
+
+
+def max_handshakes_in_flight() -> int:
+    """Handshakes a process works on at once; more are refused 503 (0: no bound)."""
+    return _setting("REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT")
+
+
 def max_replay_changes() -> int:
     """Objects a `since` replay may evaluate (a recheck counts 20), then a gap."""
     return _setting("REALTIME_API_MAX_REPLAY_CHANGES")

@@ -5,8 +5,16 @@ import re
 import subprocess
 
 import pytest
+import websockets
 
-from bench.nginx import SITE, main_config, unit_daphne_options, unit_file
+from bench.nginx import (
+    SITE,
+    NginxServer,
+    main_config,
+    unit_daphne_options,
+    unit_file,
+)
+from realtime_api.testing.live_server import free_port
 from tests.conftest import require_program
 
 
@@ -70,3 +78,57 @@ def test_nginx_accepts_the_site_with_tls(tmp_path):
     command = [nginx, "-t", "-p", tmp_path, "-c", config, "-e", tmp_path / "error.log"]
     check = subprocess.run(command, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_nginx_limits_handshakes_per_address_as_the_application_does():
+    """The shipped rate and burst are the application's defaults."""
+    from realtime_api.defaults import DEFAULTS
+
+    site = SITE.read_text()
+    (rate,) = re.findall(r"limit_req_zone \$binary_remote_addr .* rate=(\d+)r/s;", site)
+    (burst,) = re.findall(r"limit_req zone=\w+ burst=(\d+) nodelay;", site)
+    assert int(rate) == DEFAULTS["REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS"]
+    assert int(burst) == DEFAULTS["REALTIME_API_HANDSHAKE_BURST_PER_ADDRESS"]
+
+
+async def handshake_status(url):
+    """101, or the refusal's (status, Retry-After, body)."""
+    try:
+        async with websockets.connect(url, open_timeout=10):
+            return 101
+    except websockets.InvalidStatus as refused:
+        response = refused.response
+        return response.status_code, response.headers.get("Retry-After"), response.body
+
+
+@pytest.mark.deploy
+async def test_nginx_refuses_a_handshake_flood_with_429(tmp_path):
+    """The shipped site, its limit lowered to 1/s, burst 2: the 4th is 429.
+
+    (nginx lets the first handshake and `burst` more through at once.)
+
+    nginx answers it itself, with Retry-After and a JSON detail, before the
+    upstream (a bare WebSocket server here) hears of it.
+    """
+    nginx_binary = require_program("nginx", "to run deploy/nginx.conf")
+    upstream_port, heard = free_port(), []
+
+    async def accept(ws):
+        heard.append(ws)
+        await ws.wait_closed()
+
+    async with websockets.serve(accept, "127.0.0.1", upstream_port):
+        nginx = NginxServer(
+            nginx_binary, tmp_path, [upstream_port], tmp_path, handshake_limit=(1, 2)
+        )
+        nginx.start()
+        try:
+            url = f"{nginx.ws_url}/ws/"
+            statuses = [await handshake_status(url) for _ in range(4)]
+        finally:
+            nginx.stop()
+    assert statuses[:3] == [101, 101, 101], statuses
+    status, retry_after, body = statuses[3]
+    assert (status, retry_after) == (429, "1"), statuses
+    assert b"Too many WebSocket handshakes" in body
+    assert len(heard) == 3

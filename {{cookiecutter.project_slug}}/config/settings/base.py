@@ -318,6 +318,24 @@ REALTIME_API_TRUSTED_PROXIES = env.list(
     "REALTIME_API_TRUSTED_PROXIES",
     default=REALTIME_DEFAULTS["REALTIME_API_TRUSTED_PROXIES"],
 )
+# Admission of handshakes, per server process (realtime_api/limits/handshake_rate.py):
+# past the handshakes a second (on average; 0: no limit) and at once one
+# client address may start, HTTP 429 with Retry-After; past the handshakes
+# the process works on at once (0: no bound), HTTP 503 with a Retry-After of
+# 1 to 5 s. A reconnect storm after a restart then costs what the process
+# can take (PROTOCOL.md, "Reconnecting clients").
+REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS = env.float(
+    "REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS",
+    default=REALTIME_DEFAULTS["REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS"],
+)
+REALTIME_API_HANDSHAKE_BURST_PER_ADDRESS = env.int(
+    "REALTIME_API_HANDSHAKE_BURST_PER_ADDRESS",
+    default=REALTIME_DEFAULTS["REALTIME_API_HANDSHAKE_BURST_PER_ADDRESS"],
+)
+REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT = env.int(
+    "REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT",
+    default=REALTIME_DEFAULTS["REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT"],
+)
 # Threads running the views of socket requests (realtime_api/streams/view_threads.py);
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.

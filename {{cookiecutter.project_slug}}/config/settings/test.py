@@ -37,3 +37,13 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.realtime.testapp", "bench.peer"]
 # collectstatic wrote to STATIC_ROOT, which the tests do not fill: serve the
 # apps' own static folders, as in development.
 WHITENOISE_AUTOREFRESH = True
+
+# Tests open hundreds of sockets from 127.0.0.1 within seconds: the admission
+# of handshakes (realtime_api/limits/handshake_rate.py) is lifted unless the
+# environment sets it, as the tests of admission do for the servers they start.
+REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS = env.float(
+    "REALTIME_API_HANDSHAKE_RATE_PER_ADDRESS", default=0
+)
+REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT = env.int(
+    "REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT", default=0
+)

@@ -21,8 +21,11 @@ After any close (4001 when the user's session or token changed, 4009 when it
 read too slowly, a server restart) the client reconnects with exponential
 backoff and jitter (5 s at least after 4008: it sent too fast), subscribes
 again with `since` (the server replays what was missed) and reads each live
-query afresh. A handshake refused with HTTP
-403 (a revoked token) ends it: waiting calls raise HandshakeRefused.
+query afresh. The backoff starts again from its shortest wait only after a
+socket stayed open `stable_after` seconds (STABLE_AFTER, 5). A reconnect
+refused with HTTP 429 or 503 waits the server's Retry-After plus jitter and
+tries again; 403 (a revoked token) ends it: waiting calls raise
+HandshakeRefused (PROTOCOL.md, "Reconnecting clients").
 
 On the command line (prints what changes, one JSON object a line):
 
@@ -41,12 +44,14 @@ Its modules, one job each:
     feeds.py            what it delivers: Subscription, LiveQuery, Presence
     ordering.py         a live query's order, as the server sorts
     frames.py           request frames, responses matched to their requests
-    connection.py       opening one authenticated socket; the backoff
+    connection.py       opening one authenticated socket
+    backoff.py          when to reconnect: Backoff, STABLE_AFTER
     errors.py           RealtimeError, RequestError, HandshakeRefused
     __main__.py         the command line
 """
 
-from .connection import FLOODING, FLOODING_DELAY, open_socket, origin_of
+from .backoff import FLOODING, FLOODING_DELAY, STABLE_AFTER, Backoff
+from .connection import open_socket, origin_of
 from .errors import HandshakeRefused, RealtimeError, RequestError
 from .feeds import Change, LiveQuery, Presence, Subscription, member_order
 from .frames import checked, request_frame, stable_json
@@ -57,7 +62,9 @@ __all__ = [
     "FLOODING",
     "FLOODING_DELAY",
     "ISO_DATETIME",
+    "STABLE_AFTER",
     "STATES",
+    "Backoff",
     "Change",
     "HandshakeRefused",
     "LiveQuery",

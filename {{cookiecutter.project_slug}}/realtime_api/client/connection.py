@@ -1,7 +1,6 @@
-"""Opening one authenticated socket (headers, ticket, Origin), and when to retry."""
+"""Opening one authenticated socket (headers, ticket, Origin)."""
 
 import inspect
-import random
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -14,9 +13,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'realtime_api.client needs websockets: pip install -e ".[client]" '
         '(or pip install "websockets>=14").'
     ) from exc
-
-# A socket closed for flooding (PROTOCOL.md, 4008) comes back this much later.
-FLOODING, FLOODING_DELAY = 4008, 5.0
 
 
 async def open_socket(
@@ -35,7 +31,7 @@ async def open_socket(
 
     `options` go to `websockets.connect` (e.g. `ping_interval=None`).
     Raises HandshakeRefused when the server answers the upgrade with an
-    HTTP error.
+    HTTP error (`.temporary` for 429 and 503: retry after `.retry_after`).
     """
     request_headers = dict(headers or {})
     if token is not None:
@@ -66,7 +62,9 @@ async def open_socket(
         )
     except websockets.InvalidStatus as refused:
         response = refused.response
-        raise HandshakeRefused(response.status_code, response.body) from None
+        raise HandshakeRefused(
+            response.status_code, response.body, response.headers.get("Retry-After")
+        ) from None
 
 
 def origin_of(url):
@@ -74,17 +72,3 @@ def origin_of(url):
     parts = urlsplit(url)
     scheme = "https" if parts.scheme in ("wss", "https") else "http"
     return f"{scheme}://{parts.netloc}"
-
-
-def reconnect_delay(attempt, min_delay, max_delay, close_code=None):
-    """Seconds to wait before reconnect `attempt` (0, 1, ...) after `close_code`.
-
-    Doubling from `min_delay` up to `max_delay`, with jitter (a random half
-    of it) so that the clients of a restarted server do not come back at
-    once; 5 s at least after 4008.
-    """
-    ceiling = min(max_delay, min_delay * 2**attempt)
-    delay = ceiling / 2 + random.random() * ceiling / 2
-    if close_code == FLOODING:
-        delay = max(delay, FLOODING_DELAY)
-    return delay

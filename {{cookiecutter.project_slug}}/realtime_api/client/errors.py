@@ -19,10 +19,30 @@ class RequestError(RealtimeError):
         self.data = frame.get("data") if frame else None
 
 
-class HandshakeRefused(RealtimeError):
-    """The server refused to open the socket (HTTP 403: wrong credentials)."""
+# Refusals that say "later", not "never" (PROTOCOL.md, "Reconnecting clients").
+TEMPORARY = (429, 503)
 
-    def __init__(self, status, body=b""):
+
+class HandshakeRefused(RealtimeError):
+    """The server refused to open the socket.
+
+    HTTP 403: wrong credentials, or no Origin it accepts: `temporary` is
+    False, and retrying changes nothing. 429 (too many handshakes from this
+    address) and 503 (the server is busy opening sockets): `temporary`, and
+    `retry_after` says how many seconds to wait first (None if not said).
+    """
+
+    def __init__(self, status, body=b"", retry_after=None):
         super().__init__(f"The server refused the WebSocket handshake: HTTP {status}.")
         self.status = status
         self.body = body
+        self.retry_after = seconds(retry_after)
+        self.temporary = status in TEMPORARY
+
+
+def seconds(retry_after):
+    """Retry-After's delay-seconds as a number; None if absent or an HTTP date."""
+    try:
+        return max(0.0, float(retry_after))
+    except (TypeError, ValueError):
+        return None

@@ -18,7 +18,8 @@ from typing import Any
 
 import websockets
 
-from .connection import open_socket, reconnect_delay
+from .backoff import STABLE_AFTER, Backoff
+from .connection import open_socket
 from .errors import HandshakeRefused, RealtimeError, RequestError
 from .feeds import LiveQuery, Presence, Subscription
 from .frames import PendingRequests, checked, request_frame
@@ -37,7 +38,9 @@ class RealtimeClient:
     Options: `timeout` (seconds a request may take, waiting for a connection
     included), `reconnect` (False: stop at the first close), `min_delay` and
     `max_delay` (the backoff between attempts, doubling from one to the
-    other, with jitter), `on_state_change(state, info)`, `on_reset(info)` (a
+    other, with jitter), `stable_after` (seconds a socket must stay open
+    before the backoff starts again from `min_delay`; 0: on every open),
+    `on_state_change(state, info)`, `on_reset(info)` (a
     subscription could not resume: read again), `trace(direction, text)`
     (every frame: "open", "send", "receive"), `refresh_credentials` (a function
     returning, or resolving with, a fresh Authorization header value: sent
@@ -53,6 +56,7 @@ class RealtimeClient:
         reconnect: bool = True,
         min_delay: float = 0.5,
         max_delay: float = 10.0,
+        stable_after: float = STABLE_AFTER,
         on_state_change: Callable[..., Any] | None = None,
         on_reset: Callable[..., Any] | None = None,
         trace: Callable[..., Any] | None = None,
@@ -63,7 +67,7 @@ class RealtimeClient:
         self.url = url
         self.timeout = timeout
         self.reconnect = reconnect
-        self.min_delay, self.max_delay = min_delay, max_delay
+        self.backoff = Backoff(min_delay, max_delay, stable_after)
         self.on_state_change = on_state_change
         self.on_reset = on_reset
         self.trace = trace
@@ -73,7 +77,6 @@ class RealtimeClient:
         self._socket: Any = None
         self._connected = False
         self._generation = 0
-        self._attempt = 0
         self._requests = PendingRequests()
         self._standings = Standings()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,7 +100,11 @@ class RealtimeClient:
         await self.close()
 
     async def connect(self):
-        """Open the socket; raise HandshakeRefused, OSError or TimeoutError if not."""
+        """Open the socket; raise HandshakeRefused, OSError or TimeoutError if not.
+
+        The first socket is not retried: a HandshakeRefused that is
+        `temporary` (429, 503) says when to try again (`retry_after`).
+        """
         if self._runner is not None:
             return self
         self._open = asyncio.Event()
@@ -299,7 +306,7 @@ class RealtimeClient:
         self._socket = socket
         self._generation += 1
         self._connected = True
-        self._attempt = 0
+        self.backoff.opened()
         if self.trace:
             self.trace("open", self.url)
 
@@ -354,20 +361,23 @@ class RealtimeClient:
         self._requests.socket_closed(self.close_code)
 
     async def _reconnect(self):
+        retry_after = None  # What the server asked of the last refused attempt.
         while self._failure is None:
-            delay = reconnect_delay(
-                self._attempt, self.min_delay, self.max_delay, self.close_code
-            )
-            self._attempt += 1
+            delay = self.backoff.next_delay(self.close_code, retry_after)
             self._set_state("reconnecting", code=self.close_code, delay=delay)
             await asyncio.sleep(delay)
             try:
                 await self._connect_once()
                 return
             except HandshakeRefused as refused:
-                self._failure = refused  # The credentials no longer open a socket.
+                if not refused.temporary:
+                    self._failure = refused  # The credentials no longer open one.
+                    return
+                logger.info("Reconnecting to %s: %s", self.url, refused)
+                retry_after = refused.retry_after
             except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
                 logger.info("Reconnecting to %s failed: %s", self.url, exc)
+                retry_after = None
 
     def _stop(self, failure):
         """Stop for good: every waiting call and feed gets `failure`."""

@@ -8,9 +8,8 @@ overload"). The budgets are kept per server process: with several processes
 behind a proxy each process grants its own (see README, "Limits").
 
 A handshake over the socket budget is refused: HTTP 429 with `Retry-After`
-where the server can say so (uvicorn, through ASGI's
-"websocket.http.response" extension; daphne, through its Twisted protocol),
-else as any refused handshake (403).
+where the server can say so (uvicorn and daphne: refusal.py), else as any
+refused handshake (403).
 
 The address is the client's as the server reports it (`scope["client"]`):
 behind the deployed nginx, daphne's --proxy-headers makes that the address
@@ -20,14 +19,13 @@ peer is ignored, so a client cannot pick its own address.
 """
 
 import ipaddress
-import json
 import logging
 import math
 import time
-from typing import Any
 
 from realtime_api import conf
 from realtime_api.limits.flood import TokenBucket
+from realtime_api.limits.refusal import refuse_with_status
 from realtime_api.ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -180,46 +178,12 @@ RETRY_AFTER_SECONDS = 10
 async def refuse_handshake(consumer, detail, retry_after=RETRY_AFTER_SECONDS):
     """Refuse the handshake with HTTP 429 and Retry-After, where the server can.
 
-    uvicorn offers ASGI's "websocket.http.response" extension. daphne does
-    not: its Twisted protocol (autobahn) is asked to send the response, as
-    autobahn does itself for a handshake it fails. Elsewhere: a plain
-    refusal (close before accept), which servers answer 403.
+    uvicorn and daphne can say it (refusal.py); elsewhere the refusal is a
+    plain one (close before accept), which servers answer 403.
     """
     metrics.overload("sockets")
     logger.info("Handshake refused (429): %s", detail)
-    scope = consumer.scope
-    seconds = str(max(1, math.ceil(retry_after))).encode()
-    body = json.dumps({"detail": detail}).encode()
-    if "websocket.http.response" in (scope.get("extensions") or {}):
-        await consumer.base_send(
-            {
-                "type": "websocket.http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"retry-after", seconds),
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await consumer.base_send({"type": "websocket.http.response.body", "body": body})
-        return
-    if deny_on_twisted(scope, seconds.decode()):
-        return
-    await consumer.close()  # Before accept: the server answers 403.
-
-
-def deny_on_twisted(scope, seconds):
-    """Answer daphne's pending handshake 429 with Retry-After; False if not daphne."""
-    from realtime_api.sockets.server_transport import transport_of
-
-    protocol: Any = getattr(transport_of(scope), "protocol", None)
-    deferred = getattr(protocol, "handshake_deferred", None)
-    if deferred is None or not hasattr(protocol, "sendHttpErrorResponse"):
-        return False
-    # What daphne's serverReject() does, with our status and header.
-    del protocol.handshake_deferred
-    protocol.sendHttpErrorResponse(429, "Too Many Requests", [("Retry-After", seconds)])
-    protocol.dropConnection(abort=False)
-    protocol.server.protocol_disconnected(protocol)
-    return True
+    seconds = str(max(1, math.ceil(retry_after)))
+    await refuse_with_status(
+        consumer.scope, consumer.base_send, 429, [("Retry-After", seconds)], detail
+    )

@@ -1,5 +1,9 @@
 """Refuse, quietly, the handshakes that could only fail later, and loudly.
 
+First of all, a handshake must be admitted (handshake_rate.py): past its
+address's rate, HTTP 429; past the handshakes in flight in this process,
+HTTP 503; both with Retry-After. Then:
+
 - a Host that is not in ALLOWED_HOSTS: over HTTP, Django answers 400; over
   a socket it was accepted, and each paginated list (which builds links from
   the Host) answered 500 with a traceback per frame;
@@ -9,9 +13,8 @@
 Both are refused before any authentication or database work, with one log
 line (WARNING for a Host, as Django's DisallowedHost; INFO for a path), no
 traceback. The status is 400 (Host) or 404 (path) where the server lets an
-application answer a handshake with an HTTP response (the ASGI
-`websocket.http.response` extension: uvicorn); daphne answers every refused
-handshake with 403.
+application answer a handshake with an HTTP response (refusal.py: uvicorn
+and daphne), else 403.
 """
 
 import logging
@@ -19,39 +22,54 @@ from typing import Any
 
 from django.core.exceptions import DisallowedHost
 
+from realtime_api.limits.handshake_rate import Admission
+from realtime_api.limits.refusal import refuse_with_status
 from realtime_api.streams import request_factory
 
 logger = logging.getLogger(__name__)
 
 
 class HandshakeGuard:
-    """Refuse WebSocket handshakes with a bad Host or an unrouted path."""
+    """Refuse WebSocket handshakes not admitted, with a bad Host or an unrouted path."""
 
     def __init__(self, inner: Any, routes: list[Any]) -> None:
         self.inner = inner
         self.routes = routes  # The URLRouter's patterns (path(), re_path()).
+        self.admission = Admission()  # One guard per process: its own counts.
 
-    # Not `async`: it hands on the inner application's coroutine, so no frame
-    # of its own is kept for each socket (BENCHMARKS.md, "An idle socket").
-    _asgi_single_callable = True  # What asgiref asks of a plain __call__.
-
-    def __call__(self, scope, receive, send):
+    async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
-            return self.inner(scope, receive, send)
+            return await self.inner(scope, receive, send)
+        refusal = self.admission.refusal(scope)
+        if refusal is not None:
+            await receive()  # websocket.connect
+            retry_after = [("Retry-After", str(refusal.retry_after))]
+            await refuse_with_status(
+                scope, send, refusal.status, retry_after, refusal.detail
+            )
+            return None
+        handshake = self.admission.track(receive, send)
+        try:
+            return await self.checked(scope, handshake.receive, handshake.send)
+        finally:
+            handshake.done()
+
+    async def checked(self, scope, receive, send):
+        """Refuse a bad Host or an unrouted path; pass anything else on."""
         host = bad_host(scope)
         if host is not None:
             logger.warning(
                 "WebSocket handshake refused: Host %r is not in ALLOWED_HOSTS.",
                 host[:200],
             )
-            return refuse(scope, receive, send, 400, b"Bad Request")
+            return await refuse(scope, receive, send, 400, "Bad Request")
         if not self.routed(scope):
             logger.info(
                 "WebSocket handshake refused: no route for path %r.",
                 scope.get("path", "")[:200],
             )
-            return refuse(scope, receive, send, 404, b"Not Found")
-        return self.inner(scope, receive, send)
+            return await refuse(scope, receive, send, 404, "Not Found")
+        return await self.inner(scope, receive, send)
 
     def routed(self, scope):
         """Whether Channels' URLRouter would find a route (its own matching)."""
@@ -77,17 +95,7 @@ def bad_host(scope):
     return None
 
 
-async def refuse(scope, receive, send, status, body):
+async def refuse(scope, receive, send, status, detail):
     """Refuse the handshake: `status` where the server can say it, else 403."""
     await receive()  # websocket.connect
-    if "websocket.http.response" in scope.get("extensions", {}):
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"text/plain")],
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": body})
-    else:
-        await send({"type": "websocket.close"})
+    await refuse_with_status(scope, send, status, detail=detail)

@@ -97,7 +97,8 @@ OVERLOAD = Counter(
     "realtime_overload",
     "Frames refused and sockets closed to bound what one socket costs, by kind: "
     "'rate', 'pending', 'subscriptions', 'watches' (429 answers), 'flooding' "
-    "(closed with 4008), 'slow_consumer' (closed with 4009).",
+    "(closed with 4008), 'slow_consumer' (closed with 4009); handshakes "
+    "refused: 'sockets' and 'handshake_rate' (429), 'handshake_in_flight' (503).",
     ["kind"],
 )
 

@@ -48,7 +48,7 @@ def test_the_neighbours_table_has_every_attack(
         assert phase["error_lines"] == 0, (phase, bench_server.log())
     attacks = {p["name"]: p["attack"] for p in phases[1:]}
     assert set(attacks["bad-basic"]) == {"403"}, attacks  # Refused, every one.
-    assert set(attacks["unrouted"]) == {"403"}, attacks
+    assert set(attacks["unrouted"]) == {"404"}, attacks  # daphne says it too.
     assert attacks["basic-watches"]["watch 200"] == neighbours.BASIC_WATCHES
     assert attacks["replay"]["replay 200"] >= 1
     assert phases[-2]["rss_delta_mb"] is not None  # watch-memory

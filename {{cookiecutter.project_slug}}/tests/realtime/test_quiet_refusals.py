@@ -51,25 +51,21 @@ def project_server(request, transactional_db):
 
 
 async def test_an_unrouted_path_is_refused_with_one_line(project_server):
-    """403 (daphne) or 404 (uvicorn), an INFO line, and no traceback."""
+    """404 (on daphne too: limits/refusal.py), an INFO line, and no traceback."""
     paths = ["/ws/a/b/c/", "/nowhere/", "/ws/comments/extra/"]
     statuses = [await handshake_status(project_server.port, path) for path in paths]
     assert await handshake_status(project_server.port) == 101  # The API's own path.
     await asyncio.sleep(0.5)  # The log is written.
     log = project_server.log()
-    assert set(statuses) <= {403, 404}, statuses
+    assert set(statuses) == {404}, statuses
     assert "Traceback" not in log and "ERROR" not in log, log
-    if isinstance(project_server, UvicornServer):
-        assert set(statuses) == {404}
 
 
 async def test_a_host_outside_allowed_hosts_is_refused_at_the_handshake(project_server):
-    """Over HTTP Django answers 400; the handshake is refused too (400 or 403)."""
+    """Over HTTP Django answers 400; the handshake is refused 400 too."""
     for host in ("evil.example", "127.0.0.1.evil.example:80"):
         status = await handshake_status(project_server.port, host=host)
-        assert status in (400, 403), status
-        if isinstance(project_server, UvicornServer):
-            assert status == 400
+        assert status == 400, status
     await asyncio.sleep(0.5)
     log = project_server.log()
     assert "Traceback" not in log and "ERROR" not in log, log

@@ -139,6 +139,11 @@ export interface ClientOptions {
   /** Reconnect delays (ms): doubling from minDelay up to maxDelay, with jitter. */
   minDelay?: number;
   maxDelay?: number;
+  /**
+   * How long (ms) a socket must stay open before the reconnect delays start
+   * again from minDelay (default 5000; 0: on every open).
+   */
+  stableAfter?: number;
   onStateChange?: ((change: StateChange) => void) | null;
   onError?: (error: Error) => void;
   /** For subscriptions without an `onReset` of their own. */

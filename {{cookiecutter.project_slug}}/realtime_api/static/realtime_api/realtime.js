@@ -70,6 +70,11 @@ const DEFAULTS = {
   // attempt doubles it, up to maxDelay; jitter spreads clients apart.
   minDelay: 500,
   maxDelay: 10000,
+  // The delays start again from minDelay only once a socket stayed open this
+  // long (ms): one accepted and dropped at once (its server restarting again)
+  // must not send every client back twice a second (PROTOCOL.md,
+  // "Reconnecting clients"). 0: on every open.
+  stableAfter: 5000,
   // Called with {state, code, reason, attempt, delay} on every change.
   onStateChange: null,
   // Called with an Error when a subscription or a live query is refused
@@ -196,7 +201,8 @@ export class RealtimeClient {
     this.options = { ...DEFAULTS, ...options };
     this.state = "closed";
     this.socket = null;
-    this.attempt = 0; // Failed attempts since the last open socket.
+    this.attempt = 0; // Attempts since the last socket that stayed open stableAfter ms.
+    this.openedAt = null; // When the current socket opened (ms), until it closes.
     this.pending = new Map(); // request_id -> {resolve, reject, timer, frame, sent}
     this.queue = []; // request_ids waiting for an open socket, in order
     this.subscriptions = new Map(); // key -> {stream, filter, handlers: Map}
@@ -468,7 +474,7 @@ export class RealtimeClient {
 
   opened(socket) {
     if (this.socket !== socket) return;
-    this.attempt = 0;
+    this.openedAt = Date.now();
     this.state = "open"; // isOpen() is true from here on.
     // Subscriptions first, then the requests that waited: the server answers
     // frames of one socket in order, so a list sent on "open" reads after
@@ -739,8 +745,12 @@ export class RealtimeClient {
   // a close like any other: the new socket carries the new session's user;
   // so is 4009 (this client read too slowly): it resumes with `since`. After
   // 4008 (it sent too fast) it comes back slower: FLOODING_DELAY at least.
+  // A browser is not told why a handshake failed (a 429 or 503 is a close
+  // without a code): the growing delay is what spreads such retries out.
   scheduleReconnect(info) {
-    const { minDelay, maxDelay } = this.options;
+    const { minDelay, maxDelay, stableAfter } = this.options;
+    if (this.openedAt !== null && Date.now() - this.openedAt >= stableAfter) this.attempt = 0;
+    this.openedAt = null;
     const ceiling = Math.min(maxDelay, minDelay * 2 ** this.attempt);
     let delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
     if (info.code === FLOODING) delay = Math.max(delay, FLOODING_DELAY);
