@@ -95,13 +95,18 @@ def awaiting(task):
 
 
 async def test_no_middleware_of_ours_keeps_a_frame_for_the_socket(user):
-    """Ours decide at the handshake and hand on the inner coroutine."""
+    """Ours decide at the handshake and hand on the inner coroutine.
+
+    One exception: the handshake guard awaits the socket so that its count of
+    handshakes in flight ends even when the application fails before it
+    accepts (limits/handshake_rate.py); a frame is cheaper than a leaked count.
+    """
     async with communicator(user) as ws:
         await settle()
         stack = awaiting(ws.future)
         assert "AsyncConsumer.__call__" in {name for _, name in stack}
         ours = [name for file, name in stack if file.startswith(APP_FOLDER)]
-        assert ours == []
+        assert ours in ([], ["HandshakeGuard.__call__", "HandshakeGuard.checked"])
 
 
 async def test_daphne_transport_keeps_an_event_only_while_twisted_is_full():
