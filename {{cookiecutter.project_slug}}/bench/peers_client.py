@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .client import BenchError, close_all, connect, connect_many
 from .peer.names import DCRF_SUBSCRIBE_ACTION
-from .workloads import Result, percentile, server_cpu_seconds, settled_rss
+from .workloads import Result, percentile, settled_rss, timed_creates
 
 
 class Protocol:
@@ -104,32 +104,13 @@ async def creates(column, target, topic, count, sockets, advance):
     try:
         for ws in conns:  # Warm up each socket.
             await ask(ws, column, "create", comment(topic, -1), 201)
-        numbers = iter(range(count))
-        latencies = []
 
-        async def worker(ws):
-            for i in numbers:
-                started = time.perf_counter()
-                await ask(ws, column, "create", comment(topic, i), 201)
-                latencies.append(time.perf_counter() - started)
-                advance(1)
+        async def create(ws, i):
+            await ask(ws, column, "create", comment(topic, i), 201)
 
-        cpu_before = server_cpu_seconds(target.server_pid)
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(ws) for ws in conns))
-        elapsed = time.perf_counter() - started
-        cpu_after = server_cpu_seconds(target.server_pid)
+        return await timed_creates(conns, create, count, target, advance)
     finally:
         await close_all(conns)
-    cpu_us = None
-    if cpu_before is not None and cpu_after is not None:
-        cpu_us = (cpu_after - cpu_before) / count * 1e6
-    return Result(
-        count / elapsed,
-        percentile(latencies, 0.5),
-        percentile(latencies, 0.99),
-        cpu_us=cpu_us,
-    )
 
 
 async def fanout(column, target, topic, subscribers, events, advance):
