@@ -18,7 +18,10 @@ them over the processes (least_conn). For each (P, N) it measures:
   Retry-After honoured on 429 and 503; `--stable-after 0` resets on every
   open, as the clients did before) and resume their subscriptions with
   `since`: the time until every socket is back, the handshakes it took,
-  how many were refused 429 or 503, and missing events.
+  how many were refused 429 or 503, and missing events. The writer goes on
+  meanwhile: the event p99 of the sockets the restart did not drop, during
+  the storm against before it, says whether the reconnects starve the
+  processes that take them.
 
     REDIS_URL=redis://127.0.0.1:6379/0 python -m bench.scale \\
         --processes 1,2,4 --sockets 1000,5000,10000 --plot bench/scale
@@ -83,6 +86,11 @@ class Point:
     restarted_sockets: int = 0
     reconnect_seconds: float | None = None
     missing_after_restart: int = 0
+    # The sockets the restart did not drop, on the other processes: their
+    # event p99 in the fan-out above and while the dropped ones came back.
+    others_p99_before_ms: float | None = None
+    others_p99_storm_ms: float | None = None
+    storm_events: int = 0
     restart_handshakes: int = 0  # attempted by the load during the restart
     restart_refused: dict = field(default_factory=dict)  # status -> count
     notes: list = field(default_factory=list)
@@ -174,6 +182,7 @@ class Socket:
         self.ws = None
         self.last_seq = None
         self.arrivals = []  # (comment id, time received)
+        self.fan_out_latencies = []  # seconds, kept for the restart's comparison
         self.closed_at = None
         self.back_at = None
         self.refused = None  # the status of a refused subscribe, if one was
@@ -347,14 +356,20 @@ class Writer:
             raise RuntimeError(f"create answered {reply['status']}: {reply['data']}")
         return reply["data"]["id"]
 
-    async def write(self, topic, count, rate):
-        """Create `count` comments at `rate` per second; return {id: time sent}."""
+    async def write(self, topic, count, rate, until=None):
+        """Create `count` comments at `rate` per second, or fewer if the event
+        `until` is set first; return {id: time sent}."""
         sent = {}
-        start = time.perf_counter()
+        due = time.perf_counter()
         for i in range(count):
-            await asyncio.sleep(max(0, start + i / rate - time.perf_counter()))
+            if until is not None and until.is_set():
+                break
+            await asyncio.sleep(max(0, due - time.perf_counter()))
             before = time.perf_counter()
             sent[await self.create(topic, i)] = before
+            # A late create (the writer's process restarting) is not made up
+            # for with a burst: the rate stays at most `rate`.
+            due = max(due + 1 / rate, time.perf_counter())
         return sent
 
 
@@ -381,9 +396,9 @@ async def fan_out(point, stack, sockets, writer, topic, args):
     sent = await writer.write(topic, round(args.rate * args.seconds), args.rate)
     await all_heard(listeners, sent)
     cpu = sum(server_cpu_seconds(pid) - c for pid, c in zip(pids, cpu, strict=True))
-    latencies = [
-        at - sent[key] for sock in listeners for key, at in sock.arrivals if key in sent
-    ]
+    for sock in listeners:
+        sock.fan_out_latencies = latencies_of(sock, sent)
+    latencies = [t for sock in listeners for t in sock.fan_out_latencies]
     last = max((t for s in listeners for k, t in s.arrivals if k in sent), default=0)
     point.events = len(sent)
     point.missing = len(sent) * len(listeners) - len(latencies)
@@ -402,18 +417,29 @@ async def fan_out(point, stack, sockets, writer, topic, args):
         sock.arrivals.clear()
 
 
+def latencies_of(sock, sent):
+    return [at - sent[key] for key, at in sock.arrivals if key in sent]
+
+
 async def restart(point, stack, sockets, writer, topic, args, handshakes):
-    """Restart the last process under its sockets; time their return."""
+    """Restart the last process under its sockets; time their return.
+
+    The writer goes on at --rate from the stop until every dropped socket is
+    back: the dropped ones resume with `since` (none may miss an event), and
+    the others, on the processes that take the reconnect storm, show
+    whether it starves them (their p99 then against their fan-out p99).
+    """
     server = stack.servers[-1]
     for sock in sockets:
         sock.closed_at = sock.back_at = None
     handshakes.reset()
+    all_back = asyncio.Event()
+    # At least one second of events, as many as the storm lasts.
+    writes = asyncio.create_task(writer.write(topic, 10**9, args.rate, until=all_back))
     stopped = time.perf_counter()
     server.stop()
     await asyncio.to_thread(server.start)
     await asyncio.to_thread(wait_until_ready, server)
-    # Events while the sockets come back: resumed with `since`, none missed.
-    sent = await writer.write(topic, 20, 20)
     deadline = time.perf_counter() + args.reconnect_timeout
     dropped = [sock for sock in sockets if sock.closed_at is not None]
     while any(sock.back_at is None for sock in dropped):
@@ -421,8 +447,18 @@ async def restart(point, stack, sockets, writer, topic, args, handshakes):
             point.notes.append("not every socket was back in time")
             break
         await asyncio.sleep(0.1)
+    await asyncio.sleep(max(0, stopped + 1 - time.perf_counter()))
+    all_back.set()
+    sent = await writes
     listeners = [sock for sock in sockets if sock.subscribe is not None]
     await all_heard(listeners, sent)
+    others = [sock for sock in listeners if sock.closed_at is None]
+    before = [t for sock in others for t in sock.fan_out_latencies]
+    during = [t for sock in others for t in latencies_of(sock, sent)]
+    if before and during:
+        point.others_p99_before_ms = percentile(before, 0.99)
+        point.others_p99_storm_ms = percentile(during, 0.99)
+    point.storm_events = len(sent)
     point.restarted_sockets = len(dropped)
     point.restart_handshakes = handshakes.attempted
     point.restart_refused = dict(sorted(handshakes.refused.items()))
@@ -463,6 +499,14 @@ def build_parser():
         help="A setting for the servers (repeatable).",
     )
     parser.add_argument("--json", help="Write the figures to this file.")
+    parser.add_argument(
+        "--from-json",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Measure nothing: print the table (and --plot) of the points "
+        "that earlier runs wrote with --json (repeatable).",
+    )
     parser.add_argument(
         "--plot", help="Write PNG plots to PREFIX-latency.png, PREFIX-memory.png."
     )
@@ -527,6 +571,14 @@ def setup_load():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.from_json:
+        points = [
+            Point(**figures)
+            for name in args.from_json
+            for figures in json.loads(Path(name).read_text())
+        ]
+        report(points, args)
+        return 0
     args.redis_url = os.environ.get("REDIS_URL")
     if not args.redis_url:
         sys.exit("python -m bench.scale: set REDIS_URL (the processes share Redis)")
@@ -544,6 +596,11 @@ def main(argv=None):
             point = asyncio.run(measure(processes, count, args, token, topic, env))
             print("  " + json.dumps(asdict(point)), flush=True)
             points.append(point)
+    report(points, args)
+    return 0
+
+
+def report(points, args):
     print_table(points)
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(p) for p in points], indent=2))
@@ -552,14 +609,14 @@ def main(argv=None):
 
         for path in plot(points, args.plot):
             print(f"wrote {path}")
-    return 0
 
 
 def print_table(points):
     header = (
         "| processes | sockets | accept s | KiB/socket | p50 ms | p99 ms "
         "| deliveries/s | missing | Redis cmds/event | CPU us/delivery "
-        "| restarted | back after s | missing after |"
+        "| restarted | back after s | missing after "
+        "| others' p99 ms, before / during |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -571,7 +628,8 @@ def print_table(points):
             f"| {p.deliveries_per_second:,.0f} | {p.missing} "
             f"| {fmt(p.redis_commands_per_event)} | {fmt(p.cpu_us_per_delivery)} "
             f"| {p.restarted_sockets} | {fmt(p.reconnect_seconds)} "
-            f"| {p.missing_after_restart} |"
+            f"| {p.missing_after_restart} "
+            f"| {fmt(p.others_p99_before_ms)} / {fmt(p.others_p99_storm_ms)} |"
         )
 
 

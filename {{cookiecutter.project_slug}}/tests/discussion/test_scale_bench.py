@@ -51,6 +51,10 @@ def test_the_scale_bench_measures_and_loses_nothing(tmp_path):
     assert point["restarted_sockets"] > 0
     assert point["reconnect_seconds"] is not None
     assert point["missing_after_restart"] == 0
+    # Events went on during the reconnects, to the other process's sockets too.
+    assert point["storm_events"] >= 5
+    assert point["others_p99_before_ms"] > 0
+    assert point["others_p99_storm_ms"] > 0
     assert "| processes | sockets |" in run.stdout
     for chart in ("latency", "memory"):
         assert (tmp_path / f"scale-{chart}.png").stat().st_size > 1000
