@@ -259,12 +259,13 @@ def test_secret_key_is_fresh_and_untracked(cookies, context):
         assert not leaking, f"the secret key is in tracked files: {leaking}"
 
 
-def test_html_js_ts_and_json_are_copied_verbatim(cookies, context):
-    """Every .html, .js, .ts and .json file of the template comes out byte for byte, braces included."""
+def test_html_js_ts_json_and_png_are_copied_verbatim(cookies, context):
+    """Every .html, .js, .ts, .json and .png file of the template comes out byte for byte, braces included."""
     project = cookies.bake(extra_context=context).project_path
-    patterns = ("*.html", "*.js", "*.ts", "*.json")
+    patterns = ("*.html", "*.js", "*.ts", "*.json", "*.png")
     sources = sorted(path for pattern in patterns for path in PROJECT_TEMPLATE.rglob(pattern))
     assert any(path.suffix == ".json" for path in sources), "the vendored AsyncAPI schema is missing"
+    assert any(path.suffix == ".png" for path in sources), "bench/figures (BENCHMARKS.md's plots) is missing"
     assert sources, "include_sample_app=y should ship the sample app's live demo page (.html) and client (.js)"
     for source in sources:
         baked_copy = project / source.relative_to(PROJECT_TEMPLATE)

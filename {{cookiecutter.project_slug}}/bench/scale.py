@@ -41,6 +41,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import resource
 import secrets
 import shutil
@@ -48,6 +49,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -93,6 +95,8 @@ class Point:
     storm_events: int = 0
     restart_handshakes: int = 0  # attempted by the load during the restart
     restart_refused: dict = field(default_factory=dict)  # status -> count
+    # nginx's error log during the restart: what went wrong -> count.
+    restart_nginx_errors: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
 
 
@@ -146,6 +150,26 @@ class Stack:
 
     def pids(self):
         return [server.process.pid for server in self.servers]
+
+    def error_log_size(self):
+        return (self.nginx.prefix / "error.log").stat().st_size
+
+    def errors_since(self, offset):
+        """nginx's error lines after `offset`, counted by what failed."""
+        with open(self.nginx.prefix / "error.log", "rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+        return dict(Counter(nginx_error_kind(line) for line in text.splitlines()))
+
+
+# "... [error] 12#12: *345 connect() failed (111: Connection refused) while
+# connecting to upstream, client: ..." -> "connect() failed (111: ...)"
+NGINX_ERROR = re.compile(r"\[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*?)(?:,| while |$)")
+
+
+def nginx_error_kind(line):
+    found = NGINX_ERROR.search(line)
+    return f"{found[1]}: {found[2]}" if found else line[:80]
 
 
 def wait_until_ready(server, timeout=60):
@@ -433,6 +457,7 @@ async def restart(point, stack, sockets, writer, topic, args, handshakes):
     for sock in sockets:
         sock.closed_at = sock.back_at = None
     handshakes.reset()
+    log_offset = stack.error_log_size()
     all_back = asyncio.Event()
     # At least one second of events, as many as the storm lasts.
     writes = asyncio.create_task(writer.write(topic, 10**9, args.rate, until=all_back))
@@ -462,6 +487,7 @@ async def restart(point, stack, sockets, writer, topic, args, handshakes):
     point.restarted_sockets = len(dropped)
     point.restart_handshakes = handshakes.attempted
     point.restart_refused = dict(sorted(handshakes.refused.items()))
+    point.restart_nginx_errors = stack.errors_since(log_offset)
     backs = [sock.back_at for sock in dropped if sock.back_at is not None]
     if backs:
         point.reconnect_seconds = max(backs) - stopped
