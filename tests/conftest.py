@@ -21,6 +21,8 @@ FIRST_PROBLEM = re.compile(r"=+ (ERRORS|FAILURES) =+$")
 # each such test records it as its "tested" property, which reaches this
 # process from pytest-xdist's workers too.
 TESTED = []
+# How long a baked project's own pytest took (its "timing" property).
+TIMINGS = []
 
 
 def pytest_configure(config):
@@ -31,6 +33,7 @@ def pytest_configure(config):
 def pytest_runtest_logreport(report):
     if report.when == "call" and report.passed:
         TESTED.extend(value for name, value in report.user_properties if name == "tested")
+        TIMINGS.extend(value for name, value in report.user_properties if name == "timing")
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -38,6 +41,10 @@ def pytest_terminal_summary(terminalreporter):
     if TESTED:
         terminalreporter.section("Python and Django versions tested")
         for line in sorted(TESTED):
+            terminalreporter.line(line)
+    if TIMINGS:
+        terminalreporter.section("A baked project's pytest, timed")
+        for line in TIMINGS:
             terminalreporter.line(line)
 
 

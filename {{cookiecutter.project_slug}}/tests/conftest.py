@@ -17,6 +17,9 @@ from django.core.management.utils import get_random_secret_key
 
 from realtime_api.testing.live_server import RedisServer
 
+from . import sizes
+from .flush import keep_permissions
+
 # Fixtures of the realtime app: `user` and `admin`.
 pytest_plugins = ["realtime_api.testing.pytest_plugin"]
 
@@ -39,8 +42,23 @@ def running_in_ci():
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the long runs (tests marked slow) and the randomized tests "
+        "at full size, as CI does (a CI variable implies it)",
+    )
+
+
+def pytest_configure(config):
+    sizes.LONG = config.getoption("long") or running_in_ci()
+
+
 def pytest_runtest_setup(item):
     """Skip (or, in CI, fail) a test whose marked service is not configured."""
+    if item.get_closest_marker("slow") is not None and not sizes.LONG:
+        pytest.skip("a long run: pytest --long runs it (CI does)")
     for marker, (variable, configured, hint) in SERVICES.items():
         if item.get_closest_marker(marker) is None:
             continue
@@ -55,11 +73,60 @@ def pytest_runtest_setup(item):
         pytest.skip(reason)
 
 
+# Fixtures that start another process (a server, Redis, a browser, a
+# management command): a test that uses one is marked `live`.
+LIVE_FIXTURES = {
+    "daphne_servers",
+    "testapp_servers",
+    "each_server",
+    "spare_redis",
+    "collected_static",
+    "demo_server",
+    "chromium",
+}
+
+
 def pytest_collection_modifyitems(items):
-    """Mark the tests of test_browser*.py modules `browser` (select with -m)."""
+    """Mark `browser` the tests of test_browser*.py, `live` those that start processes.
+
+    `pytest -m "not live"` is the in-process tier: the tests that drive the
+    ASGI application, views and models in the test process only. The tests
+    of test_live_*.py, tests/bench/ and test_browser*.py are all live.
+    """
     for item in items:
         if item.path.name.startswith("test_browser"):
             item.add_marker(pytest.mark.browser)
+        live_module = item.path.name.startswith(("test_live_", "test_browser"))
+        live_module = live_module or item.path.parent.name == "bench"
+        if live_module or LIVE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.live)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flushes_keep_permissions():
+    """Transactional tests' flushes keep content types and permissions (flush.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        keep_permissions(patch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def in_process_unless_live(request, monkeypatch):
+    """A test not marked `live` may not start a process: it fails, naming the marker.
+
+    So `pytest -m "not live"` stays the in-process tier as tests are added.
+    """
+    if request.node.get_closest_marker("live") is not None:
+        return
+    test = request.node.nodeid
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(
+            f"{test} starts a process: mark it live (@pytest.mark.live), "
+            "or give it a fixture that does (tests/conftest.py, LIVE_FIXTURES)"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 def require_program(name, why):

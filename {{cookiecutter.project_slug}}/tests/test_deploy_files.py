@@ -60,6 +60,7 @@ def test_the_proxy_passes_the_host_and_states_the_scheme():
         assert "proxy_set_header X-Forwarded-Proto $scheme;" in block, location
 
 
+@pytest.mark.live
 @pytest.mark.deploy
 def test_nginx_accepts_the_site_with_tls(tmp_path):
     """`nginx -t` on the shipped site, with a throwaway certificate."""
@@ -101,6 +102,7 @@ async def handshake_status(url):
         return response.status_code, response.headers.get("Retry-After"), response.body
 
 
+@pytest.mark.live
 @pytest.mark.deploy
 async def test_nginx_refuses_a_handshake_flood_with_429(tmp_path):
     """The shipped site, its limit lowered to 1/s, burst 2: the 4th is 429.

@@ -96,6 +96,7 @@ def test_readyz_names_the_channel_layer_while_redis_is_down(
     assert wait_for(server, "/readyz", 200)[0] == 200
 
 
+@pytest.mark.live
 def test_readyz_names_the_database_when_it_cannot_connect(live_server_on, tmp_path):
     """A database that cannot be opened: 503 naming the database only."""
     missing = tmp_path / "no-such-folder" / "db.sqlite3"

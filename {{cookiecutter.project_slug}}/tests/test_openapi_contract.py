@@ -5,11 +5,9 @@ schema (valid and invalid ones), authenticated with a token, sent through
 the WSGI application; every response must be what the schema documents,
 under schemathesis's default checks (no server error, a documented status
 code and body, auth enforced, ...). Seeded (derandomize), so a run is
-reproducible; SCHEMATHESIS_EXAMPLES cases (default 25) per operation and
-kind (valid, invalid): about 650 requests, in seconds.
+reproducible; SCHEMATHESIS_EXAMPLES cases per operation and kind (valid,
+invalid): 10, about 260 requests; 25 with `pytest --long`, about 650.
 """
-
-import os
 
 import pytest
 import schemathesis
@@ -22,7 +20,9 @@ from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
+from .sizes import size
+
+EXAMPLES = size("SCHEMATHESIS_EXAMPLES", quick=10, full=25)
 
 # Schemathesis's default checks, with one adjustment: a request valid by the
 # schema may still be refused with 400, because it names an object that does

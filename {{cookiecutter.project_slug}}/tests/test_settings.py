@@ -201,11 +201,16 @@ def test_database_postgres_without_pool(clean_env):
 
 
 def test_test_database_is_a_file_on_sqlite():
-    """On SQLite the test database is a file that a live server can open."""
+    """On SQLite the test database is a file that a live server can open.
+
+    pytest-xdist's workers each get their own (pytest-django adds `_gw0`...).
+    """
     database = settings.DATABASES["default"]
     if database["ENGINE"] != "django.db.backends.sqlite3":
         pytest.skip("the test database is not SQLite")
-    assert database["TEST"]["NAME"] == str(BASE_DIR / "test_db.sqlite3")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    expected = str(BASE_DIR / "test_db.sqlite3") + (f"_{worker}" if worker else "")
+    assert database["TEST"]["NAME"] == expected
 
 
 @pytest.mark.django_db
@@ -286,6 +291,7 @@ def run_manage(*args, **variables):
     )
 
 
+@pytest.mark.live
 def test_production_refuses_to_start_without_secret_key():
     """Production settings fail with a message naming DJANGO_SECRET_KEY."""
     result = run_manage("check", DJANGO_ALLOWED_HOSTS="api.example.com")
@@ -294,6 +300,7 @@ def test_production_refuses_to_start_without_secret_key():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+@pytest.mark.live
 def test_a_secret_key_starting_with_a_dollar_is_read_as_is():
     """A "$" first (Django's keys can have one) is not a reference to a variable."""
     key = "$" + get_random_secret_key()[1:]
@@ -308,6 +315,7 @@ def test_a_secret_key_starting_with_a_dollar_is_read_as_is():
     assert result.stdout.strip().splitlines()[-1] == key
 
 
+@pytest.mark.live
 def test_production_refuses_to_start_without_allowed_hosts():
     """Production settings fail with a message naming DJANGO_ALLOWED_HOSTS."""
     result = run_manage("check", DJANGO_SECRET_KEY=get_random_secret_key())
@@ -316,6 +324,7 @@ def test_production_refuses_to_start_without_allowed_hosts():
     assert "DJANGO_ALLOWED_HOSTS" in result.stderr
 
 
+@pytest.mark.live
 def test_production_passes_check_deploy():
     """With its required variables (and REDIS_URL), production passes the checks."""
     result = run_manage(
@@ -331,6 +340,7 @@ def test_production_passes_check_deploy():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.live
 def test_production_check_deploy_refuses_a_process_local_layer():
     """No REDIS_URL: `check --deploy` is an error naming it (realtime_api.E004),
     even at its default fail level, and plain `check` still passes."""
@@ -347,6 +357,7 @@ def test_production_check_deploy_refuses_a_process_local_layer():
     assert run_manage("check", **variables).returncode == 0
 
 
+@pytest.mark.live
 def test_a_single_process_deployment_may_run_without_redis():
     """REALTIME_API_SINGLE_PROCESS=true says one process: no REDIS_URL is fine."""
     result = run_manage(

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 from realtime_api.defaults import DEFAULTS
@@ -45,6 +46,7 @@ def test_the_app_reads_no_default_of_its_own():
     assert not literal, f"defaults written outside defaults.py: {literal}"
 
 
+@pytest.mark.live
 def test_the_settings_default_to_the_apps_defaults():
     """config/settings/base.py with an empty environment holds DEFAULTS."""
     probe = (

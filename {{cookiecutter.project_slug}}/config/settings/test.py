@@ -13,11 +13,15 @@ from .environment import channel_layers_from_env, env, redis_prefix
 
 # Test runs that share a Redis server (two checkouts, CI jobs on one host)
 # must not hear each other's events: one prefix per run, which the servers
-# and shells the tests start inherit from the environment.
+# and shells the tests start inherit from the environment. pytest-xdist's
+# workers (PYTEST_XDIST_WORKER) run at once, so each gets its own.
 if not env.str("REDIS_PREFIX", default=""):
     os.environ["REDIS_PREFIX"] = f"test-{secrets.token_hex(4)}"
-    CHANNEL_LAYERS = channel_layers_from_env(env)
-    REALTIME_API_REDIS_PREFIX = redis_prefix(env)
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker and not os.environ["REDIS_PREFIX"].endswith(f"-{_worker}"):
+    os.environ["REDIS_PREFIX"] += f"-{_worker}"
+CHANNEL_LAYERS = channel_layers_from_env(env)
+REALTIME_API_REDIS_PREFIX = redis_prefix(env)
 
 # Hashing passwords the slow, safe way makes every login in a test cost
 # hundreds of milliseconds.

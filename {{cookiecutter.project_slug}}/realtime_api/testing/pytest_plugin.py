@@ -10,6 +10,7 @@ a frame that does not match fails the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -27,14 +28,33 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     recorder, testing.recorder = testing.recorder, None
-    if recorder is None or not any(t.frames for t in recorder.transcripts):
-        return
-    from realtime_api.schema.asyncapi import build_document
+    if recorder is not None and any(t.frames for t in recorder.transcripts):
+        from realtime_api.schema.asyncapi import build_document
 
-    report = FrameChecker(build_document()).check(recorder.transcripts)
-    session.config.stash[frame_report_key] = report
-    if report.problems and session.exitstatus == pytest.ExitCode.OK:
+        report = FrameChecker(build_document()).check(recorder.transcripts)
+        add_report(session.config, report)
+        worker_output = getattr(session.config, "workeroutput", None)
+        if worker_output is not None:
+            # A pytest-xdist worker: its controller prints and judges the sum.
+            worker_output["frame_report"] = asdict(report)
+    report = session.config.stash.get(frame_report_key, None)
+    if report and report.problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Under pytest-xdist: add a worker's frame report to the run's."""
+    frames = getattr(node, "workeroutput", {}).get("frame_report")
+    if frames is not None:
+        add_report(node.config, Report(**frames))
+
+
+def add_report(config: pytest.Config, report: Report) -> None:
+    total = config.stash.setdefault(frame_report_key, Report())
+    total.checked += report.checked
+    total.undescribed += report.undescribed
+    total.problems.extend(report.problems)
 
 
 def pytest_terminal_summary(

@@ -216,6 +216,7 @@ def test_in_process_w1_measures_the_app_and_the_reference(
     assert lines[3].startswith("  CPU per create, app / reference: "), lines
 
 
+@pytest.mark.slow
 def test_smoke_run_measures_every_workload_against_the_reference(
     needs_default_scenario, bench_server, tmp_path
 ):

@@ -12,6 +12,9 @@ from bench import neighbours
 
 from .test_bench import bench_server, needs_default_scenario, run_bench  # noqa: F401
 
+# Every attack against a real daphne: a long run (pytest --long).
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.timeout(300)
 def test_the_neighbours_table_has_every_attack(

@@ -15,6 +15,9 @@ from realtime_api.testing.live_server import DaphneServer
 
 from .test_bench import LOG_ENTRIES, run_bench
 
+# The flood, the slow consumer and the soak: long runs (pytest --long).
+pytestmark = pytest.mark.slow
+
 SOAK_SECONDS = float(os.environ.get("REALTIME_SOAK_SECONDS", "15"))
 
 

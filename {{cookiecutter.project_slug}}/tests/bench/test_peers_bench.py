@@ -23,6 +23,9 @@ from realtime_api.testing.live_server import DaphneServer, database_url
 
 from .test_bench import PROJECT
 
+# Servers for each column of the comparison: a long run (pytest --long).
+pytestmark = pytest.mark.slow
+
 SMALL = ["--requests", "6", "--sockets", "2", "--subscribers", "4", "--events", "3"]
 SMALL += ["--idle", "8", "--timeout", "30", "--no-progress"]
 HAS_DCRF = importlib.util.find_spec("djangochannelsrestframework") is not None

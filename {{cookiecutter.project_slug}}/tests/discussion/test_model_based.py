@@ -1,7 +1,8 @@
 """A randomized, model-based test of who sees what (model_based.py).
 
-Seeded and bounded for CI: 300 steps in this process on the in-memory
-layer, and 100 steps on Redis across two daphne processes. A longer run:
+Seeded and bounded: 300 steps in this process on the in-memory layer, and
+100 steps on Redis across two daphne processes, with `pytest --long` (as CI
+runs it); 80 and 30 in a developer's `pytest`. A longer run:
 
     REALTIME_MODEL_STEPS=3000 REALTIME_MODEL_SEED=7 pytest -k model_based
 
@@ -23,18 +24,20 @@ from realtime_api.auth import identity
 from realtime_api.testing import create_session
 from realtime_api.testing.live_server import LiveClient
 
+from ..sizes import size
 from .helpers import communicator
 from .model_based import IDENTITY_STEPS, StepFailed, as_code, program, run, shrink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SEED = int(os.environ.get("REALTIME_MODEL_SEED", "20261201"))
-STEPS = int(os.environ.get("REALTIME_MODEL_STEPS", "0"))
+IN_PROCESS_STEPS = size("REALTIME_MODEL_STEPS", quick=80, full=300)
+ACROSS_PROCESSES_STEPS = size("REALTIME_MODEL_STEPS", quick=30, full=100)
 SHRINK_SECONDS = int(os.environ.get("REALTIME_MODEL_SHRINK_SECONDS", "240"))
 
 
 async def check_program(transport, users, length):
-    steps = program(SEED, STEPS or length)
+    steps = program(SEED, length)
     try:
         await run(transport, users, steps)
     except StepFailed as failure:
@@ -138,8 +141,8 @@ def users(django_user_model):
 
 @pytest.mark.timeout(900)
 async def test_every_socket_sees_what_http_lets_its_user_see(users):
-    """300 random steps on the in-memory layer: the oracle holds after each."""
-    await check_program(InProcess(users), users, 300)
+    """Random steps on the in-memory layer: the oracle holds after each."""
+    await check_program(InProcess(users), users, IN_PROCESS_STEPS)
 
 
 @pytest.mark.redis
@@ -147,11 +150,12 @@ async def test_every_socket_sees_what_http_lets_its_user_see(users):
 async def test_every_socket_sees_what_http_lets_its_user_see_across_processes(
     users, daphne_servers
 ):
-    """100 random steps, the sockets spread over two daphne processes on Redis."""
+    """Random steps, the sockets spread over two daphne processes on Redis."""
     transport = TwoServers(users, [daphne_servers(), daphne_servers()])
-    await check_program(transport, users, 100)
+    await check_program(transport, users, ACROSS_PROCESSES_STEPS)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 async def test_a_frozen_user_is_caught_and_shrunk(users, monkeypatch):
     """The mutation: sockets keep the user of their handshake (no sweep).

@@ -16,6 +16,7 @@ from realtime_api.testing.live_server import database_url
 from tests.conftest import require_program
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.deploy,
     pytest.mark.redis,
     pytest.mark.django_db(transaction=True),

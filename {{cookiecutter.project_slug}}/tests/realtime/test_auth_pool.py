@@ -138,6 +138,7 @@ async def bad_basic_handshakes(server, concurrency, rounds):
     return statuses
 
 
+@pytest.mark.live
 @pytest.mark.timeout(120)
 async def test_bad_basic_handshakes_do_not_stall_other_sockets(slow_hash_server):
     """16 concurrent bad Basic handshakes: another socket's round trips stay fast.

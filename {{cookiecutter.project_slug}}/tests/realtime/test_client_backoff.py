@@ -258,6 +258,7 @@ def node(tmp_path):
     return run
 
 
+@pytest.mark.live
 async def test_realtime_js_backs_off_while_its_sockets_are_dropped(dropping, node):
     """stableAfter (5000 by default): the delays grow as sockets drop at once."""
     server = await dropping()
@@ -265,6 +266,7 @@ async def test_realtime_js_backs_off_while_its_sockets_are_dropped(dropping, nod
     assert len(delays) >= 5 and delays[0] <= 50 and max(delays) >= 200, delays
 
 
+@pytest.mark.live
 async def test_realtime_js_with_stable_after_0_retries_at_once(dropping, node):
     """stableAfter: 0, the old behaviour: every delay is short."""
     server = await dropping()

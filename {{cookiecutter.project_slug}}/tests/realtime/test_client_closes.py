@@ -151,6 +151,7 @@ def node(tmp_path):
     return run
 
 
+@pytest.mark.live
 async def test_realtime_js_resumes_with_since_after_4009(scripted, node):
     """realtime.js reconnects after 4009 and subscribes with `since`."""
     server = await scripted(4009)
@@ -167,6 +168,7 @@ async def test_realtime_js_resumes_with_since_after_4009(scripted, node):
     )
 
 
+@pytest.mark.live
 async def test_realtime_js_waits_5_s_after_4008(scripted, node):
     """realtime.js comes back no sooner than 5 s after 4008."""
     server = await scripted(4008)

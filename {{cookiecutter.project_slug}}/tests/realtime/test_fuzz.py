@@ -5,8 +5,9 @@ the test app's @actions, with random HTTP methods), lookups and payload
 types, huge and deeply nested values, unicode and NUL, binary frames: each
 frame gets exactly one answer (its request_id echoed where it could be read),
 never a 500 and never a close, a refused frame writes nothing, and a second,
-well-behaved socket is served throughout. In process (config.asgi, 2,000
-frames by default) and against a real daphne (a tenth as many).
+well-behaved socket is served throughout. In process (config.asgi, 480
+frames; 2,000 with `pytest --long`, as CI runs it) and against a real
+daphne (a tenth as many).
 
 More frames, or another seed: REALTIME_FUZZ_FRAMES=20000 REALTIME_FUZZ_SEED=7.
 """
@@ -23,11 +24,12 @@ from hypothesis import strategies as st
 from realtime_api.protocol import ACTIONS
 from realtime_api.testing import create_session
 
+from ..sizes import size
 from .helpers import communicator
 from .testapp.models import Folder, Note
 from .testapp.streams import registry as testapp_registry
 
-FRAMES = int(os.environ.get("REALTIME_FUZZ_FRAMES", "2000"))
+FRAMES = size("REALTIME_FUZZ_FRAMES", quick=480, full=2000)
 SEED = int(os.environ.get("REALTIME_FUZZ_SEED", "0"))
 
 pytestmark = [

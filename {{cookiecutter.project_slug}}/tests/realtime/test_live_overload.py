@@ -195,6 +195,7 @@ async def stall_for(server, user, events):
     return growth, slow
 
 
+@pytest.mark.slow
 async def test_a_stalled_reader_costs_uvicorn_no_more_than_daphne(
     transactional_db, user
 ):

@@ -50,6 +50,7 @@ def project_server(request, transactional_db):
     server.stop()
 
 
+@pytest.mark.live
 async def test_an_unrouted_path_is_refused_with_one_line(project_server):
     """404 (on daphne too: limits/refusal.py), an INFO line, and no traceback."""
     paths = ["/ws/a/b/c/", "/nowhere/", "/ws/comments/extra/"]
@@ -61,6 +62,7 @@ async def test_an_unrouted_path_is_refused_with_one_line(project_server):
     assert "Traceback" not in log and "ERROR" not in log, log
 
 
+@pytest.mark.live
 async def test_a_host_outside_allowed_hosts_is_refused_at_the_handshake(project_server):
     """Over HTTP Django answers 400; the handshake is refused 400 too."""
     for host in ("evil.example", "127.0.0.1.evil.example:80"):

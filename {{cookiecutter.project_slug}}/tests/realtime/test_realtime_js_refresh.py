@@ -86,6 +86,7 @@ async def fresh_tickets(user, count):
     ]
 
 
+@pytest.mark.live
 async def test_realtime_js_keeps_its_socket_past_each_expiry(server, node, user):
     """Tokens of 2.5 s, 4 s, 5.5 s, ...: refreshed before each expiry, the one
     socket stays open for 5 s (no 4001, no reconnect)."""
@@ -101,6 +102,7 @@ async def test_realtime_js_keeps_its_socket_past_each_expiry(server, node, user)
     assert summary["refreshed"] >= 3, printed
 
 
+@pytest.mark.live
 async def test_realtime_js_reconnects_when_refreshing_fails(server, node, user):
     """Refused fresh credentials (403, reported to onError): the socket closes
     4001 at the expiry of the last good ones, and the client reconnects with

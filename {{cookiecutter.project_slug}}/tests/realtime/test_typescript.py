@@ -68,6 +68,7 @@ def run_tsc(tsc, *files):
     )
 
 
+@pytest.mark.live
 def test_the_declarations_and_their_use_type_check(tsc):
     """The README's use of the client compiles against realtime.d.ts, strictly.
 
