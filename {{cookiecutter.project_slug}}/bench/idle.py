@@ -47,9 +47,9 @@ class Server:
 
     def __init__(self, env):
         self.port = free_port()
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-            + ["bench.asgi:application"],
+            [*command, "-p", str(self.port), "bench.asgi:application"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
