@@ -16,6 +16,7 @@ import pytest
 
 import realtime_api
 from realtime_api.auth import identity
+from realtime_api.sockets import frame_reader, server_transport
 from realtime_api.sockets.server_transport import TwistedTransport
 
 from .helpers import communicator
@@ -135,6 +136,29 @@ async def test_an_idle_sockets_receive_passes_through_the_frame_reader_only(user
         assert [name for file, name in stack if file.startswith(APP_FOLDER)] == [
             "FrameReader.receive"
         ]
+
+
+async def test_the_transport_and_frame_reader_join_scopes_made_for_the_socket():
+    """No copy of the scope for their keys: each would live as long as the socket.
+
+    The server makes a scope per socket, and URLRouter a copy per socket
+    (routing.py routes every FrameReaderMiddleware): each copy of its
+    twenty keys or so costs an idle socket about 800 bytes.
+    """
+    seen = []
+
+    async def inner(scope, receive, send):
+        seen.append(scope)
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    server_scope = {"type": "websocket", "path": "/ws/"}
+    await server_transport.ServerTransportMiddleware(inner)(server_scope, None, None)
+    routed = {"type": "websocket", "path": "/ws/", "url_route": {"kwargs": {}}}
+    await frame_reader.FrameReaderMiddleware(inner)(routed, receive, None)
+    assert seen[0] is server_scope and server_transport.SCOPE_KEY in server_scope
+    assert seen[1] is routed and frame_reader.SCOPE_KEY in routed
 
 
 async def test_daphne_transport_keeps_an_event_only_while_twisted_is_full():
