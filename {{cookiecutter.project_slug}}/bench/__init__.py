@@ -19,6 +19,8 @@ config/ or realtime_api/ imports it, and pyproject.toml does not install it
 - asgi.py: the project's application plus that reference (never deploy it);
 - peers.py and peer/: `python -m bench --peers`, the equal-work comparison
   (ours, DCRF, bare) over one plain model; settings.py installs peer/.
+- idle.py: `python -m bench.idle`, W3 with a fresh daphne per endpoint (no
+  endpoint measured in memory another left free).
 
 How to run it and read the figures: BENCHMARKS.md, next to this file.
 """

@@ -188,6 +188,13 @@ def build_parser():
         "--pace", type=float, default=20, help="F1: creates a second (20)"
     )
     sizes.add_argument(
+        "--fanout-rate",
+        type=float,
+        default=0,
+        help="W2, W2u, W4: the writer's creates a second, paced; 0 (the "
+        "default): each as soon as the last is answered, the server's saturation",
+    )
+    sizes.add_argument(
         "--flood-creates", type=int, default=200, help="F1: creates per phase"
     )
     sizes.add_argument(
@@ -321,6 +328,8 @@ def options_from(args):
         raise OptionError("--rounds must be between 1 and 20.")
     if not 0 < args.pace <= 1000:
         raise OptionError("--pace must be above 0 and at most 1000.")
+    if not 0 <= args.fanout_rate <= 10_000:
+        raise OptionError("--fanout-rate must be between 0 and 10000.")
     workloads = tuple(w.strip().lower() for w in args.workloads.split(","))
     unknown = set(workloads) - set(load.WORKLOADS)
     if unknown:
@@ -339,6 +348,7 @@ def options_from(args):
         timeout=args.timeout,
         workloads=workloads,
         pace=args.pace,
+        fanout_rate=args.fanout_rate,
         flood_creates=args.flood_creates,
         slow_events=args.slow_events,
         readers=args.readers,

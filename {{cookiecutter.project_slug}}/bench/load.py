@@ -82,6 +82,7 @@ class Options:
     timeout: float = 120.0  # Seconds, per workload
     workloads: tuple = DEFAULT_WORKLOADS
     pace: float = 20.0  # F1: creates a second of the well-behaved socket
+    fanout_rate: float = 0.0  # W2, W2u, W4: the writer's creates a second (0: unpaced)
     flood_creates: int = 200  # F1: its creates, alone and while flooded
     slow_events: int = 15_000  # S1: creates of ~2 KB while one socket stalls
     readers: int = 20  # S1: subscribers that read
@@ -420,6 +421,7 @@ class Bench:
                 options.subscribers,
                 options.events,
                 self.progress,
+                rate=options.fanout_rate,
                 **kwargs,
             )
 

@@ -136,11 +136,15 @@ async def fanout(
     progress,
     action="subscribe",
     cookies=None,
+    rate=0.0,
 ):
     """W2, W2u, W4: `subscribers` sockets subscribe to (or watch) one parent's
     objects, and the load's own socket makes `events` creates they must hear.
 
     W2u passes `cookies`, one session of a different user per subscriber.
+    With `rate`, the creates start on a schedule of `rate` a second (each
+    still waits for the last one's answer): latency at a given load rather
+    than at saturation.
     """
     task = progress.add_task("  subscribing", total=subscribers)
     subs = await connect_many(
@@ -174,6 +178,8 @@ async def fanout(
         path = f"{scenario.stream}/create/"
         started = time.perf_counter()
         for i in range(events):
+            if rate:
+                await asyncio.sleep(started + i / rate - time.perf_counter())
             before = time.perf_counter()
             payload = fill(scenario.payload, parent, i)
             reply = await expect(writer, path, payload, 201, url)

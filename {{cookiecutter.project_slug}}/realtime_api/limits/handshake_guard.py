@@ -49,27 +49,31 @@ class HandshakeGuard:
             )
             return None
         handshake = self.admission.track(receive, send)
+        # The one frame of ours an open socket keeps: its count of handshakes
+        # in flight must end even when the application fails before it
+        # accepts or refuses (a frame is cheaper than a leaked count).
         try:
-            return await self.checked(scope, handshake.receive, handshake.send)
+            return await self.checked(scope, handshake)
         finally:
             handshake.done()
 
-    async def checked(self, scope, receive, send):
-        """Refuse a bad Host or an unrouted path; pass anything else on."""
+    def checked(self, scope, handshake):
+        """What serves the socket: a refusal of a bad Host or an unrouted
+        path, else the inner application (not awaited here: no frame)."""
         host = bad_host(scope)
         if host is not None:
             logger.warning(
                 "WebSocket handshake refused: Host %r is not in ALLOWED_HOSTS.",
                 host[:200],
             )
-            return await refuse(scope, receive, send, 400, "Bad Request")
+            return refuse(scope, handshake.receive, handshake.send, 400, "Bad Request")
         if not self.routed(scope):
             logger.info(
                 "WebSocket handshake refused: no route for path %r.",
                 scope.get("path", "")[:200],
             )
-            return await refuse(scope, receive, send, 404, "Not Found")
-        return await self.inner(scope, receive, send)
+            return refuse(scope, handshake.receive, handshake.send, 404, "Not Found")
+        return self.inner(scope, UntilDecided(handshake).receive, handshake.send)
 
     def routed(self, scope):
         """Whether Channels' URLRouter would find a route (its own matching)."""
@@ -81,6 +85,26 @@ class HandshakeGuard:
             path = path[len(root_path) :]
         path = path.lstrip("/")
         return any(route.pattern.match(path) for route in self.routes)
+
+
+class UntilDecided:
+    """A socket's `receive`: through the handshake's watch until it is decided,
+    then the server's own.
+
+    The application awaits `receive` for as long as the socket is idle: a
+    coroutine of ours in between would be one more frame per socket.
+    """
+
+    __slots__ = ("handshake",)
+
+    def __init__(self, handshake):
+        self.handshake = handshake
+
+    def receive(self):
+        handshake = self.handshake
+        if handshake.deciding:
+            return handshake.receive()
+        return handshake.inner_receive()
 
 
 def bad_host(scope):

@@ -35,7 +35,13 @@ class FrameReaderMiddleware:
         if scope["type"] != "websocket" or SCOPE_KEY in scope:
             return self.inner(scope, receive, send)
         reader = FrameReader(receive)
-        return self.inner({**scope, SCOPE_KEY: reader}, reader.receive, send)
+        if "url_route" in scope:
+            # URLRouter made this scope for this socket alone (routing.py):
+            # one more copy of its twenty keys would cost each socket ~800 B.
+            scope[SCOPE_KEY] = reader
+        else:
+            scope = {**scope, SCOPE_KEY: reader}
+        return self.inner(scope, reader.receive, send)
 
 
 def reader_of(scope):

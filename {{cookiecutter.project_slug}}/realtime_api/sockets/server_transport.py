@@ -48,7 +48,9 @@ class ServerTransportMiddleware:
 
     def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and SCOPE_KEY not in scope:
-            scope = {**scope, SCOPE_KEY: transport_for(send)}
+            # Into the server's own scope, made for this socket alone: a copy
+            # of its twenty keys or so would live as long as the socket.
+            scope[SCOPE_KEY] = transport_for(send)
         return self.inner(scope, receive, send)
 
 

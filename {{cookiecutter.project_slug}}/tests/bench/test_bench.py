@@ -270,6 +270,39 @@ def test_smoke_run_measures_every_workload_against_the_reference(
     ]
 
 
+def test_a_paced_fan_out_keeps_to_its_rate(
+    needs_default_scenario, bench_server, tmp_path
+):
+    """--fanout-rate spaces the creates: the events follow it, not the server."""
+    path = tmp_path / "bench.json"
+    status, _ = run_bench(
+        "--url",
+        f"{bench_server.url}/ws/",
+        "--workloads",
+        "w2",
+        "--fanout-rate",
+        "10",
+        "--json",
+        str(path),
+        *SMALL,
+    )
+    assert status == 0
+    rows = json.loads(path.read_text())["rows"]
+    assert {row["endpoint"] for row in rows} == {"app", "reference"}
+    for row in rows:
+        # 3 creates at 10 a second span 0.2 s at least: 4 subscribers hear 12
+        # events in that time, 60 a second at most (unpaced: hundreds).
+        assert row["missing"] == 0
+        assert 0 < row["rate"] <= 60, row
+
+
+def test_a_fan_out_rate_below_zero_is_refused(capsys):
+    """--fanout-rate is a rate: 0 (unpaced) or more."""
+    with pytest.raises(SystemExit):
+        run_bench(*LOG_ENTRIES, "--fanout-rate", "-1")
+    assert "--fanout-rate" in capsys.readouterr().err
+
+
 def test_comparison_is_skipped_when_the_server_has_no_reference(
     needs_default_scenario, daphne_server
 ):

@@ -16,6 +16,7 @@ import pytest
 
 import realtime_api
 from realtime_api.auth import identity
+from realtime_api.sockets import frame_reader, server_transport
 from realtime_api.sockets.server_transport import TwistedTransport
 
 from .helpers import communicator
@@ -99,14 +100,65 @@ async def test_no_middleware_of_ours_keeps_a_frame_for_the_socket(user):
 
     One exception: the handshake guard awaits the socket so that its count of
     handshakes in flight ends even when the application fails before it
-    accepts (limits/handshake_rate.py); a frame is cheaper than a leaked count.
+    accepts (limits/handshake_rate.py); one frame, not one per check.
     """
     async with communicator(user) as ws:
         await settle()
         stack = awaiting(ws.future)
         assert "AsyncConsumer.__call__" in {name for _, name in stack}
         ours = [name for file, name in stack if file.startswith(APP_FOLDER)]
-        assert ours in ([], ["HandshakeGuard.__call__", "HandshakeGuard.checked"])
+        assert ours in ([], ["HandshakeGuard.__call__"])
+
+
+def waiting_on_the_server():
+    """The stacks of the tasks that await the server's next message."""
+    return [
+        stack
+        for task in asyncio.all_tasks()
+        if (stack := awaiting(task)) and stack[0][1] == "FrameReader.receive"
+    ]
+
+
+async def test_an_idle_sockets_receive_passes_through_the_frame_reader_only(user):
+    """Once the handshake is decided, the guard's watch is out of the way.
+
+    An idle socket awaits its next message for hours: each coroutine of ours
+    between the frame reader and the server's queue is a frame per socket.
+    """
+    async with communicator(user) as ws:
+        await settle()
+        [stack] = waiting_on_the_server()
+        ours = [name for file, name in stack if file.startswith(APP_FOLDER)]
+        assert ours == ["FrameReader.receive"]
+        await ws.request("folders", "list")  # Still read, still answered.
+        await settle()
+        [stack] = waiting_on_the_server()
+        assert [name for file, name in stack if file.startswith(APP_FOLDER)] == [
+            "FrameReader.receive"
+        ]
+
+
+async def test_the_transport_and_frame_reader_join_scopes_made_for_the_socket():
+    """No copy of the scope for their keys: each would live as long as the socket.
+
+    The server makes a scope per socket, and URLRouter a copy per socket
+    (routing.py routes every FrameReaderMiddleware): each copy of its
+    twenty keys or so costs an idle socket about 800 bytes.
+    """
+    seen = []
+
+    async def inner(scope, receive, send):
+        seen.append(scope)
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    server_scope = {"type": "websocket", "path": "/ws/"}
+    await server_transport.ServerTransportMiddleware(inner)(server_scope, None, None)
+    routed = {"type": "websocket", "path": "/ws/", "url_route": {"kwargs": {}}}
+    await frame_reader.FrameReaderMiddleware(inner)(routed, receive, None)
+    assert seen[0] is server_scope and server_transport.SCOPE_KEY in server_scope
+    assert seen[1] is routed and frame_reader.SCOPE_KEY in routed
 
 
 async def test_daphne_transport_keeps_an_event_only_while_twisted_is_full():
