@@ -37,8 +37,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if worker_output is not None:
             # A pytest-xdist worker: its controller prints and judges the sum.
             worker_output["frame_report"] = asdict(report)
-    report = session.config.stash.get(frame_report_key, None)
-    if report and report.problems and session.exitstatus == pytest.ExitCode.OK:
+    total = session.config.stash.get(frame_report_key, None)
+    if total and total.problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
