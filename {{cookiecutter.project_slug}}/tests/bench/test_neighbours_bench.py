@@ -47,9 +47,16 @@ def test_the_neighbours_table_has_every_attack(
         assert phase["missing_events"] == 0, phase
         assert phase["error_lines"] == 0, (phase, bench_server.log())
     attacks = {p["name"]: p["attack"] for p in phases[1:]}
-    assert set(attacks["bad-basic"]) == {"403"}, attacks  # Refused, every one.
+    # Every attack ran (none failed, none left with no socket to attack from).
+    assert all("error" not in attack for attack in attacks.values()), attacks
+    assert attacks["signal-storm"]["opened"] == neighbours.STORM_SOCKETS, attacks
+    # Refused, every one: 403 while hashed, 429 once the address got too many
+    # wrong (REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS).
+    assert set(attacks["bad-basic"]) == {"403", "429"}, attacks
     assert set(attacks["unrouted"]) == {"404"}, attacks  # daphne says it too.
     assert attacks["basic-watches"]["watch 200"] == neighbours.BASIC_WATCHES
     assert attacks["replay"]["replay 200"] >= 1
     assert phases[-2]["rss_delta_mb"] is not None  # watch-memory
+    assert all(p["server_cpu_percent"] is not None for p in phases), phases
+    assert all(p["attacker_cpu_percent"] is not None for p in phases[1:]), phases
     assert "x alone" in out and "holds" in out
