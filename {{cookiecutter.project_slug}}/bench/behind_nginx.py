@@ -17,11 +17,11 @@ during the run is printed at the end (the bench's figures are the server's).
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from . import cli
 from .nginx import NginxServer
 
 
@@ -38,7 +38,8 @@ def cpu_seconds_of_children(parent):
     return total
 
 
-def main(argv=None):
+def main(argv=None, stdout=None):
+    """Run the bench's command line (in this process) on nginx's URL."""
     parser = argparse.ArgumentParser(prog="python -m bench.behind_nginx")
     parser.add_argument("--upstream-port", type=int, default=8000)
     parser.add_argument("bench_args", nargs=argparse.REMAINDER)
@@ -51,10 +52,10 @@ def main(argv=None):
         nginx = NginxServer(binary, prefix, [args.upstream_port], static_root)
         nginx.start()
         try:
-            command = [sys.executable, "-m", "bench", "--url", f"{nginx.ws_url}/ws/"]
-            status = subprocess.call([*command, *bench_args])
+            url = f"{nginx.ws_url}/ws/"
+            status = cli.main(["--url", url, *bench_args], stdout=stdout)
             spent = cpu_seconds_of_children(nginx.process.pid)
-            print(f"nginx workers' CPU during the run: {spent:.1f} s")
+            print(f"nginx workers' CPU during the run: {spent:.1f} s", file=stdout)
         finally:
             nginx.stop()
     return status
