@@ -21,10 +21,11 @@ class BenchError(Exception):
     """The load cannot go on: the message says what the server answered."""
 
 
-async def connect(url, target, cookie=None):
+async def connect(url, target, cookie=None, **options):
     """Open a socket as a browser tab of the load's session would.
 
-    `cookie` replaces the load's own session cookie (W2u: one user a socket).
+    `cookie` replaces the load's own session cookie (W2u: one user a socket);
+    `options` go to websockets.connect (e.g. `local_addr`).
     """
     cookie = target.cookie if cookie is None else cookie
     try:
@@ -37,6 +38,7 @@ async def connect(url, target, cookie=None):
             compression=None,
             ping_interval=None,
             max_size=None,
+            **options,
         )
     except (OSError, RealtimeError, websockets.InvalidHandshake, TimeoutError) as exc:
         raise BenchError(f"Cannot open {url}: {exc}") from None

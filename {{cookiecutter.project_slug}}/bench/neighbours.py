@@ -20,10 +20,17 @@ each for `seconds`:
   `rows` comments; the server's RSS growth (needs --server-pid);
 - unrouted: 16 handshakes at a time on a path no route serves.
 
+Each attack comes from a loopback address of its own (127.0.0.2 and up; the
+victim is 127.0.0.1), as different clients would: the limits per address
+then judge each attack alone, and what one attack spent of its address's
+allowance is not charged to the next or to the victim.
+
 A phase holds when both p99s are at most max(2 x alone, alone + 20 ms) (and
 the RSS growth at most 100 MB); with --server-log, the ERROR lines the
-server wrote during each phase are counted. Every loop stops after the
-phase's seconds; loopback only (cli.py checks the URL).
+server wrote during each phase are counted. With --server-pid, the CPU the
+server and the attacking process used during each phase is reported (per
+cent of one core), to tell what the victim waited for. Every loop stops
+after the phase's seconds; loopback only (cli.py checks the URL).
 """
 
 import asyncio
@@ -31,7 +38,9 @@ import base64
 import http.client
 import json
 import multiprocessing
+import os
 import queue
+import re
 import secrets
 import time
 from collections import Counter
@@ -64,6 +73,8 @@ ATTACKS = (
     "watch-memory",
     "unrouted",
 )
+# Each attack's own source address on the loopback network.
+ATTACK_ADDRESSES = {name: f"127.0.0.{n}" for n, name in enumerate(ATTACKS, start=2)}
 
 
 @dataclass
@@ -99,6 +110,8 @@ class Phase:
     request_ratio: float | None = None
     event_ratio: float | None = None
     rss_delta_mb: float | None = None
+    server_cpu_percent: float | None = None  # Of one core, during the phase.
+    attacker_cpu_percent: float | None = None
     error_lines: int | None = None
     holds: bool | None = None
     attack: dict = field(default_factory=dict)  # What the attacker saw.
@@ -252,12 +265,16 @@ class Victim:
 # The attacks --------------------------------------------------------------------
 
 
-async def handshakes(url, headers, stats, stop, origin=None):
+async def handshakes(url, headers, stats, stop, local_addr, origin=None):
     """Open handshakes one after another until `stop`; count the outcomes."""
     while not stop.is_set() and stats.total() < 100_000:
         try:
             ws = await websockets.connect(
-                url, additional_headers=headers, origin=origin, open_timeout=10
+                url,
+                additional_headers=headers,
+                origin=origin,
+                open_timeout=10,
+                local_addr=local_addr,
             )
         except websockets.InvalidStatus as exc:
             stats[exc.response.status_code] += 1
@@ -300,22 +317,29 @@ async def running(coroutines):
         yield
     finally:
         stop.set()
-        _, pending = await asyncio.wait(tasks, timeout=15)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # None when every socket of the attack was refused.
+            _, pending = await asyncio.wait(tasks, timeout=15)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def open_sockets(url, target, cookie, count, stats):
+def refusal_text(exc):
+    """ "refused 429" for a handshake answered HTTP 429, else its last words."""
+    status = re.search(r"HTTP (\d{3})", str(exc))
+    return f"refused {status.group(1)}" if status else f"failed: {str(exc)[-60:]}"
+
+
+async def open_sockets(url, target, cookie, count, stats, local_addr):
     """Open `count` sockets (10 handshakes at a time); count the refusals."""
     limit = asyncio.Semaphore(10)
 
     async def one():
         async with limit:
             try:
-                return await connect(url, target, cookie)
+                return await connect(url, target, cookie, local_addr=local_addr)
             except BenchError as exc:
-                stats[f"refused: {str(exc)[-40:]}"] += 1
+                stats[refusal_text(exc)] += 1
                 return None
 
     opened = await asyncio.gather(*(one() for _ in range(count)))
@@ -339,9 +363,10 @@ def match_all(j, k):
 class Attacks:
     """Each attack: an async context manager that attacks while its body runs."""
 
-    def __init__(self, url, target, world, options):
+    def __init__(self, url, target, world, options, address="127.0.0.1"):
         self.url, self.target, self.world, self.options = url, target, world, options
         self.stats = Counter()
+        self.local_addr = (address, 0)  # Where this attack's sockets come from.
 
     def basic_header(self, user, password):
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -352,7 +377,7 @@ class Attacks:
         headers = self.basic_header(f"nobody-{secrets.token_hex(4)}", "x")
         async with running(
             lambda stop: [
-                handshakes(self.url, headers, self.stats, stop)
+                handshakes(self.url, headers, self.stats, stop, self.local_addr)
                 for _ in range(HANDSHAKERS)
             ]
         ):
@@ -363,7 +388,11 @@ class Attacks:
         world = self.world
         headers = self.basic_header(world.basic_user, world.basic_password)
         ws = await websockets.connect(
-            self.url, additional_headers=headers, open_timeout=30, max_size=None
+            self.url,
+            additional_headers=headers,
+            open_timeout=30,
+            max_size=None,
+            local_addr=self.local_addr,
         )
         try:
             for k in range(1, BASIC_WATCHES + 1):
@@ -379,7 +408,8 @@ class Attacks:
     @asynccontextmanager
     async def replay(self):
         topic = self.world.attacker_topic
-        ws = await connect(self.url, self.target, self.world.attacker_cookie)
+        cookie = self.world.attacker_cookie
+        ws = await connect(self.url, self.target, cookie, local_addr=self.local_addr)
         try:
             await request(ws, "comments/subscribe/", {"topic": topic})
             since = await self.seq_before_create(ws, topic)
@@ -434,7 +464,9 @@ class Attacks:
         """`count` PATCHes of the topic's is_private over one HTTP connection."""
         parts = urlsplit(self.url)
         origin = self.target.origin
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn = http.client.HTTPConnection(
+            parts.hostname, parts.port, timeout=30, source_address=self.local_addr
+        )
         headers = {
             "Cookie": f"{self.world.attacker_cookie}; "
             f"csrftoken={self.world.attacker_csrf}",
@@ -458,7 +490,7 @@ class Attacks:
     async def many_sockets(self):
         cookie = self.world.attacker_cookie
         sockets = await open_sockets(
-            self.url, self.target, cookie, MANY_SOCKETS, self.stats
+            self.url, self.target, cookie, MANY_SOCKETS, self.stats, self.local_addr
         )
         try:
             async with running(
@@ -476,7 +508,7 @@ class Attacks:
         topic = self.world.victim_topic
         cookie = self.world.attacker_cookie
         sockets = await open_sockets(
-            self.url, self.target, cookie, STORM_SOCKETS, self.stats
+            self.url, self.target, cookie, STORM_SOCKETS, self.stats, self.local_addr
         )
         try:
             for ws in sockets:
@@ -502,7 +534,7 @@ class Attacks:
     @asynccontextmanager
     async def watch_memory(self):
         sockets = await open_sockets(
-            self.url, self.target, "", MEMORY_SOCKETS, self.stats
+            self.url, self.target, "", MEMORY_SOCKETS, self.stats, self.local_addr
         )
         topic = self.world.big_topic
         try:
@@ -524,7 +556,9 @@ class Attacks:
         url = urlunsplit(parts._replace(path=parts.path + "neighbours/nowhere/"))
         async with running(
             lambda stop: [
-                handshakes(url, {}, self.stats, stop, origin=self.target.origin)
+                handshakes(
+                    url, {}, self.stats, stop, self.local_addr, self.target.origin
+                )
                 for _ in range(HANDSHAKERS)
             ]
         ):
@@ -535,11 +569,12 @@ class Attacks:
 
 
 @asynccontextmanager
-async def in_process(name, url, target, world, options, stats):
+async def in_process(name, url, target, world, options, stats, cpu):
     """Run attack `name` in a process of its own while the body measures.
 
     Its sockets and handshakes then cost the measuring loop nothing: what
-    the victim sees is the server's doing. `stats` gets what it counted.
+    the victim sees is the server's doing. `stats` gets what it counted;
+    cpu["attacker"] the CPU seconds the process used while the body ran.
     """
     context = multiprocessing.get_context("spawn")
     ready, stop, results = context.Event(), context.Event(), context.Queue()
@@ -556,7 +591,11 @@ async def in_process(name, url, target, world, options, stats):
                 raise BenchError(f"The {name} attack did not start.")
         if not results.empty():
             raise BenchError(f"The {name} attack failed: {results.get()['error']}")
+        before = cpu_seconds(process.pid)
         yield
+        after = cpu_seconds(process.pid)
+        if before is not None and after is not None:
+            cpu["attacker"] = after - before
     finally:
         stop.set()
         try:
@@ -580,11 +619,22 @@ def attack_process(name, url, target, world, options, ready, stop, results):
 
 
 async def attack_until(name, url, target, world, options, ready, stop):
-    attacks = Attacks(url, target, world, options)
+    attacks = Attacks(url, target, world, options, ATTACK_ADDRESSES[name])
     async with getattr(attacks, name.replace("-", "_"))():
         ready.set()
         await asyncio.to_thread(stop.wait, options.seconds + 600)
     return dict(attacks.stats)
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds process `pid` has used, or None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The fields after the command name (which may hold spaces).
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class LogWatch:
@@ -619,18 +669,31 @@ async def run(target, world, options, progress=None):
     try:
         await victim.measure(1)  # Warm up.
         log.errors_since_last()
+        pid = target.server_pid
+        cpu_before, started = cpu_seconds(pid) if pid else None, time.time()
         alone = Phase("alone", *await victim.measure(options.seconds))
+        cpu_after = cpu_seconds(pid) if pid else None
+        if cpu_before is not None and cpu_after is not None:
+            spent = time.time() - started
+            alone.server_cpu_percent = round(100 * (cpu_after - cpu_before) / spent)
         alone.error_lines = log.errors_since_last()
         phases.append(alone)
         for name in options.attacks:
             await victim.settle(alone.request_p99_ms)
             log.errors_since_last()
-            rss_before = server_rss(target.server_pid) if target.server_pid else None
-            stats = {}
-            async with in_process(name, url, target, world, options, stats):
+            rss_before = server_rss(pid) if pid else None
+            stats, cpu = {}, {}
+            async with in_process(name, url, target, world, options, stats, cpu):
+                cpu_before, started = cpu_seconds(pid) if pid else None, time.time()
                 figures = await victim.measure(options.seconds)
-                rss_after = server_rss(target.server_pid) if target.server_pid else None
+                cpu_after, spent = cpu_seconds(pid) if pid else None, time.time()
+                rss_after = server_rss(pid) if pid else None
             phase = Phase(name, *figures, attack=stats)
+            spent -= started
+            if cpu_before is not None and cpu_after is not None:
+                phase.server_cpu_percent = round(100 * (cpu_after - cpu_before) / spent)
+            if "attacker" in cpu:
+                phase.attacker_cpu_percent = round(100 * cpu["attacker"] / spent)
             if victim.timeouts:
                 phase.attack["victim creates unanswered"] = victim.timeouts
             if rss_before is not None and rss_after is not None:
@@ -685,6 +748,8 @@ def print_table(console, phases, options):
         "x alone",
         "missing",
         "RSS +MB",
+        "server CPU %",
+        "attacker CPU %",
         "ERROR lines",
         "holds",
     ):
@@ -703,6 +768,8 @@ def print_table(console, phases, options):
             show(phase.event_ratio, 2),
             str(phase.missing_events),
             show(phase.rss_delta_mb),
+            show(phase.server_cpu_percent, 0),
+            show(phase.attacker_cpu_percent, 0),
             "-" if phase.error_lines is None else str(phase.error_lines),
             holds,
         )

@@ -197,6 +197,16 @@ def max_handshakes_in_flight() -> int:
     return _setting("REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT")
 
 
+def password_failures_per_address() -> int:
+    """Wrong Basic passwords one address may try before it waits (0: no limit)."""
+    return _setting("REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS")
+
+
+def password_failure_seconds() -> float:
+    """Seconds over which an address's wrong passwords are forgiven, one by one."""
+    return _setting("REALTIME_API_PASSWORD_FAILURE_SECONDS")
+
+
 def max_replay_changes() -> int:
     """Objects a `since` replay may evaluate (a recheck counts 20), then a gap."""
     return _setting("REALTIME_API_MAX_REPLAY_CHANGES")

@@ -336,6 +336,18 @@ REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT = env.int(
     "REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT",
     default=REALTIME_DEFAULTS["REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT"],
 )
+# Wrong `Authorization: Basic` passwords one client address may try on
+# sockets, per process (realtime_api/limits/password_failures.py): 10 (0: no
+# limit), then one more each 300 / 10 seconds; past that its Basic
+# handshakes are HTTP 429 with Retry-After before any password is hashed.
+REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS = env.int(
+    "REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS",
+    default=REALTIME_DEFAULTS["REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS"],
+)
+REALTIME_API_PASSWORD_FAILURE_SECONDS = env.float(
+    "REALTIME_API_PASSWORD_FAILURE_SECONDS",
+    default=REALTIME_DEFAULTS["REALTIME_API_PASSWORD_FAILURE_SECONDS"],
+)
 # Threads running the views of socket requests (realtime_api/streams/view_threads.py);
 # 0: one on SQLite (one writer at a time), four on PostgreSQL. Each holds a
 # database connection while a view runs: keep it under DATABASE_POOL_MAX_SIZE.

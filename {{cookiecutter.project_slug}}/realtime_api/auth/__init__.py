@@ -8,5 +8,6 @@ socket's user as stored now; `revocation` closes sockets (4001) when their
 credentials end.
 
 Imports: `conf`, `models`, `protocol`, `streams` (request building, view
-threads) and `delivery` (the recheck a changed user needs).
+threads), `delivery` (the recheck a changed user needs) and
+`limits.password_failures` (a wrong password counts against its address).
 """

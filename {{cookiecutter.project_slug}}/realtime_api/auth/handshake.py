@@ -34,6 +34,7 @@ from realtime_api.auth import tickets
 from realtime_api.auth.expiry import expires_at_of, has_expired
 from realtime_api.auth.origins import CsrfOriginValidator
 from realtime_api.auth.revocation import token_group
+from realtime_api.limits.password_failures import failures as password_failures
 from realtime_api.streams import request_factory
 
 
@@ -124,7 +125,11 @@ class HeaderAuthMiddleware:
     async def __call__(self, scope, receive, send):
         # Its own threads, never the database thread that every socket shares:
         # a password costs a PBKDF2 (auth_pool.py).
-        result = await auth_pool.authenticate(authenticate_header, scope)
+        # A wrong password counts against its address: past a few, the guard
+        # refuses that address's Basic handshakes before hashing (429).
+        result = await auth_pool.authenticate(
+            authenticate_header, scope, rejected=password_failures.failed
+        )
         if result is None:
             return await WebsocketDenier()(scope, receive, send)
         user, credentials = result

@@ -15,11 +15,12 @@ in two lanes, so that a flood of passwords does not delay tokens either:
 
 Each lane takes at most its threads + REALTIME_API_AUTH_QUEUE handshakes at
 a time in a process: past that a handshake is refused at once (HTTP 403, as
-any refused handshake, and one WARNING line), so a flood costs the server
-no more than over HTTP (a hash per request that is let in), and no other
-socket waits for it. A handshake that waited MAX_WAIT seconds for a thread
-is refused without being checked: its client (and daphne, 5 s after the
-connection opened) is about to give up on it anyway.
+any refused handshake, and one WARNING line a second at most), so a flood
+costs the server no more than over HTTP (a hash per request that is let
+in), and no other socket waits for it. A handshake that waited MAX_WAIT
+seconds for a thread is refused without being checked: its client (and
+daphne, 5 s after the connection opened) is about to give up on it anyway.
+A wrong password counts against its address (password_failures.py).
 
 Only the handshake authenticates: the socket's requests reuse its outcome
 (auth.Credentials.authenticate).
@@ -33,11 +34,15 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from realtime_api import conf
+from realtime_api.limits.refusal import Refusal, RefusalLog
 from realtime_api.streams.view_threads import with_fresh_connection
 
 logger = logging.getLogger(__name__)
 
 MAX_WAIT = 2.0  # Seconds a handshake may wait for an authentication thread.
+
+# A flood of passwords past the cap: one WARNING line a second, counting them.
+refusal_log = RefusalLog(logger, logging.WARNING)
 
 
 class Busy(Exception):
@@ -94,22 +99,26 @@ def lane_of(scope):
     return "other"
 
 
-async def authenticate(function, scope):
-    """Return function(scope), run in the scope's lane; None when it is full."""
+async def authenticate(function, scope, rejected=None):
+    """Return function(scope), run in the scope's lane; None when it is full.
+
+    `rejected(scope)` is called (on the event loop) when the function ran and
+    returned None: the credentials were checked and refused.
+    """
     lane = lane_of(scope)
     pool = get_pool(lane)
     try:
-        return await pool.run(function, scope)
+        result = await pool.run(function, scope)
+        if result is None and rejected is not None:
+            rejected(scope)
+        return result
     except Busy:
-        logger.warning(
-            "Handshake refused: %d %s authentications already running or waiting.",
-            pool.capacity,
-            lane,
+        detail = (
+            f"{pool.capacity} {lane} authentications already running or waiting "
+            "(REALTIME_API_AUTH_QUEUE)."
         )
+        refusal_log.refused(Refusal(403, 0, f"{lane}_busy", detail))
     except Late:
-        logger.warning(
-            "Handshake refused: it waited over %g s for a %s authentication thread.",
-            MAX_WAIT,
-            lane,
-        )
+        detail = f"it waited over {MAX_WAIT:g} s for a {lane} authentication thread."
+        refusal_log.refused(Refusal(403, 0, f"{lane}_late", detail))
     return None

@@ -15,7 +15,10 @@ The address is the client's as the server reports it (`scope["client"]`):
 behind the deployed nginx, daphne's --proxy-headers makes that the address
 nginx saw. REALTIME_API_TRUSTED_PROXIES lists proxies whose X-Real-IP (or
 last X-Forwarded-For entry) is believed instead; a header from any other
-peer is ignored, so a client cannot pick its own address.
+peer is ignored, so a client cannot pick its own address. uvicorn believes
+X-Forwarded-For from 127.0.0.1 unless told otherwise (--forwarded-allow-ips):
+the guard puts the socket's real peer back (`with_real_peer`), so on uvicorn
+only REALTIME_API_TRUSTED_PROXIES makes a header count.
 """
 
 import ipaddress
@@ -25,7 +28,7 @@ import time
 
 from realtime_api import conf
 from realtime_api.limits.flood import TokenBucket
-from realtime_api.limits.refusal import refuse_with_status
+from realtime_api.limits.refusal import Refusal, RefusalLog, refuse_with_status
 from realtime_api.ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,21 @@ def client_address(scope):
         if valid_address(candidate):
             return candidate
     return peer
+
+
+def with_real_peer(scope, send):
+    """The scope with the peer its socket really has, where the server changed it.
+
+    uvicorn's protocol (whose bound method `send` is) keeps the connection's
+    peer in `client`, and by default writes the X-Forwarded-For of a peer on
+    127.0.0.1 into the scope: a client on the same machine would choose its
+    own address. daphne's `send` is no bound method: its scope is what it
+    reports (the peer, or with --proxy-headers, an operator's choice).
+    """
+    peer = getattr(getattr(send, "__self__", None), "client", None)
+    if not peer or tuple(scope.get("client") or ()) == tuple(peer):
+        return scope
+    return {**scope, "client": tuple(peer)}
 
 
 def is_trusted_proxy(address):
@@ -174,6 +192,9 @@ class Budgets:
 
 RETRY_AFTER_SECONDS = 10
 
+# A user opening hundreds of sockets over its budget: one line a second.
+refusal_log = RefusalLog(logger)
+
 
 async def refuse_handshake(consumer, detail, retry_after=RETRY_AFTER_SECONDS):
     """Refuse the handshake with HTTP 429 and Retry-After, where the server can.
@@ -182,8 +203,8 @@ async def refuse_handshake(consumer, detail, retry_after=RETRY_AFTER_SECONDS):
     plain one (close before accept), which servers answer 403.
     """
     metrics.overload("sockets")
-    logger.info("Handshake refused (429): %s", detail)
-    seconds = str(max(1, math.ceil(retry_after)))
+    seconds = max(1, math.ceil(retry_after))
+    refusal_log.refused(Refusal(429, seconds, "socket_budget", detail))
     await refuse_with_status(
-        consumer.scope, consumer.base_send, 429, [("Retry-After", seconds)], detail
+        consumer.scope, consumer.base_send, 429, [("Retry-After", str(seconds))], detail
     )

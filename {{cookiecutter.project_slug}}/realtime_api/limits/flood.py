@@ -42,6 +42,11 @@ class TokenBucket:
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
 
+    def wait(self):
+        """0 if a token is there (none is taken), else the seconds until one."""
+        self.refill()
+        return 0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
     def take(self):
         """Take a token: return 0 if there was one, else the seconds until one."""
         self.refill()

@@ -15,6 +15,10 @@ line (WARNING for a Host, as Django's DisallowedHost; INFO for a path), no
 traceback. The status is 400 (Host) or 404 (path) where the server lets an
 application answer a handshake with an HTTP response (refusal.py: uvicorn
 and daphne), else 403.
+
+Last, a Basic password from an address that got too many wrong
+(password_failures.py) is refused 429 with Retry-After before it is hashed,
+logged as the admission's refusals (one INFO line a second at most).
 """
 
 import logging
@@ -22,7 +26,9 @@ from typing import Any
 
 from django.core.exceptions import DisallowedHost
 
+from realtime_api.limits.budgets import with_real_peer
 from realtime_api.limits.handshake_rate import Admission
+from realtime_api.limits.password_failures import failures
 from realtime_api.limits.refusal import refuse_with_status
 from realtime_api.streams import request_factory
 
@@ -40,14 +46,10 @@ class HandshakeGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             return await self.inner(scope, receive, send)
+        scope = with_real_peer(scope, send)  # What uvicorn may have made up.
         refusal = self.admission.refusal(scope)
         if refusal is not None:
-            await receive()  # websocket.connect
-            retry_after = [("Retry-After", str(refusal.retry_after))]
-            await refuse_with_status(
-                scope, send, refusal.status, retry_after, refusal.detail
-            )
-            return None
+            return await refuse_with_retry_after(scope, receive, send, refusal)
         handshake = self.admission.track(receive, send)
         # The one frame of ours an open socket keeps: its count of handshakes
         # in flight must end even when the application fails before it
@@ -73,6 +75,12 @@ class HandshakeGuard:
                 scope.get("path", "")[:200],
             )
             return refuse(scope, handshake.receive, handshake.send, 404, "Not Found")
+        refusal = failures.refusal(scope)
+        if refusal is not None:
+            self.admission.refused(refusal)
+            return refuse_with_retry_after(
+                scope, handshake.receive, handshake.send, refusal
+            )
         return self.inner(scope, UntilDecided(handshake).receive, handshake.send)
 
     def routed(self, scope):
@@ -117,6 +125,13 @@ def bad_host(scope):
     except DisallowedHost:
         return request.META.get("HTTP_HOST", "")
     return None
+
+
+async def refuse_with_retry_after(scope, receive, send, refusal):
+    """Refuse the handshake as `refusal` says (429 or 503), with Retry-After."""
+    await receive()  # websocket.connect
+    retry_after = [("Retry-After", str(refusal.retry_after))]
+    await refuse_with_status(scope, send, refusal.status, retry_after, refusal.detail)
 
 
 async def refuse(scope, receive, send, status, detail):

@@ -25,11 +25,11 @@ import logging
 import math
 import random
 import time
-from collections import Counter
 
 from realtime_api import conf
 from realtime_api.limits.budgets import client_address
 from realtime_api.limits.flood import TokenBucket
+from realtime_api.limits.refusal import Refusal, RefusalLog
 from realtime_api.ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -39,16 +39,6 @@ BUSY_RETRY_AFTER = (1, 5)
 
 # The messages with which an application accepts or refuses a handshake.
 DECIDED = {"websocket.accept", "websocket.close", "websocket.http.response.start"}
-
-
-class Refusal:
-    """An HTTP answer to a handshake: status, Retry-After, what to tell."""
-
-    def __init__(self, status, retry_after, kind, detail):
-        self.status = status
-        self.retry_after = retry_after  # Whole seconds.
-        self.kind = kind  # The metric's label and the log's word.
-        self.detail = detail
 
 
 class AddressRates:
@@ -65,6 +55,10 @@ class AddressRates:
 
     def wait(self, address, rate, burst):
         """Take a handshake of `address`: 0, or the seconds until one is free."""
+        return self.bucket(address, rate, burst).take()
+
+    def bucket(self, address, rate, burst):
+        """The TokenBucket of `address` (a full one if it has none yet)."""
         if self.settings != (rate, burst):
             self.buckets.clear()  # The settings changed (a test): start again.
             self.settings = (rate, burst)
@@ -74,7 +68,7 @@ class AddressRates:
             if self.made % self.SWEEP_EVERY == 0:
                 self.forget_full()
             bucket = self.buckets[address] = TokenBucket(rate, burst, self.clock)
-        return bucket.take()
+        return bucket
 
     def forget_full(self):
         now = self.clock()
@@ -82,31 +76,12 @@ class AddressRates:
             del self.buckets[address]
 
 
-class RefusalLog:
-    """One INFO line a second at most, counting the refusals since the last."""
-
-    def __init__(self, clock=time.monotonic):
-        self.clock = clock
-        self.counts: Counter[str] = Counter()
-        self.logged_at = -math.inf
-
-    def refused(self, refusal):
-        self.counts[f"{refusal.status} {refusal.kind}"] += 1
-        now = self.clock()
-        if now - self.logged_at < 1:
-            return
-        said = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))
-        logger.info("WebSocket handshakes refused (%s): %s", said, refusal.detail)
-        self.counts.clear()
-        self.logged_at = now
-
-
 class Admission:
     """Whether a handshake may start, and how many are in flight (one per process)."""
 
     def __init__(self, clock=time.monotonic):
         self.rates = AddressRates(clock)
-        self.log = RefusalLog(clock)
+        self.log = RefusalLog(logger, clock=clock)
         self.in_flight = 0
 
     def refusal(self, scope):

@@ -9,6 +9,10 @@ application can say, and servers answer it 403.
 """
 
 import json
+import logging
+import math
+import time
+from collections import Counter
 from http import HTTPStatus
 from typing import Any
 
@@ -54,3 +58,40 @@ def deny_on_twisted(scope, status, headers=()):
     protocol.dropConnection(abort=False)
     protocol.server.protocol_disconnected(protocol)
     return True
+
+
+class Refusal:
+    """An HTTP answer to a handshake: status, Retry-After, what to tell."""
+
+    def __init__(self, status, retry_after, kind, detail):
+        self.status = status
+        self.retry_after = retry_after  # Whole seconds.
+        self.kind = kind  # The metric's label and the log's word.
+        self.detail = detail
+
+
+class RefusalLog:
+    """One line a second at most, counting the refusals since the last.
+
+    A flood of handshakes must not become a flood of log lines: each kind
+    of refusal writes at most one line a second to `logger`, at `level`.
+    """
+
+    def __init__(self, logger, level=logging.INFO, clock=time.monotonic):
+        self.logger = logger
+        self.level = level
+        self.clock = clock
+        self.counts: Counter[str] = Counter()
+        self.logged_at = -math.inf
+
+    def refused(self, refusal):
+        self.counts[f"{refusal.status} {refusal.kind}"] += 1
+        now = self.clock()
+        if now - self.logged_at < 1:
+            return
+        said = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))
+        self.logger.log(
+            self.level, "WebSocket handshakes refused (%s): %s", said, refusal.detail
+        )
+        self.counts.clear()
+        self.logged_at = now

@@ -5,10 +5,11 @@ during each, and the server logs nothing at ERROR meanwhile.
 """
 
 import json
+from io import StringIO
 
 import pytest
 
-from bench import neighbours
+from bench import behind_nginx, neighbours
 
 from .test_bench import bench_server, needs_default_scenario, run_bench  # noqa: F401
 
@@ -50,9 +51,43 @@ def test_the_neighbours_table_has_every_attack(
         assert phase["missing_events"] == 0, phase
         assert phase["error_lines"] == 0, (phase, bench_server.log())
     attacks = {p["name"]: p["attack"] for p in phases[1:]}
-    assert set(attacks["bad-basic"]) == {"403"}, attacks  # Refused, every one.
+    # Every attack ran (none failed, none left with no socket to attack from).
+    assert all("error" not in attack for attack in attacks.values()), attacks
+    assert attacks["signal-storm"]["opened"] == neighbours.STORM_SOCKETS, attacks
+    # Refused, every one: 403 while hashed, 429 once the address got too many
+    # wrong (REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS).
+    assert set(attacks["bad-basic"]) == {"403", "429"}, attacks
     assert set(attacks["unrouted"]) == {"404"}, attacks  # daphne says it too.
     assert attacks["basic-watches"]["watch 200"] == neighbours.BASIC_WATCHES
     assert attacks["replay"]["replay 200"] >= 1
     assert phases[-2]["rss_delta_mb"] is not None  # watch-memory
+    assert all(p["server_cpu_percent"] is not None for p in phases), phases
+    assert all(p["attacker_cpu_percent"] is not None for p in phases[1:]), phases
     assert "x alone" in out and "holds" in out
+
+
+@pytest.mark.timeout(120)
+def test_behind_nginx_the_flood_is_refused_by_nginx(
+    bench_server,  # noqa: F811
+    needs_default_scenario,  # noqa: F811
+    tmp_path,
+):
+    """`python -m bench.behind_nginx`: the unrouted flood meets nginx's 429."""
+    path = tmp_path / "neighbours.json"
+    out = StringIO()
+    status = behind_nginx.main(
+        [
+            *("--upstream-port", str(bench_server.port), "--"),
+            *("--workloads", "neighbours", "--attacks", "unrouted"),
+            *("--neighbour-seconds", "1", "--watch-rows", "10", "--no-progress"),
+            *("--json", str(path)),
+        ],
+        stdout=out,
+    )
+    assert status == 0, out.getvalue()
+    phases = json.loads(path.read_text())["neighbours"]
+    unrouted = phases[-1]
+    assert unrouted["name"] == "unrouted" and unrouted["error_lines"] is None
+    # nginx's limit_req (burst 200) answers most of them itself.
+    assert unrouted["attack"].get("429", 0) > 0, unrouted
+    assert "nginx workers' CPU" in out.getvalue()

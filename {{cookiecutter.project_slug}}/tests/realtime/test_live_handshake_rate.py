@@ -70,10 +70,10 @@ async def test_another_address_keeps_its_own_bucket(start_server):
     for _ in range(5):
         await handshake(server)
     forged = {"X-Forwarded-For": "10.0.0.1", "X-Real-IP": "10.0.0.2"}
-    # uvicorn itself believes X-Forwarded-For from 127.0.0.1 (its default
-    # --forwarded-allow-ips): on loopback the client is that proxy.
-    if isinstance(server, DaphneServer) and not isinstance(server, UvicornServer):
-        assert (await handshake(server, forged))[0] == 429  # No proxy is trusted.
+    # No proxy is trusted: on uvicorn too, which believes X-Forwarded-For from
+    # 127.0.0.1 by default (--forwarded-allow-ips) and so would let a client
+    # on loopback choose its address (budgets.with_real_peer).
+    assert (await handshake(server, forged))[0] == 429
     assert (await handshake(server, local_address="127.0.0.2"))[0] == 101
 
 
@@ -116,3 +116,22 @@ async def test_handshakes_past_the_bound_in_flight_are_refused_503(start_server)
     assert (await handshake(server))[0] == 101  # The slots were given back.
     log = server.log()
     assert "Traceback" not in log and "ERROR" not in log, log
+
+
+async def test_wrong_passwords_past_the_limit_are_429_before_hashing(start_server):
+    """3 wrong Basic passwords are 403; the 4th handshake is 429 with Retry-After.
+
+    Another address still has its own allowance; nothing is logged at ERROR.
+    """
+    server = start_server({"REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS": "3"})
+    wrong = {"Authorization": basic("nosuchuser", "x")}
+    statuses = [(await handshake(server, wrong))[0] for _ in range(3)]
+    assert statuses == [403] * 3
+    status, retry_after = await handshake(server, wrong)
+    assert status == 429 and int(retry_after) >= 1, (status, retry_after)
+    assert (await handshake(server, wrong, local_address="127.0.0.2"))[0] == 403
+    assert (await handshake(server))[0] == 101  # No password: not this limit's.
+    await asyncio.sleep(0.5)  # The log is written.
+    log = server.log()
+    assert "Traceback" not in log and "ERROR" not in log, log
+    assert "429 password_failures" in log, log

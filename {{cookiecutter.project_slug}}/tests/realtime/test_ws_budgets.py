@@ -8,11 +8,13 @@ test_live_limits.py.
 
 import asyncio
 import json
+import logging
 from contextlib import AsyncExitStack
+from types import SimpleNamespace
 
 import pytest
 
-from realtime_api.limits.budgets import client_address
+from realtime_api.limits.budgets import client_address, refuse_handshake
 from realtime_api.testing import join, subscribe, watch
 
 from .helpers import communicator
@@ -120,3 +122,19 @@ def test_the_address_is_the_peers_unless_a_trusted_proxy_says(settings):
         "198.51.100.8"
     )
     assert client_address(scope("127.0.0.1", x_forwarded_for="junk")) == "127.0.0.1"
+
+
+async def test_socket_budget_refusals_log_a_line_a_second_at_most(caplog):
+    """A user opening 50 sockets over its budget: one INFO line, not 50."""
+    sent = []
+
+    async def send(message):
+        sent.append(message["type"])
+
+    consumer = SimpleNamespace(scope={"type": "websocket"}, base_send=send)
+    with caplog.at_level(logging.INFO, logger="realtime_api.limits.budgets"):
+        for _ in range(50):
+            await refuse_handshake(consumer, "over the socket budget")
+    assert sent == ["websocket.close"] * 50  # Each one refused all the same.
+    lines = [r for r in caplog.records if r.name == "realtime_api.limits.budgets"]
+    assert len(lines) <= 1, [r.getMessage() for r in lines]
