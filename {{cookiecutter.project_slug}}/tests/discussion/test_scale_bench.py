@@ -17,6 +17,7 @@ from tests.conftest import require_program
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.live,
     pytest.mark.deploy,
     pytest.mark.redis,
     pytest.mark.django_db(transaction=True),
