@@ -106,10 +106,15 @@ async def test_realtime_js_keeps_its_socket_past_each_expiry(server, node, user)
 async def test_realtime_js_reconnects_when_refreshing_fails(server, node, user):
     """Refused fresh credentials (403, reported to onError): the socket closes
     4001 at the expiry of the last good ones, and the client reconnects with
-    its next ticket."""
-    credentials = [bearer(user, 1.5), "Bearer forged", "Bearer forged"]
+    its next ticket.
+
+    The first token is minted before node starts: its 4 s leave node time to
+    start and send it on a loaded machine (sent expired, it is refused 403
+    and the socket keeps its ticket's credentials, with no expiry to close at).
+    """
+    credentials = [bearer(user, 4), "Bearer forged", "Bearer forged"]
     printed = await node(
-        f"{server.url}/ws/", await fresh_tickets(user, 3), credentials, 4000
+        f"{server.url}/ws/", await fresh_tickets(user, 3), credentials, 7000
     )
     assert {"error": 403} in printed, printed
     assert {"state": "reconnecting", "code": CLOSE_CODE} in printed, printed
