@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import logging
 
-from asgiref.sync import async_to_sync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.apps import apps
@@ -23,6 +22,7 @@ from django.db import router, transaction
 from django.db.models.signals import post_delete, post_init, post_save
 
 from realtime_api.auth import identity
+from realtime_api.from_sync import call_async
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def close_sockets(groups, using=None):
 
     def send():
         try:
-            async_to_sync(_send_close)(groups)
+            call_async(_send_close, groups)
         except Exception:
             logger.exception("Could not close the sockets of %s", groups)
 

@@ -9,7 +9,6 @@ field that decides visibility changed (a topic made private).
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.db import router, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
@@ -17,6 +16,7 @@ from django.db.models.signals import post_delete, post_init, post_save
 
 from realtime_api.delivery import publisher
 from realtime_api.delivery.changes import Change, pk_value
+from realtime_api.from_sync import call_async
 from realtime_api.ops import metrics
 from realtime_api.streams.registry import get_registry
 
@@ -143,7 +143,7 @@ def publish_after_commit(change):
     """
     try:
         if not publisher.hand_over(change):
-            async_to_sync(_publish_now)(change)
+            call_async(_publish_now, change)
     except Exception:
         logger.exception("Event not delivered: %s %s", change.stream, change.action)
         metrics.events_dropped([change.stream], "publish")

@@ -16,7 +16,6 @@ import logging
 from typing import Any
 
 from asgiref.sync import (
-    async_to_sync,
     iscoroutinefunction,
     markcoroutinefunction,
     sync_to_async,
@@ -24,6 +23,8 @@ from asgiref.sync import (
 from channels.layers import get_channel_layer
 from django.db import connections
 from django.http import JsonResponse
+
+from realtime_api.from_sync import call_async
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class HealthCheckMiddleware:
             if request.path == HEALTH_PATH:
                 return liveness()
             if request.path == READY_PATH:
-                return async_to_sync(readiness)()
+                return call_async(readiness)
         return self.get_response(request)
 
     async def __acall__(self, request):
