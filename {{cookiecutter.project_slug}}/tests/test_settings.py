@@ -200,6 +200,9 @@ def test_database_postgres_without_pool(clean_env):
     assert "pool" not in database["OPTIONS"]
 
 
+# pytest-django names a worker's database when a test first needs one: this
+# test may be the first its worker runs.
+@pytest.mark.usefixtures("django_db_modify_db_settings")
 def test_test_database_is_a_file_on_sqlite():
     """On SQLite the test database is a file that a live server can open.
 

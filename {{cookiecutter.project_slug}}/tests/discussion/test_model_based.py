@@ -31,7 +31,7 @@ from .model_based import IDENTITY_STEPS, StepFailed, as_code, program, run, shri
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SEED = int(os.environ.get("REALTIME_MODEL_SEED", "20261201"))
-IN_PROCESS_STEPS = size("REALTIME_MODEL_STEPS", quick=80, full=300)
+IN_PROCESS_STEPS = size("REALTIME_MODEL_STEPS", quick=40, full=300)
 ACROSS_PROCESSES_STEPS = size("REALTIME_MODEL_STEPS", quick=30, full=100)
 SHRINK_SECONDS = int(os.environ.get("REALTIME_MODEL_SHRINK_SECONDS", "240"))
 

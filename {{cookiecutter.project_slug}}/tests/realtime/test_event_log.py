@@ -28,7 +28,7 @@ async def test_the_log_keeps_its_bytes_under_the_setting(settings):
 
 async def test_the_estimate_is_what_the_log_holds_in_memory(settings):
     """tracemalloc: the log's memory stays within 1.5x of the bytes setting."""
-    settings.REALTIME_API_EVENT_LOG_BYTES = 2_000_000
+    settings.REALTIME_API_EVENT_LOG_BYTES = 500_000
     settings.REALTIME_API_EVENT_LOG_SIZE = 1_000_000
     gc.collect()
     tracemalloc.start()
@@ -36,14 +36,16 @@ async def test_the_estimate_is_what_the_log_holds_in_memory(settings):
         before = tracemalloc.get_traced_memory()[0]
         log = MemoryEventLog()
         # Made here and held by nothing else, as the publisher's changes are.
-        for pk in range(1, 20_001):
+        # More than the bytes setting holds: the log must drop the oldest.
+        for pk in range(1, 5_001):
             await log.append(deleted(pk, padding=100))
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert log.held_bytes("notes") <= 2_000_000
-    assert 0.5 * 2_000_000 < held < 1.5 * 2_000_000, held
+    assert log.held_bytes("notes") <= 500_000
+    assert (await log.replay("notes", 1, {"notes-folder-1"})).too_old
+    assert 0.5 * 500_000 < held < 1.5 * 500_000, held
 
 
 async def test_the_log_keeps_at_most_its_count(settings):
