@@ -203,6 +203,11 @@ def first_pass(installed_project, pythons):
     return "pytest", ["-m", on_servers], {}
 
 
+# The bakes' suites run beside each other here (make test's processes), so
+# each takes one test process per core, not a developer's two (-n auto, timed
+# by test_quick_pytest_is_quick): timing-sensitive live tests stay unstarved.
+CORRECTNESS_WORKERS = ["-n", "2"]
+
 # A bake's whole suite takes 10 to 15 minutes here (the real-server pass about
 # 14 alone, more beside the other worker): past pytest-timeout's 900 s.
 SUITE_SECONDS = 2400
@@ -218,7 +223,16 @@ def test_own_test_suite_passes(installed_project, pythons, record_property):
     what, arguments, env = first_pass(installed_project, pythons)
     ci = {"CI": os.environ["CI"]} if "CI" in os.environ else {}
     installed_project.run(
-        "-m", "pytest", "--color=no", "-p", "no:cacheprovider", *arguments, timeout=SUITE_SECONDS, **ci, **env
+        "-m",
+        "pytest",
+        "--color=no",
+        "-p",
+        "no:cacheprovider",
+        *CORRECTNESS_WORKERS,
+        *arguments,
+        timeout=SUITE_SECONDS,
+        **ci,
+        **env,
     )
     record_property("tested", f"{installed_project}: {what} of the {installed_project.bake} bake passed")
 
@@ -294,14 +308,20 @@ def test_quick_pytest_is_quick(installed_project, record_property):
     """A developer's `pytest`, and its in-process tier `pytest -m "not live"`, pass; their times are printed.
 
     As a developer runs them: no CI variable (so no long runs), no
-    PostgreSQL or Redis (their tests skip), pytest-xdist's processes.
+    PostgreSQL or Redis (their tests skip), pytest-xdist's processes, and
+    Python's bytecode cache (this machine's PYTHONDONTWRITEBYTECODE would make
+    every process parse every module again: 3 s more each), warmed first.
     """
+    bytecode = {"PYTHONDONTWRITEBYTECODE": ""}
+    installed_project.run("-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", **bytecode)
     for what, arguments, bound in (
         ("pytest", [], QUICK_PYTEST_SECONDS),
         ('pytest -m "not live"', ["-m", "not live"], IN_PROCESS_TIER_SECONDS),
     ):
         started = time.monotonic()
-        output = installed_project.run("-m", "pytest", "--color=no", "-p", "no:cacheprovider", *arguments, timeout=1500)
+        output = installed_project.run(
+            "-m", "pytest", "--color=no", "-p", "no:cacheprovider", *arguments, timeout=1500, **bytecode
+        )
         seconds = time.monotonic() - started
         summary = output.strip().splitlines()[-1].strip("= ")
         record_property("timing", f"{what}: {summary}; {seconds:.0f} s with its start (bound {bound} s)")
@@ -326,6 +346,7 @@ def test_own_test_suite_passes_on_real_servers(installed_project, record_propert
         "--color=no",
         "-p",
         "no:cacheprovider",
+        *CORRECTNESS_WORKERS,
         timeout=SUITE_SECONDS,
         CI="true",
         REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",

@@ -55,6 +55,18 @@ def pytest_configure(config):
     sizes.LONG = config.getoption("long") or running_in_ci()
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject.toml): two test processes per core.
+
+    Most tests wait more than they compute (for a frame that must not come,
+    a token to expire, a server to start): a second process per core fills
+    those waits.
+    """
+    if hasattr(os, "sched_getaffinity"):  # Linux: the cores this process may use
+        return 2 * len(os.sched_getaffinity(0))
+    return 2 * (os.cpu_count() or 1)
+
+
 def pytest_runtest_setup(item):
     """Skip (or, in CI, fail) a test whose marked service is not configured."""
     if item.get_closest_marker("slow") is not None and not sizes.LONG:
