@@ -8,7 +8,9 @@ loopback port) in front of the server on 127.0.0.1:<upstream-port>, runs
 `python -m bench` with --url on nginx and the arguments after `--`, and
 stops nginx. What nginx refuses (limit_req on /ws/: 429 past 20 handshakes
 a second, 200 at once, per address) never reaches the server: that is how
-a deployment refuses a handshake flood cheaply. Serve the server with
+a deployment refuses a handshake flood cheaply. The site-wide pace (50
+handshakes a second, queued) holds a flood back before that: one address
+sending faster than 20 a second is refused once it is 200 ahead. Serve the server with
 daphne's --proxy-headers, as deploy/systemd does, so that the limits per
 address of the application count the address nginx saw. nginx's own CPU
 during the run is printed at the end (the bench's figures are the server's).

@@ -28,19 +28,32 @@ def unit_file():
     return unit
 
 
-def unit_daphne_options():
-    """The daphne options of the unit's ExecStart, without --bind/--port."""
+def unit_daphne_argv():
     text = unit_file().read_text()
     (line,) = re.findall(r"^ExecStart=(.+)$", text, re.MULTILINE)
     argv = shlex.split(line)
     assert argv[0].endswith("/daphne") and argv[-1] == "config.asgi:application"
-    options, rest = [], iter(argv[1:-1])
+    return argv[1:-1]
+
+
+def unit_daphne_options():
+    """The daphne options of the unit's ExecStart, without where it listens
+    (--endpoint, --bind, --port): DaphneServer says that (unit_backlog())."""
+    options, rest = [], iter(unit_daphne_argv())
     for arg in rest:
-        if arg in ("--bind", "--port", "-b", "-p"):
+        if arg in ("--endpoint", "--bind", "--port", "-e", "-b", "-p"):
             next(rest)
         else:
             options.append(arg)
     return options
+
+
+def unit_backlog():
+    """The listen backlog of the unit's endpoint (tcp:...:backlog=N)."""
+    argv = unit_daphne_argv()
+    endpoint = argv[argv.index("--endpoint") + 1]
+    (backlog,) = re.findall(r"(?:^|:)backlog=(\d+)(?::|$)", endpoint)
+    return int(backlog)
 
 
 def substitute(pattern, replacement, text, count):
@@ -50,8 +63,30 @@ def substitute(pattern, replacement, text, count):
     return text
 
 
+def set_zone(text, zone, limit):
+    """Give the limit_req zone named `zone` (rate a second, burst); a burst of
+    None keeps the shipped one."""
+    rate, burst = limit
+    text = substitute(
+        rf"^(limit_req_zone .* zone={zone}:\w+ rate=)\d+r/s;",
+        rf"\g<1>{rate}r/s;",
+        text,
+        1,
+    )
+    if burst is None:
+        return text
+    return substitute(
+        rf"(limit_req zone={zone} burst=)\d+( nodelay)?;", rf"\g<1>{burst}\2;", text, 1
+    )
+
+
 def render_site(
-    upstream_ports, port, static_root, extra_ws_directives="", handshake_limit=None
+    upstream_ports,
+    port,
+    static_root,
+    extra_ws_directives="",
+    handshake_limit=None,
+    site_handshake_limit=None,
 ):
     """The shipped site, on 127.0.0.1:`port`, in front of `upstream_ports`.
 
@@ -59,17 +94,21 @@ def render_site(
     request came over HTTPS, as in production (the settings redirect
     anything else). `handshake_limit`, (rate a second, burst), replaces the
     shipped limit on WebSocket handshakes per address (a load from one
-    address, a test of the limit).
+    address, a test of the limit); `site_handshake_limit` the site-wide one.
     """
     text = SITE.read_text()
+    (project,) = re.findall(r"^upstream (\w+)_servers \{$", text, re.MULTILINE)
     if handshake_limit is not None:
-        rate, burst = handshake_limit
-        text = substitute(r"rate=\d+r/s;", f"rate={rate}r/s;", text, 1)
-        text = substitute(r"burst=\d+ nodelay;", f"burst={burst} nodelay;", text, 1)
-    servers = "".join(f"    server 127.0.0.1:{p};\n" for p in upstream_ports)
-    text = substitute(
-        r"^    server 127\.0\.0\.1:\d+;\n(?:    server .*\n)*", servers, text, 1
+        text = set_zone(text, f"{project}_handshakes", handshake_limit)
+    if site_handshake_limit is not None:
+        text = set_zone(text, f"{project}_site_handshakes", site_handshake_limit)
+    # Each process, with the shipped server parameters (max_fails=0).
+    server = r"^    server 127\.0\.0\.1:\d+((?: [^;]+)?);\n"
+    parameters = re.search(server, text, re.MULTILINE)[1]
+    servers = "".join(
+        f"    server 127.0.0.1:{p}{parameters};\n" for p in upstream_ports
     )
+    text = substitute(rf"{server}(?:    server .*\n)*", servers, text, 1)
     # The port-80 server only redirects to HTTPS: not run here.
     text = substitute(r"^server \{\n    listen 80;\n(?:.*\n)*?\}\n", "", text, 1)
     text = substitute(

@@ -31,7 +31,9 @@ has a token. The servers' per-address budgets and handshake rate, and
 nginx's, are raised for the run (all sockets come from 127.0.0.1); the bound
 on handshakes in flight per process stays (--server-env
 REALTIME_API_MAX_HANDSHAKES_IN_FLIGHT=0 lifts it); --server-env sets more
-settings. BENCHMARKS.md
+settings. nginx's site-wide pace of handshakes stays as shipped
+(--site-handshakes sets another rate), and the processes listen with the
+systemd unit's backlog (--backlog). BENCHMARKS.md
 ("Scale") shows a run's table and plots, and how to read them.
 """
 
@@ -61,7 +63,7 @@ from realtime_api.client.backoff import STABLE_AFTER, after_retry_after
 from realtime_api.testing.live_server import DaphneServer, database_url, http_get
 
 from .cli import setup_django
-from .nginx import NginxServer, unit_daphne_options
+from .nginx import NginxServer, unit_backlog, unit_daphne_options
 from .workloads import percentile, server_cpu_seconds, server_rss
 
 HANDSHAKES_AT_ONCE = 200
@@ -103,10 +105,11 @@ class Point:
 class Stack:
     """P daphne processes behind nginx; stopped by `close()`."""
 
-    def __init__(self, processes, sockets, env, folder):
+    def __init__(self, processes, sockets, env, folder, site_handshakes, backlog):
         options = unit_daphne_options()
         self.servers = [
-            DaphneServer(env=env, options=options) for _ in range(processes)
+            DaphneServer(env=env, options=options, backlog=backlog)
+            for _ in range(processes)
         ]
         binary = shutil.which("nginx", path=f"{os.environ['PATH']}:/usr/sbin")
         if binary is None:
@@ -121,9 +124,11 @@ class Stack:
             # Two descriptors a socket, at most half the file limit a worker.
             workers=1 + 4 * sockets // resource.getrlimit(resource.RLIMIT_NOFILE)[1],
             # Every socket of the load is one address: nginx's handshake rate
-            # per address would admit 20 a second. The processes' bound on
-            # handshakes in flight is what the restart measures.
+            # per address would admit 20 a second. The site-wide pace and the
+            # processes' bound on handshakes in flight are what the restart
+            # measures.
             handshake_limit=(100_000, 100_000),
+            site_handshake_limit=site_handshakes,
             worker_connections=2 * sockets + 1000,
         )
 
@@ -305,7 +310,8 @@ def redis_commands(url):
 async def measure(processes, count, args, writer_token, topic, env):
     """One (P, N) point: accept, idle memory, fan-out, and a restart."""
     folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    stack = Stack(processes, count, env, folder).start()
+    site = None if args.site_handshakes is None else (args.site_handshakes, None)
+    stack = Stack(processes, count, env, folder, site, args.backlog).start()
     try:
         return await measure_on(stack, processes, count, args, writer_token, topic)
     finally:
@@ -516,6 +522,19 @@ def build_parser():
         default=STABLE_AFTER,
         help="Seconds a socket must stay open before its backoff resets "
         "(0: on every open, the clients' old behaviour).",
+    )
+    parser.add_argument(
+        "--site-handshakes",
+        type=int,
+        help="nginx's site-wide WebSocket handshakes a second (default: "
+        "deploy/nginx.conf's, and its burst).",
+    )
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=unit_backlog(),
+        help="The processes' listen backlog (default: the systemd unit's, "
+        "%(default)s; Twisted's own is 50).",
     )
     parser.add_argument(
         "--server-env",

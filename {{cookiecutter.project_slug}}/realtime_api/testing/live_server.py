@@ -101,8 +101,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 class DaphneServer:
     """A daphne process serving the project's ASGI application on a free port.
 
-    `options` are more daphne command-line options (e.g. --proxy-headers).
-    `stop()` then `start()` restarts it on the same port.
+    `options` are more daphne command-line options (e.g. --proxy-headers);
+    `backlog`, the listen backlog (Twisted's default: 50), as the deployed
+    unit asks for it. `stop()` then `start()` restarts it on the same port.
     """
 
     def __init__(
@@ -110,10 +111,12 @@ class DaphneServer:
         env: Mapping[str, str] | None = None,
         application: str = "config.asgi:application",
         options: Iterable[str] = (),
+        backlog: int | None = None,
     ) -> None:
         self.port = free_port()
         self.application = application
         self.options = list(options)
+        self.backlog = backlog
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get(
@@ -132,8 +135,12 @@ class DaphneServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
+        listen = ["-b", "127.0.0.1", "-p", str(self.port)]
+        if self.backlog is not None:
+            endpoint = f"tcp:port={self.port}:interface=127.0.0.1"
+            listen = ["--endpoint", f"{endpoint}:backlog={self.backlog}"]
         return [
-            *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
+            *(sys.executable, "-m", "daphne", *listen),
             *self.options,
             self.application,
         ]

@@ -14,7 +14,7 @@ import websockets
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from bench.nginx import NginxServer, unit_daphne_options
+from bench.nginx import NginxServer, unit_backlog, unit_daphne_options
 from discussion.models import Comment, Topic
 from realtime_api.client import HandshakeRefused, open_socket, origin_of
 from realtime_api.testing import create_session
@@ -79,8 +79,10 @@ def stack(django_db_setup, collected_static, tmp_path_factory):
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         METRICS_TOKEN=METRICS_TOKEN,
     )
-    options = unit_daphne_options()
-    servers = [DaphneServer(env=env, options=options) for _ in range(2)]
+    options, backlog = unit_daphne_options(), unit_backlog()
+    servers = [
+        DaphneServer(env=env, options=options, backlog=backlog) for _ in range(2)
+    ]
     nginx = NginxServer(
         nginx_binary,
         tmp_path_factory.mktemp("nginx"),

@@ -35,6 +35,7 @@ def test_the_scale_bench_measures_and_loses_nothing(tmp_path):
     }
     arguments = ["--processes", "2", "--sockets", "40", "--subscribed", "10"]
     arguments += ["--rate", "10", "--seconds", "2", "--reconnect-timeout", "60"]
+    arguments += ["--site-handshakes", "100", "--backlog", "256"]
     arguments += ["--json", str(figures), "--plot", str(tmp_path / "scale")]
     run = subprocess.run(
         [sys.executable, "-m", "bench.scale", *arguments],
