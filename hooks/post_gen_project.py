@@ -18,8 +18,9 @@ ANSWERS = {
 }
 
 # What each unselected option takes away, relative to the project folder.
-# The scale bench drives the sample's topics and comments.
-SAMPLE_APP_PATHS = ("discussion", "tests/discussion", "bench/scale.py")
+# The scale bench drives the sample's topics and comments; bench.sync_saves
+# saves its topics.
+SAMPLE_APP_PATHS = ("discussion", "tests/discussion", "bench/scale.py", "bench/sync_saves.py")
 GITHUB_ACTIONS_PATHS = (".github",)
 LICENSE_PATHS = ("LICENSE",)
 

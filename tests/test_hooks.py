@@ -203,13 +203,13 @@ def test_main_is_quiet_for_valid_answers(monkeypatch, capsys):
     ("overrides", "expected"),
     [
         ({}, []),
-        ({"include_sample_app": "n"}, ["discussion", "tests/discussion", "bench/scale.py"]),
+        ({"include_sample_app": "n"}, ["discussion", "tests/discussion", "bench/scale.py", "bench/sync_saves.py"]),
         ({"use_github_actions": "n"}, [".github"]),
         ({"open_source_license": "Apache-2.0"}, []),
         ({"open_source_license": "Not open source"}, ["LICENSE"]),
         (
             {"include_sample_app": "n", "use_github_actions": "n", "open_source_license": "Not open source"},
-            ["discussion", "tests/discussion", "bench/scale.py", ".github", "LICENSE"],
+            ["discussion", "tests/discussion", "bench/scale.py", "bench/sync_saves.py", ".github", "LICENSE"],
         ),
     ],
 )
