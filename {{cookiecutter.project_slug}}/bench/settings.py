@@ -13,5 +13,9 @@ from config.settings.dev import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.peer"]
 
+# As in production: with DEBUG on, Django keeps every query of a connection
+# (connection.queries) and the figures would count that too.
+DEBUG = False
+
 # The project's streams plus `peer-comments` (bench/peer/streams.py).
 REALTIME_API_REGISTRY = "bench.peer.streams.registry"

@@ -43,6 +43,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 
+from realtime_api.auth.primed_permissions import prime
 from realtime_api.delivery.changes import Change
 from realtime_api.streams.view_threads import with_fresh_connection
 
@@ -370,6 +371,8 @@ def read_users(pks):
     permissions = m2m_pairs(model, "user_permissions", [u.pk for u in rows])
     group_ids = {group for members in groups.values() for group in members}
     group_permissions = m2m_pairs(Group, "permissions", group_ids)
+    if has_permissions(model):
+        prime(rows, permissions, groups, group_permissions)
     found = {}
     for user in rows:
         own_groups = sorted(groups.get(user.pk, ()))
@@ -381,6 +384,17 @@ def read_users(pks):
         )
         found[user.pk] = (fingerprint, user)
     return found
+
+
+def has_permissions(model):
+    """Whether `model` keeps permissions as Django's (PermissionsMixin)."""
+    try:
+        fields = [
+            model._meta.get_field(name) for name in ("groups", "user_permissions")
+        ]
+    except Exception:
+        return False
+    return all(field.many_to_many for field in fields)
 
 
 def m2m_pairs(model, name, pks):

@@ -1,8 +1,11 @@
 """The outbox: what waits to be sent to one socket, bounded in bytes.
 
-Everything the consumer sends (responses, events, its close) is queued here,
-in order, and a task hands it to the server as fast as the server takes it
-(server_transport.py: daphne's buffer, uvicorn's own waiting). Where the
+Everything the consumer sends (responses, events, its close) goes through
+here, in order. When nothing waits and the server takes bytes now (daphne's
+buffer is not full: `Transport.takes_now`), the sender hands the message on
+itself, without a task switch per frame; otherwise it is queued, and a task
+hands it to the server as fast as the server takes it (server_transport.py:
+daphne's buffer, uvicorn's own waiting). Where the
 server tells (uvicorn), a message handed on still counts until the kernel
 has sent it: compressed, megabytes of events fit in the kernel's buffer. A
 socket that does not read fills the queue; past `max_bytes` it is a slow
@@ -55,6 +58,7 @@ class Outbox:
         "messages",
         "queued",
         "room",
+        "sending",
         "server_send",
         "slow",
         "task",
@@ -75,6 +79,7 @@ class Outbox:
         self.unmarked = 0  # bytes handed since the kernel was last asked
         # (mark, size): sent once the kernel passed mark; None while empty
         self.unsent: deque[Any] | None = None
+        self.sending = False  # A sender is handing a message on itself.
         self.closed = False  # A close is queued or sent: nothing more goes in.
         self.slow = False  # Closed as a slow consumer.
         # Whether the sender is the task whose sends wait for room (a socket's
@@ -97,12 +102,43 @@ class Outbox:
         size = message_size(message)
         if not self.reserve(size):
             return
+        if message["type"] == "websocket.close":
+            self.closed = True
+        if (
+            self.task is None
+            and not self.sending
+            and not self.messages
+            and self.transport.takes_now()
+        ):
+            await self.send_at_once(message, size)
+            return
         if self.messages is None:
             self.messages = deque()
         self.messages.append((message, size))
-        if message["type"] == "websocket.close":
+        if self.task is None and not self.sending:
+            self.task = asyncio.create_task(self.run())
+
+    async def send_at_once(self, message, size):
+        """Hand a message on in the sender's task: nothing waits before it.
+
+        Should the server's `send` wait, what is sent meanwhile is queued,
+        and the task that sends it starts once this one is handed on.
+        """
+        self.sending = True
+        try:
+            await self.server_send(message)
+        except Exception:
+            logger.warning("Could not send to a socket", exc_info=True)
             self.closed = True
-        if self.task is None:
+            self.messages = None
+            if self.closing is None:
+                self.release(size)
+            return
+        finally:
+            self.sending = False
+        if self.closing is None:  # Not dropped by close_now() meanwhile.
+            self.handed(size)
+        if self.messages and self.task is None:
             self.task = asyncio.create_task(self.run())
 
     def reserve(self, size):

@@ -85,6 +85,14 @@ class Transport:
     def start(self):
         """Call once the socket is accepted."""
 
+    def takes_now(self):
+        """Whether the server's `send` takes a message now without waiting.
+
+        False unless the server says so: the outbox's task then sends,
+        waiting on writable() first.
+        """
+        return False
+
     async def writable(self):
         """Return when the server takes more bytes without holding them."""
 
@@ -131,6 +139,11 @@ class TwistedTransport(Transport):
             transport.registerProducer(self, True)
         except Exception:  # A transport of another kind (daphne's own TLS).
             logger.warning("Cannot watch this socket's send buffer", exc_info=True)
+
+    def takes_now(self):
+        # daphne's `send` writes into Twisted's buffer and returns; Twisted
+        # pauses this producer as it passes its size.
+        return self.paused is None
 
     async def writable(self):
         while self.paused is not None:

@@ -123,6 +123,11 @@ def test_without_the_bench_settings_the_peer_columns_say_how_to_serve_them(
         assert status == 0  # The sample's stream is served: one column.
 
 
+def test_the_bench_settings_measure_with_debug_off():
+    """As production runs: DEBUG keeps every query, which costs per create."""
+    assert import_module("bench.settings").DEBUG is False
+
+
 def test_only_the_bench_settings_install_the_peer_app():
     """`migrate` with the project's settings never creates the bench's tables."""
     assert "bench.peer" not in import_module("config.settings.dev").INSTALLED_APPS
