@@ -9,5 +9,6 @@ credentials end.
 
 Imports: `conf`, `models`, `protocol`, `streams` (request building, view
 threads), `delivery` (the recheck a changed user needs) and
-`limits.password_failures` (a wrong password counts against its address).
+`limits` (a wrong password counts against its address; the guard's 429),
+and `sockets.server_transport` (whether a waiting handshake's client left).
 """
