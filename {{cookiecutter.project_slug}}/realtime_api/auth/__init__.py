@@ -2,7 +2,8 @@
 
 `handshake` authenticates a socket (an `Authorization` header in the `pool`
 of threads, a ticket, or the session cookie from an `origins` the CSRF check
-accepts); `tickets` issues and redeems one-time tickets; `expiry` and
+accepts; `basic` counts HTTP's wrong Basic passwords as the socket's);
+`tickets` issues and redeems one-time tickets; `expiry` and
 `reauthenticate` deal with credentials that expire; `identity` keeps each
 socket's user as stored now; `revocation` closes sockets (4001) when their
 credentials end.
