@@ -54,4 +54,4 @@ class CountedBasicAuthentication(BasicAuthentication):
 class CountedBasicScheme(BasicScheme):
     """The OpenAPI schema names it `basicAuth`, as DRF's own class."""
 
-    target_class = CountedBasicAuthentication
+    target_class = "realtime_api.auth.basic.CountedBasicAuthentication"

@@ -34,6 +34,7 @@ Only the handshake authenticates: the socket's requests reuse its outcome
 (auth.Credentials.authenticate).
 """
 
+import functools
 import logging
 import os
 import threading
@@ -81,8 +82,7 @@ class AuthPool:
         self.executor = ThreadPoolExecutor(
             threads,
             thread_name_prefix="realtime-auth",
-            initializer=lower_priority if nice else None,
-            initargs=(nice,) if nice else (),
+            initializer=functools.partial(lower_priority, nice) if nice else None,
         )
 
     async def run(self, function, *args, key=None, recheck=None):

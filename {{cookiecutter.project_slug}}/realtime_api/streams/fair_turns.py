@@ -12,7 +12,7 @@ that user sent.
 
 import asyncio
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
 
@@ -26,7 +26,7 @@ class FairTurns:
         self.waiting: dict[Hashable, deque[asyncio.Future[None]]] = {}
 
     @asynccontextmanager
-    async def turn(self, key: Hashable):
+    async def turn(self, key: Hashable) -> AsyncIterator[None]:
         """Hold one of the slots for `key` while the block runs."""
         if self.running < self.slots and not self.waiting:
             self.running += 1
