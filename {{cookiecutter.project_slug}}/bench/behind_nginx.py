@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import cli
 from .nginx import NginxServer
@@ -55,6 +56,10 @@ def main(argv=None, stdout=None):
         nginx.start()
         try:
             url = f"{nginx.ws_url}/ws/"
+            if "--http-origin" not in bench_args:
+                # nginx says X-Forwarded-Proto: https, as a TLS deployment's:
+                # the CSRF check of replay's PATCHes expects an https Origin.
+                bench_args += ["--http-origin", f"https://{urlsplit(url).netloc}"]
             status = cli.main(["--url", url, *bench_args], stdout=stdout)
             spent = cpu_seconds_of_children(nginx.process.pid)
             print(f"nginx workers' CPU during the run: {spent:.1f} s", file=stdout)

@@ -253,6 +253,12 @@ def build_parser():
         help="watch-memory: comments in the watched topic (50,000)",
     )
     nearby.add_argument(
+        "--http-origin",
+        metavar="ORIGIN",
+        help="replay: the Origin of its HTTP PATCHes (default: --url's server; "
+        "behind a proxy that says https, https://HOST:PORT)",
+    )
+    nearby.add_argument(
         "--server-log",
         metavar="PATH",
         help="The server's log file: ERROR lines are counted per phase.",
@@ -570,6 +576,8 @@ def run_neighbours(console, args, options, target):
         raise OptionError("--neighbour-seconds must be between 1 and 600.")
     if not 1 <= args.toggles <= 10_000:
         raise OptionError("--toggles must be between 1 and 10000.")
+    if args.http_origin and not args.http_origin.startswith(("http://", "https://")):
+        raise OptionError("--http-origin must be an origin: http(s)://HOST:PORT.")
     if not 1 <= args.watch_rows <= 2_000_000:
         raise OptionError("--watch-rows must be between 1 and 2000000.")
     nopts = neighbours.Options(
@@ -578,6 +586,7 @@ def run_neighbours(console, args, options, target):
         rows=args.watch_rows,
         attacks=attacks,
         server_log=args.server_log,
+        http_origin=args.http_origin,
     )
     world = neighbours.prepare(nopts, target.cookie)
     phases = asyncio.run(neighbours.run(target, world, nopts))

@@ -15,7 +15,8 @@ each for `seconds`:
   again;
 - many-sockets: 200 sockets of one user, each sending `topics/list/`;
 - signal-storm: 20 sockets of one user present in the victim's topic, each
-  signalling as fast as the server lets it;
+  signalling as fast as the server lets it (a user of its own: after
+  many-sockets, that user's 4008 penalty would refuse every socket);
 - watch-memory: 10 anonymous sockets x 20 watches matching a topic of
   `rows` comments; the server's RSS growth (needs --server-pid);
 - unrouted: 16 handshakes at a time on a path no route serves.
@@ -84,6 +85,9 @@ class Options:
     rows: int = 50_000  # watch-memory: comments in the watched topic.
     attacks: tuple = ATTACKS
     server_log: str | None = None
+    # replay's PATCHes: the Origin (and Referer) the CSRF check expects;
+    # None: the server's own (behind a TLS proxy, https://).
+    http_origin: str | None = None
 
 
 @dataclass
@@ -92,6 +96,7 @@ class World:
 
     victim_cookie: str
     attacker_cookie: str
+    storm_cookie: str
     attacker_csrf: str
     basic_user: str
     basic_password: str
@@ -133,8 +138,13 @@ def prepare(options, cookie):
     Comment = apps.get_model(DEFAULT.model)
     Topic = Comment._meta.get_field("topic").related_model
 
-    victim, attacker, basic = bench_users(
-        ["realtime-bench", "realtime-bench-neighbour", "realtime-bench-basic"]
+    victim, attacker, basic, storm = bench_users(
+        [
+            "realtime-bench",
+            "realtime-bench-neighbour",
+            "realtime-bench-basic",
+            "realtime-bench-storm",
+        ]
     )
     password = secrets.token_urlsafe(12)
     basic.password = make_password(password)  # The server's hasher: PBKDF2.
@@ -155,6 +165,7 @@ def prepare(options, cookie):
     return World(
         victim_cookie=cookie,
         attacker_cookie=f"{name}={create_session(attacker)}",
+        storm_cookie=f"{name}={create_session(storm)}",
         attacker_csrf=secrets.token_hex(16),
         basic_user=basic.get_username(),
         basic_password=password,
@@ -463,7 +474,7 @@ class Attacks:
     def toggle(self, topic, count):
         """`count` PATCHes of the topic's is_private over one HTTP connection."""
         parts = urlsplit(self.url)
-        origin = self.target.origin
+        origin = self.options.http_origin or self.target.origin
         conn = http.client.HTTPConnection(
             parts.hostname, parts.port, timeout=30, source_address=self.local_addr
         )
@@ -506,7 +517,7 @@ class Attacks:
     @asynccontextmanager
     async def signal_storm(self):
         topic = self.world.victim_topic
-        cookie = self.world.attacker_cookie
+        cookie = self.world.storm_cookie
         sockets = await open_sockets(
             self.url, self.target, cookie, STORM_SOCKETS, self.stats, self.local_addr
         )
@@ -584,13 +595,16 @@ async def in_process(name, url, target, world, options, stats, cpu):
         daemon=True,
     )
     process.start()
+    failed = None
     try:
         started = time.monotonic()
         while not await asyncio.to_thread(ready.wait, 1):
             if not process.is_alive() or time.monotonic() - started > 600:
                 raise BenchError(f"The {name} attack did not start.")
         if not results.empty():
-            raise BenchError(f"The {name} attack failed: {results.get()['error']}")
+            # Its one result: not waited for again below.
+            failed = results.get()
+            raise BenchError(f"The {name} attack failed: {failed['error']}")
         before = cpu_seconds(process.pid)
         yield
         after = cpu_seconds(process.pid)
@@ -599,7 +613,7 @@ async def in_process(name, url, target, world, options, stats, cpu):
     finally:
         stop.set()
         try:
-            stats.update(await asyncio.to_thread(results.get, True, 120))
+            stats.update(failed or await asyncio.to_thread(results.get, True, 120))
         except queue.Empty:
             stats["error"] = "no figures"
         process.join(10)

@@ -3,7 +3,7 @@
 `config/`, the sample app and the README import from here (and their tests
 from `realtime_api.testing`); a ruff rule in pyproject.toml keeps it so. The
 settings are the exception: they read REDIS_URL with ops.redis_connection
-before Django is set up, and name three classes by their own module path
+before Django is set up, and name four classes by their own module path
 (DRF and Django import those while their own modules load, before this
 module could be). The rest of the package is the app's own: the
 README's "The realtime app, package by package" is its map.

@@ -10,12 +10,15 @@ class RealtimeApiConfig(AppConfig):
         from realtime_api.auth import revocation as sessions
         from realtime_api.delivery import broadcast
         from realtime_api.ops import metrics
+        from realtime_api.sockets import autobahn_config_log
 
         # Every save and delete asks the registry whether it matters, so a
         # shell, the admin and a management command broadcast too.
         broadcast.connect()
         sessions.connect_signals()
         metrics.setup()
+        # daphne's handshakes: no config text made for a DEBUG line not logged.
+        autobahn_config_log.install()
         checks.register(check_registry)
         checks.register(check_ticket_seconds)
         checks.register(check_presence_seconds)

@@ -133,7 +133,9 @@ STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        # DRF's BasicAuthentication, with wrong passwords per address bounded
+        # as on the socket (REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS).
+        "realtime_api.auth.basic.CountedBasicAuthentication",
         # Scripts and apps: `Authorization: Token <key>`; a Bearer scheme
         # (e.g. simplejwt's JWTAuthentication) is one more entry here.
         "rest_framework.authentication.TokenAuthentication",

@@ -34,7 +34,9 @@ from realtime_api.auth import tickets
 from realtime_api.auth.expiry import expires_at_of, has_expired
 from realtime_api.auth.origins import CsrfOriginValidator
 from realtime_api.auth.revocation import token_group
+from realtime_api.limits.handshake_guard import refuse_with_retry_after
 from realtime_api.limits.password_failures import failures as password_failures
+from realtime_api.limits.refusal import Refusal
 from realtime_api.streams import request_factory
 
 
@@ -132,6 +134,8 @@ class HeaderAuthMiddleware:
         )
         if result is None:
             return await WebsocketDenier()(scope, receive, send)
+        if isinstance(result, Refusal):  # Its address ran out while it waited.
+            return await refuse_with_retry_after(scope, receive, send, result)
         user, credentials = result
         scope = {**scope, "user": user, "realtime_credentials": credentials}
         return await self.inner(scope, receive, send)

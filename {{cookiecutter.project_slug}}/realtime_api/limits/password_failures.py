@@ -12,8 +12,8 @@ is hashed (handshake_guard.py), a right password included: telling it apart
 would cost the hash the limit saves.
 
 Counted per server process, like the budgets, for the address budgets.py
-believes. HTTP requests with a Basic password are not counted here (README,
-"Limits": nginx's limit on the API, or a DRF throttle, bounds those).
+believes. HTTP requests with a Basic password spend the same allowance
+(auth/basic.py's CountedBasicAuthentication).
 """
 
 import math

@@ -7,6 +7,7 @@ them to its `inbox`; it sends through the `outbox` (bounded, as
 requests, `subscriptions` and `watch` live queries for its streams. The
 parts mixed into it (those two, limits' overload, presence's requests,
 auth's reauthenticate) use only what `contract` says the consumer offers.
+`autobahn_config_log` spares daphne's handshakes a DEBUG line's text.
 
 Imports: everything below it (`streams`, `delivery`, `auth`, `limits`,
 `presence`, `ops`, `protocol`, `conf`); only `routing` and the front door

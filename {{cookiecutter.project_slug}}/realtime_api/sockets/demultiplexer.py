@@ -151,7 +151,12 @@ class APIDemultiplexer(
         if kind == "presence":
             return await self.handle_presence(endpoint, frame)
         status, data_json = await self.runtime.view_threads.run(
-            endpoint.dispatch, frame.action, frame.lookup, frame.payload, frame.method
+            endpoint.dispatch,
+            frame.action,
+            frame.lookup,
+            frame.payload,
+            frame.method,
+            key=self.flood_identity(),  # Turns round the users.
         )
         return response_frame(frame, status, data_json)
 

@@ -93,6 +93,10 @@ class Transport:
         """
         return False
 
+    def gone(self):
+        """Whether the client's connection is known to be closed."""
+        return False
+
     async def writable(self):
         """Return when the server takes more bytes without holding them."""
 
@@ -148,6 +152,13 @@ class TwistedTransport(Transport):
     async def writable(self):
         while self.paused is not None:
             await self.paused.wait()
+
+    def gone(self):
+        transport = self.protocol.transport
+        return transport is None or bool(
+            getattr(transport, "disconnected", False)
+            or getattr(transport, "disconnecting", False)
+        )
 
     def keep_open_for(self, seconds):
         # autobahn drops the connection this long after its close frame is
@@ -227,6 +238,10 @@ class KernelTransport(Transport):
 
     def __init__(self, protocol):
         self.protocol = protocol
+
+    def gone(self):
+        transport = self.protocol.transport
+        return transport is None or transport.is_closing()
 
     def counts(self):
         transport = self.protocol.transport

@@ -91,4 +91,7 @@ def build_request(
     # check (realtime_api/auth/origins.py): that stands for the CSRF token over a
     # socket; a header handshake carries no ambient credential.
     request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+    # Built for a socket: its handshake's wrong passwords are counted there
+    # (auth/basic.py counts those of HTTP requests).
+    request.realtime_socket = True  # type: ignore[attr-defined]
     return request

@@ -9,15 +9,20 @@ for each answer before it runs the next frame.
 
 SQLite takes one writer at a time, and in this process: more threads only
 wait for its lock, so there the default is Channels' thread.
+
+Either way the views take turns round the users (fair_turns.py): one user's
+many sockets do not queue ahead of everyone else's requests.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import close_old_connections, connections
+
+from realtime_api.streams.fair_turns import FairTurns
 
 T = TypeVar("T")
 
@@ -28,13 +33,20 @@ class ViewThreads:
     def __init__(self, count: int) -> None:
         self.count = count
         self.executor: ThreadPoolExecutor | None = None
+        self.turns = FairTurns(max(count, 1))
         if count > 1:
             self.executor = ThreadPoolExecutor(
                 count, thread_name_prefix="realtime-view"
             )
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Run `function(*args)` in a view thread; return what it returns."""
+    async def run(
+        self, function: Callable[..., T], *args: Any, key: Hashable = None
+    ) -> T:
+        """Run `function(*args)` in a view thread, in `key`'s turn (its user's)."""
+        async with self.turns.turn(key):
+            return await self.run_now(function, *args)
+
+    async def run_now(self, function: Callable[..., T], *args: Any) -> T:
         if self.executor is None:
             result: T = await database_sync_to_async(function)(*args)
             return result

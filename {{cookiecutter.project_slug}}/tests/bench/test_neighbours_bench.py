@@ -10,6 +10,7 @@ from io import StringIO
 import pytest
 
 from bench import behind_nginx, neighbours
+from realtime_api.testing.live_server import DaphneServer
 
 from .test_bench import bench_server, needs_default_scenario, run_bench  # noqa: F401
 
@@ -94,3 +95,73 @@ def test_behind_nginx_the_flood_is_refused_by_nginx(
     # about 7 s, hence 10 s of it.
     assert unrouted["attack"].get("429", 0) > 0, unrouted
     assert "nginx workers' CPU" in out.getvalue()
+
+
+@pytest.fixture
+def budgeted_server(transactional_db):
+    """bench_server with the budgets per user at their defaults, as N1 runs."""
+    env = {
+        "REALTIME_API_MAX_SOCKETS_PER_USER": "20",
+        "REALTIME_API_USER_FRAME_RATE": "100",
+        # many-sockets' flooders are closed 4008 within its 1 s phase, and
+        # their user's penalty (burst / rate: 10 s) outlasts it.
+        "REALTIME_API_FRAME_RATE": "1",
+        "REALTIME_API_FRAME_BURST": "10",
+    }
+    server = DaphneServer(application="bench.asgi:application", env=env)
+    yield server.start()
+    server.stop()
+
+
+@pytest.mark.timeout(120)
+def test_the_signal_storm_has_a_user_of_its_own(
+    budgeted_server,
+    needs_default_scenario,  # noqa: F811
+    tmp_path,
+):
+    """After many-sockets (whose user floods into its 4008 penalty and holds its
+    socket budget), signal-storm still opens its 20 sockets."""
+    path = tmp_path / "neighbours.json"
+    status, out = run_bench(
+        *("--url", f"{budgeted_server.url}/ws/", "--workloads", "neighbours"),
+        *("--attacks", "many-sockets,signal-storm", "--neighbour-seconds", "1"),
+        *("--watch-rows", "10", "--no-progress", "--json", str(path)),
+    )
+    assert status == 0, out
+    storm = json.loads(path.read_text())["neighbours"][-1]
+    assert storm["name"] == "signal-storm"
+    assert storm["attack"].get("opened") == neighbours.STORM_SOCKETS, storm
+
+
+@pytest.fixture
+def proxied_server(transactional_db):
+    """bench_server believing nginx's X-Forwarded-For, as deploy/ serves it."""
+    options = ["--proxy-headers"]
+    server = DaphneServer(application="bench.asgi:application", options=options)
+    yield server.start()
+    server.stop()
+
+
+@pytest.mark.timeout(120)
+def test_behind_nginx_the_replay_attack_runs(
+    proxied_server,
+    needs_default_scenario,  # noqa: F811
+    tmp_path,
+):
+    """nginx says X-Forwarded-Proto: https: replay's PATCHes send an https
+    Origin (--http-origin, set by behind_nginx), else CSRF refuses them."""
+    path = tmp_path / "neighbours.json"
+    out = StringIO()
+    status = behind_nginx.main(
+        [
+            *("--upstream-port", str(proxied_server.port), "--"),
+            *("--workloads", "neighbours", "--attacks", "replay", "--toggles", "5"),
+            *("--neighbour-seconds", "1", "--watch-rows", "10", "--no-progress"),
+            *("--json", str(path)),
+        ],
+        stdout=out,
+    )
+    assert status == 0, out.getvalue()
+    replay = json.loads(path.read_text())["neighbours"][-1]
+    assert "error" not in replay["attack"], replay
+    assert replay["attack"].get("replay 200", 0) >= 1, replay

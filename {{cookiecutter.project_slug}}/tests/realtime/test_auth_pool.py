@@ -8,6 +8,7 @@ and a socket's frames reuse the handshake's authentication.
 
 import asyncio
 import base64
+import os
 import statistics
 import threading
 import time
@@ -20,6 +21,8 @@ from rest_framework.authentication import BasicAuthentication
 
 from realtime_api.auth import handshake as auth
 from realtime_api.auth import pool as auth_pool
+from realtime_api.limits.password_failures import failures
+from realtime_api.sockets import server_transport
 from realtime_api.testing import create_token
 from realtime_api.testing.live_server import DaphneServer, live_client
 
@@ -169,3 +172,93 @@ async def test_bad_basic_handshakes_do_not_stall_other_sockets(slow_hash_server)
     assert set(statuses) == {403}, (statuses, slow_hash_server.log())
     assert statistics.median(during) <= max(5 * alone, alone + 0.25), (alone, during)
     assert "ERROR" not in slow_hash_server.log()
+
+
+class GoneTransport:
+    def gone(self):
+        return True
+
+
+def basic_scope(address="127.0.0.9", transport=None):
+    scope = {
+        "type": "websocket",
+        "client": (address, 5000),
+        "headers": [(b"authorization", f"Basic {basic('nosuchuser', 'x')}".encode())],
+    }
+    if transport is not None:
+        scope[server_transport.SCOPE_KEY] = transport
+    return scope
+
+
+@pytest.fixture
+def password_lane(monkeypatch, settings):
+    """A fresh password lane of one thread, with room for two waiting."""
+    settings.REALTIME_API_PASSWORD_THREADS = 1
+    settings.REALTIME_API_AUTH_QUEUE = 2
+    monkeypatch.setattr(auth_pool, "_pools", {})
+    return auth_pool
+
+
+async def test_the_password_threads_run_at_a_lower_priority(password_lane):
+    """A flood of hashes yields the CPU to the event loop and the views."""
+
+    def my_nice(scope):
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    password = await auth_pool.authenticate(my_nice, basic_scope())
+    token = await auth_pool.authenticate(my_nice, {"type": "websocket"})
+    assert password == min(19, ours + auth_pool.PASSWORD_NICE)
+    assert token == ours  # Tokens are one query: not lowered.
+
+
+async def holding_the_lane(release):
+    """Take the password lane's one thread until `release` is set."""
+
+    def hold(scope):
+        release.wait(10)
+
+    task = asyncio.ensure_future(auth_pool.authenticate(hold, basic_scope("10.0.0.1")))
+    while not auth_pool.get_pool("password").turns.running:
+        await asyncio.sleep(0.01)
+    return task
+
+
+async def test_a_handshake_whose_client_left_is_not_hashed(password_lane):
+    release, hashed = threading.Event(), []
+    holder = await holding_the_lane(release)
+    waiting = asyncio.ensure_future(
+        auth_pool.authenticate(hashed.append, basic_scope(transport=GoneTransport()))
+    )
+    await asyncio.sleep(0.05)  # It waits for its turn; its client leaves.
+    release.set()
+    assert await waiting is None
+    assert hashed == []
+    await holder
+
+
+async def test_an_address_out_of_wrong_passwords_while_waiting_is_429_unhashed(
+    password_lane, settings
+):
+    """Its turn comes after its address's last wrong password: not hashed."""
+    settings.REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS = 1
+    release, hashed = threading.Event(), []
+
+    def wrong(scope):
+        hashed.append(scope)
+        release.wait(10)  # The first is being hashed while the second waits.
+
+    first = asyncio.ensure_future(
+        auth_pool.authenticate(wrong, basic_scope(), rejected=failures.failed)
+    )
+    while not auth_pool.get_pool("password").turns.running:
+        await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(
+        auth_pool.authenticate(wrong, basic_scope(), rejected=failures.failed)
+    )
+    await asyncio.sleep(0.05)
+    release.set()
+    assert await first is None
+    refusal = await second
+    assert refusal.status == 429 and refusal.retry_after >= 1
+    assert len(hashed) == 1

@@ -12,10 +12,12 @@ from unittest import mock
 import pytest
 from django.test import override_settings
 from django.urls import path
+from rest_framework.authentication import BasicAuthentication
+from rest_framework.authtoken.models import Token
 
 from realtime_api.auth import handshake as auth
 from realtime_api.limits.handshake_guard import HandshakeGuard
-from realtime_api.limits.password_failures import PasswordFailures
+from realtime_api.limits.password_failures import PasswordFailures, failures
 from realtime_api.testing import AuthWebsocketCommunicator, create_token
 
 from .test_handshake_auth import refused
@@ -25,6 +27,7 @@ from .whoami import username
 pytestmark = pytest.mark.django_db(transaction=True)
 
 guarded = HandshakeGuard(whoami, [path("ws/", whoami)])
+HTTP_URL = "/api/folders/"
 
 
 def basic_socket(username, password):
@@ -88,3 +91,65 @@ def test_wrong_passwords_are_forgiven_one_by_one_per_address():
     assert failures.refusal(attacker) is not None
     cookie = {"client": ("203.0.113.9", 5000), "headers": []}
     assert failures.refusal(cookie) is None  # No password, nothing to refuse.
+
+
+def http_basic(username, password):
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
+
+
+@pytest.fixture
+def hashes(monkeypatch):
+    """Counts the passwords DRF's BasicAuthentication checks."""
+    checks = mock.Mock(wraps=BasicAuthentication.authenticate_credentials)
+
+    def counted(self, *args, **kwargs):
+        return checks(self, *args, **kwargs)
+
+    monkeypatch.setattr(BasicAuthentication, "authenticate_credentials", counted)
+    return checks
+
+
+@override_settings(REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS=3)
+def test_http_wrong_passwords_spend_the_same_allowance(client, user, hashes):
+    """HTTP is no way around the socket's limit: 3 wrong, then 429 unhashed."""
+    for _ in range(3):
+        answer = client.get(HTTP_URL, **http_basic(user.username, "wrong"))
+        assert answer.status_code in (401, 403)
+    answer = client.get(HTTP_URL, **http_basic(user.username, "pw"))
+    assert answer.status_code == 429 and int(answer["Retry-After"]) >= 1
+    assert "REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS" in answer.json()["detail"]
+    assert hashes.call_count == 3
+    # The socket's guard reads the same allowance for that address.
+    assert failures.refusal(basic_scope("127.0.0.1")) is not None
+    assert failures.refusal(basic_scope("198.51.100.7")) is None
+    token = Token.objects.create(user=user)
+    answer = client.get(HTTP_URL, HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert answer.status_code == 200  # Another scheme: not refused.
+
+
+@override_settings(REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS=2)
+def test_socket_wrong_passwords_are_429_over_http_too(client, user, hashes):
+    for _ in range(2):
+        failures.failed(basic_scope("127.0.0.1"))
+    answer = client.get(HTTP_URL, **http_basic(user.username, "pw"))
+    assert answer.status_code == 429
+    assert hashes.call_count == 0
+
+
+@override_settings(REALTIME_API_PASSWORD_FAILURES_PER_ADDRESS=0)
+def test_without_a_limit_http_passwords_are_all_checked(client, user, hashes):
+    for _ in range(12):
+        answer = client.get(HTTP_URL, **http_basic(user.username, "wrong"))
+        assert answer.status_code in (401, 403)
+    assert client.get(HTTP_URL, **http_basic(user.username, "pw")).status_code == 200
+    assert hashes.call_count == 13
+
+
+def test_the_schema_still_names_basic_auth(client):
+    """drf-spectacular documents the counted class as DRF's own: basicAuth."""
+    schema = client.get("/api/schema/", headers={"Accept": "application/json"}).json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["basicAuth"] == {"type": "http", "scheme": "basic"}
+    security = schema["paths"][HTTP_URL]["get"]["security"]  # The defaults'.
+    assert {"basicAuth": []} in security, security
