@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -18,7 +18,7 @@ _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
 
 
-def call_async(func: Callable[..., Awaitable[T]], *args: Any) -> T:
+def call_async(func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
     """Run `func(*args)` to completion from sync code; return its result.
 
     In a thread that a server's event loop started (a sync view under
