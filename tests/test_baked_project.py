@@ -88,6 +88,10 @@ class InstalledProject:
         """Run the venv's python with args in the project folder, failing the test with its output."""
         return run([self.python, *args], cwd=self.path, env=self.env(**env), timeout=timeout)
 
+    def pytest(self, *args, timeout=840, **env):
+        """Run the project's own pytest (no colour, no cache folder written) with args."""
+        return self.run("-m", "pytest", "--color=no", "-p", "no:cacheprovider", *args, timeout=timeout, **env)
+
     def __str__(self):
         return f"Python {self.python_version} + Django {self.django_version}"
 
@@ -222,18 +226,7 @@ def test_own_test_suite_passes(installed_project, pythons, record_property):
     """
     what, arguments, env = first_pass(installed_project, pythons)
     ci = {"CI": os.environ["CI"]} if "CI" in os.environ else {}
-    installed_project.run(
-        "-m",
-        "pytest",
-        "--color=no",
-        "-p",
-        "no:cacheprovider",
-        *CORRECTNESS_WORKERS,
-        *arguments,
-        timeout=SUITE_SECONDS,
-        **ci,
-        **env,
-    )
+    installed_project.pytest(*CORRECTNESS_WORKERS, *arguments, timeout=SUITE_SECONDS, **ci, **env)
     record_property("tested", f"{installed_project}: {what} of the {installed_project.bake} bake passed")
 
 
@@ -313,15 +306,13 @@ def test_quick_pytest_is_quick(installed_project, record_property):
     every process parse every module again: 3 s more each), warmed first.
     """
     bytecode = {"PYTHONDONTWRITEBYTECODE": ""}
-    installed_project.run("-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", **bytecode)
+    installed_project.pytest("--collect-only", "-q", **bytecode)
     for what, arguments, bound in (
         ("pytest", [], QUICK_PYTEST_SECONDS),
         ('pytest -m "not live"', ["-m", "not live"], IN_PROCESS_TIER_SECONDS),
     ):
         started = time.monotonic()
-        output = installed_project.run(
-            "-m", "pytest", "--color=no", "-p", "no:cacheprovider", *arguments, timeout=1500, **bytecode
-        )
+        output = installed_project.pytest(*arguments, timeout=1500, **bytecode)
         seconds = time.monotonic() - started
         summary = output.strip().splitlines()[-1].strip("= ")
         record_property("timing", f"{what}: {summary}; {seconds:.0f} s with its start (bound {bound} s)")
@@ -340,12 +331,7 @@ def test_own_test_suite_passes_on_real_servers(installed_project, record_propert
     """
     require_server("PostgreSQL", POSTGRES)
     require_server("Redis", REDIS)
-    installed_project.run(
-        "-m",
-        "pytest",
-        "--color=no",
-        "-p",
-        "no:cacheprovider",
+    installed_project.pytest(
         *CORRECTNESS_WORKERS,
         timeout=SUITE_SECONDS,
         CI="true",
