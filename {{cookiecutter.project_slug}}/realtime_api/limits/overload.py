@@ -39,7 +39,7 @@ class OverloadMixin(ConsumerPart):
 
     Needs (sockets/contract.py): runtime, scope, base_send, bound_stream.
     Provides: budget, check_limit, stop_frames, hold_bytes, release_bytes,
-    refusal, close_flooding.
+    refusal, close_flooding, flood_identity.
     Extends Channels': connect, accept, dispatch.
     """
 
