@@ -37,6 +37,7 @@ APT_PACKAGE_PROGRAMS = {
     "postgresql-client": ("psql", "pg_isready"),
     "chromium": ("chromium",),
     "chromium-browser": ("chromium-browser",),
+    "iproute2": ("ip", "ss", "tc", "bridge"),
 }
 
 # Actions that put programs on PATH.
