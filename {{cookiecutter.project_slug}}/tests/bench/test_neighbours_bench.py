@@ -97,6 +97,13 @@ def test_behind_nginx_the_flood_is_refused_by_nginx(
     assert "nginx workers' CPU" in out.getvalue()
 
 
+def bench_daphne(**options):
+    """A daphne of the test's own serving bench.asgi, stopped after the test."""
+    server = DaphneServer(application="bench.asgi:application", **options)
+    yield server.start()
+    server.stop()
+
+
 @pytest.fixture
 def budgeted_server(transactional_db):
     """bench_server with the budgets per user at their defaults, as N1 runs."""
@@ -104,9 +111,7 @@ def budgeted_server(transactional_db):
         "REALTIME_API_MAX_SOCKETS_PER_USER": "20",
         "REALTIME_API_USER_FRAME_RATE": "100",
     }
-    server = DaphneServer(application="bench.asgi:application", env=env)
-    yield server.start()
-    server.stop()
+    yield from bench_daphne(env=env)
 
 
 @pytest.mark.timeout(120)
@@ -132,10 +137,7 @@ def test_the_signal_storm_has_a_user_of_its_own(
 @pytest.fixture
 def proxied_server(transactional_db):
     """bench_server believing nginx's X-Forwarded-For, as deploy/ serves it."""
-    options = ["--proxy-headers"]
-    server = DaphneServer(application="bench.asgi:application", options=options)
-    yield server.start()
-    server.stop()
+    yield from bench_daphne(options=["--proxy-headers"])
 
 
 @pytest.mark.timeout(120)
